@@ -1,0 +1,203 @@
+"""The provider-neutral model: what callers hand Batchery and what they get back.
+
+Every message that crosses a boundary (CLI files, the job store, providers, events) is one of
+these msgspec Structs, so one definition fixes the wire shape everywhere.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "BatchState",
+    "BatchStatus",
+    "ChunkState",
+    "ErrorInfo",
+    "Job",
+    "JobStatus",
+    "LlmRequest",
+    "LlmResult",
+    "Message",
+    "Mode",
+    "RequestKind",
+    "Usage",
+]
+
+
+class RequestKind(enum.StrEnum):
+    CHAT = "chat"
+    EMBEDDING = "embedding"
+    RERANK = "rerank"
+
+
+class Mode(enum.StrEnum):
+    """How a job runs. `auto` is resolved to `batch` or `realtime` before any call is made."""
+
+    AUTO = "auto"
+    BATCH = "batch"
+    REALTIME = "realtime"
+
+
+class Message(msgspec.Struct, frozen=True):
+    role: str
+    content: str
+
+
+class LlmRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One unit of work. `custom_id` is the caller's key and comes back on its result."""
+
+    custom_id: str
+    kind: RequestKind = RequestKind.CHAT
+    model: str | None = None
+    messages: tuple[Message, ...] = ()
+    input: str | tuple[str, ...] | None = None
+    query: str | None = None
+    documents: tuple[str, ...] | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    response_schema: dict[str, Any] | None = None
+    metadata: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class Usage(msgspec.Struct, frozen=True, omit_defaults=True):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cached_tokens + other.cached_tokens,
+        )
+
+
+class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Why a request has no answer. `message` is already free of secrets."""
+
+    code: str
+    message: str
+    retryable: bool = False
+    status: int | None = None
+    retry_after_s: float | None = None
+
+
+class LlmResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The one outcome of one request: an answer (`ok`) or an explicit error."""
+
+    custom_id: str
+    ok: bool
+    provider: str
+    mode: Mode
+    model: str | None = None
+    text: str | None = None
+    vector: tuple[float, ...] | None = None
+    scores: tuple[float, ...] | None = None
+    usage: Usage = Usage()
+    error: ErrorInfo | None = None
+
+    @classmethod
+    def failure(
+        cls, request_id: str, error: ErrorInfo, *, provider: str, mode: Mode
+    ) -> LlmResult:
+        return cls(custom_id=request_id, ok=False, provider=provider, mode=mode, error=error)
+
+
+class BatchStatus(enum.StrEnum):
+    """A provider batch's state, in OpenAI's spelling; providers map their own onto it."""
+
+    VALIDATING = "validating"
+    IN_PROGRESS = "in_progress"
+    FINALIZING = "finalizing"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL_BATCH
+
+
+_TERMINAL_BATCH = frozenset(
+    {BatchStatus.COMPLETED, BatchStatus.EXPIRED, BatchStatus.CANCELLED, BatchStatus.FAILED}
+)
+
+
+class BatchState(msgspec.Struct, frozen=True, kw_only=True):
+    """What a provider says about one of its batches right now."""
+
+    batch_id: str
+    status: BatchStatus
+    created_at: float
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+    tag: str | None = None
+    error: str | None = None
+
+
+class ChunkState(enum.StrEnum):
+    """Where one chunk of a job stands on the way to the provider and back.
+
+    `submitting` means the intent is committed and a create may have reached the provider:
+    a restart must reconcile (find the batch by tag) before it submits anything.
+    """
+
+    PLANNED = "planned"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    COLLECTED = "collected"
+    FAILED = "failed"
+
+
+class JobStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    CANCELLING = "cancelling"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL_JOB
+
+    def can_become(self, other: JobStatus) -> bool:
+        return other in _JOB_TRANSITIONS[self]
+
+
+_TERMINAL_JOB = frozenset({JobStatus.COMPLETED, JobStatus.CANCELLED, JobStatus.FAILED})
+
+_JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.PENDING: frozenset(
+        {JobStatus.RUNNING, JobStatus.CANCELLING, JobStatus.CANCELLED, JobStatus.FAILED}
+    ),
+    JobStatus.RUNNING: frozenset(
+        {JobStatus.COMPLETED, JobStatus.CANCELLING, JobStatus.FAILED}
+    ),
+    JobStatus.CANCELLING: frozenset({JobStatus.CANCELLED, JobStatus.FAILED}),
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+}
+
+
+class Job(msgspec.Struct, kw_only=True):
+    """A workload run on one provider and model; its id is the run id users see."""
+
+    id: str
+    provider: str
+    model: str | None
+    mode: Mode
+    status: JobStatus
+    total: int
+    created_at: float
+    updated_at: float
+    fingerprint: str | None = None
+    reason: str | None = None
+    error: str | None = None

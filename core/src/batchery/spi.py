@@ -1,0 +1,160 @@
+"""What a provider module supplies: its capabilities and limits, batch and realtime calls, an emulator.
+
+Core talks to every provider through `Provider` alone; OpenAI, Anthropic, Gemini, Voyage and any
+third party's package implement it and register their module under the `batchery.providers`
+entry point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from typing import Protocol, runtime_checkable
+
+import msgspec
+
+from batchery.model import BatchState, LlmRequest, LlmResult, RequestKind
+
+__all__ = [
+    "BATCHERY_API",
+    "BatchNotFoundError",
+    "CollectedLine",
+    "Emulator",
+    "EmulatorOptions",
+    "MalformedLine",
+    "Provider",
+    "ProviderError",
+    "ProviderInfo",
+    "ProviderLimits",
+]
+
+BATCHERY_API = 1
+"""Version of this protocol; a provider declares the one it was written for."""
+
+
+class ProviderLimits(msgspec.Struct, frozen=True, kw_only=True):
+    max_requests_per_batch: int
+    max_bytes_per_batch: int
+    completion_window_s: float = 24 * 3600.0
+
+
+class ProviderInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A provider's self-description, readable without opening a connection."""
+
+    name: str
+    title: str
+    kinds: frozenset[RequestKind]
+    limits: ProviderLimits
+    batch: bool = True
+    realtime: bool = True
+    batch_discount: float = 0.5
+    default_models: dict[RequestKind, str] = msgspec.field(default_factory=dict)
+    key_env: str | None = None
+    base_url_env: str | None = None
+    batchery_api: int = BATCHERY_API
+
+
+class MalformedLine(msgspec.Struct, frozen=True, kw_only=True):
+    """A result line that could not be read; kept so it can be reported, never fatal."""
+
+    line: int
+    reason: str
+    custom_id: str | None = None
+
+
+CollectedLine = LlmResult | MalformedLine
+
+
+class ProviderError(Exception):
+    """A provider call failed. The message must already be free of secrets.
+
+    `retryable` tells the caller whether the same call may succeed later; `retry_after_s` is
+    the provider's own advice when it gave one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "provider_error",
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+        self.retryable = retryable
+        self.retry_after_s = retry_after_s
+
+
+class BatchNotFoundError(ProviderError):
+    """The provider does not know the batch; shortly after our own create this is transient."""
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One provider account behind one base URL and key.
+
+    Batch calls never retry a create on their own: an unknown create outcome is raised to the
+    caller, which reconciles it with `find_batch` so that nothing is submitted twice.
+    """
+
+    @property
+    def info(self) -> ProviderInfo: ...
+
+    def batch_size_of(self, request: LlmRequest) -> int:
+        """Bytes this request adds to a batch upload, for chunking within the byte limit."""
+        ...
+
+    def check(self, request: LlmRequest) -> str | None:
+        """A provider-specific rule the request breaks, said for a person; None when fine."""
+        ...
+
+    async def submit_batch(
+        self, requests: Iterable[LlmRequest], *, tag: str, resume: bool = False
+    ) -> BatchState:
+        """Upload and create one batch tagged with `tag`.
+
+        `resume` says an earlier attempt with this tag may have uploaded its input already, so
+        the provider may reuse it instead of uploading again.
+        """
+        ...
+
+    async def find_batch(self, tag: str, *, created_after: float) -> BatchState | None:
+        """The batch created with `tag` no earlier than `created_after` (Unix seconds), if any."""
+        ...
+
+    async def get_batch(self, batch_id: str) -> BatchState: ...
+
+    def collect(self, batch: BatchState) -> AsyncIterator[CollectedLine]:
+        """Stream every result the batch holds, whatever its terminal state, one line at a time."""
+        ...
+
+    async def cancel_batch(self, batch_id: str) -> BatchState:
+        """Ask the provider to cancel; calling it again on a cancelling batch is harmless."""
+        ...
+
+    async def call(self, request: LlmRequest) -> LlmResult:
+        """One realtime call. Provider errors come back as a failed result, classified."""
+        ...
+
+
+class EmulatorOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """How an emulator behaves: `time_scale` compresses provider time (1.0 is real time)."""
+
+    time_scale: float = 1.0
+    faults: str = ""
+    latency_s: float = 0.0
+    seed: int = 0
+
+
+class Emulator(Protocol):
+    """A provider's API served over real HTTP on loopback, for tests and demos."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None: ...
+
+    async def close(self) -> None: ...
