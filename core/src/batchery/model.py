@@ -53,7 +53,7 @@ class LlmRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     kind: RequestKind = RequestKind.CHAT
     model: str | None = None
     messages: tuple[Message, ...] = ()
-    input: str | tuple[str, ...] | None = None
+    input: str | None = None
     query: str | None = None
     documents: tuple[str, ...] | None = None
     max_tokens: int | None = None
