@@ -1,4 +1,4 @@
-"""What a provider module supplies: its capabilities and limits, batch and realtime calls, an emulator.
+"""What a provider module supplies: capabilities and limits, batch and realtime calls, an emulator.
 
 Core talks to every provider through `Provider` alone; OpenAI, Anthropic, Gemini, Voyage and any
 third party's package implement it and register their module under the `batchery.providers`
