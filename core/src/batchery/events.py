@@ -1,0 +1,83 @@
+"""Progress events: one versioned, tagged schema for everything a run reports.
+
+Every event carries the run it belongs to, a per-run `seq` that only grows (assigned by the job
+store's event log, so it survives restarts) and a timestamp. New fields get defaults so older
+readers keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BatchSubmitted",
+    "Event",
+    "ModeChosen",
+    "Phase",
+    "Progress",
+    "RunEvent",
+    "RunFinished",
+    "RunStarted",
+    "decode_event",
+]
+
+SCHEMA_VERSION = 1
+
+Phase = Literal[
+    "planning", "submitting", "validating", "in_progress", "finalizing", "collecting",
+    "realtime", "done",
+]
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    run_id: str
+    seq: int
+    ts: float
+    v: int = SCHEMA_VERSION
+
+
+class RunStarted(Event, frozen=True, kw_only=True, tag="run_started"):
+    provider: str
+    model: str | None
+    mode: str
+    total: int
+    resumed: bool = False
+
+
+class ModeChosen(Event, frozen=True, kw_only=True, tag="mode_chosen"):
+    mode: str
+    reason: str
+
+
+class BatchSubmitted(Event, frozen=True, kw_only=True, tag="batch_submitted"):
+    chunk: int
+    batch_id: str
+    requests: int
+
+
+class Progress(Event, frozen=True, kw_only=True, tag="progress"):
+    completed: int
+    failed: int
+    total: int
+    phase: Phase
+    eta_s: float | None = None
+
+
+class RunFinished(Event, frozen=True, kw_only=True, tag="run_finished"):
+    status: str
+    total: int
+    succeeded: int
+    failed: int
+    duration_s: float
+
+
+RunEvent = RunStarted | ModeChosen | BatchSubmitted | Progress | RunFinished
+
+_decoder: msgspec.json.Decoder[RunEvent] = msgspec.json.Decoder(RunEvent)
+
+
+def decode_event(body: bytes) -> RunEvent:
+    return _decoder.decode(body)

@@ -1,0 +1,158 @@
+"""The job store contract: jobs, their chunks, the request ledger, results and the event log.
+
+Every write that follows a claim carries a `Lease`; a store refuses a write whose epoch is no
+longer the job's current one, so a stale instance can never overwrite the work of a newer one.
+A single-instance store (SQLite) simply hands out a fresh epoch on every claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from typing import Protocol
+
+import msgspec
+
+from batchery.model import (
+    BatchState,
+    BatchStatus,
+    ChunkState,
+    Job,
+    JobStatus,
+    LlmRequest,
+    LlmResult,
+    RequestKind,
+)
+from batchery.spi import MalformedLine
+
+__all__ = [
+    "ChunkRecord",
+    "JobCounts",
+    "JobStore",
+    "Lease",
+    "LeaseLostError",
+    "PlannedRequest",
+    "StoreError",
+]
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked; the message says what and why."""
+
+
+class LeaseLostError(StoreError):
+    """Another owner claimed the job since this lease was taken: stop, call no provider."""
+
+
+class Lease(msgspec.Struct, frozen=True):
+    job_id: str
+    owner: str
+    epoch: int
+
+
+class PlannedRequest(msgspec.Struct, frozen=True):
+    """A request as it enters the ledger, with the chunk it goes to in batch mode (or None)."""
+
+    request: LlmRequest
+    chunk: int | None = None
+    size: int = 0
+
+
+class ChunkRecord(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    job_id: str
+    index: int
+    kind: RequestKind
+    model: str | None
+    state: ChunkState
+    request_count: int
+    byte_size: int
+    submit_key: str | None = None
+    intent_at: float | None = None
+    batch_id: str | None = None
+    batch_status: BatchStatus | None = None
+    attempts: int = 0
+    error: str | None = None
+
+
+class JobCounts(msgspec.Struct, frozen=True):
+    total: int
+    succeeded: int
+    failed: int
+
+    @property
+    def finished(self) -> int:
+        return self.succeeded + self.failed
+
+
+class JobStore(Protocol):
+    """Durable state behind `BatchLlmService`; SQLite by default, PostgreSQL for many instances."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def create_job(
+        self, job: Job, requests: Iterable[PlannedRequest], chunks: Sequence[ChunkRecord]
+    ) -> None:
+        """Store the job, its whole request ledger and its chunk plan in one transaction."""
+        ...
+
+    async def get_job(self, job_id: str) -> Job | None: ...
+
+    async def find_job(self, fingerprint: str) -> Job | None:
+        """The newest job created from the same input and options, to resume it."""
+        ...
+
+    async def list_jobs(self, *, limit: int = 50) -> list[Job]: ...
+
+    async def claim(self, job_id: str, owner: str) -> Lease: ...
+
+    async def set_job_status(
+        self, lease: Lease, status: JobStatus, *, reason: str | None = None,
+        error: str | None = None,
+    ) -> Job: ...
+
+    async def chunks(self, job_id: str) -> list[ChunkRecord]: ...
+
+    async def chunk_requests(self, chunk_id: str) -> list[LlmRequest]: ...
+
+    async def update_chunk(
+        self, lease: Lease, chunk_id: str, *, state: ChunkState | None = None,
+        submit_key: str | None = None, intent_at: float | None = None,
+        batch: BatchState | None = None, attempts: int | None = None, error: str | None = None,
+    ) -> ChunkRecord: ...
+
+    def pending_requests(self, job_id: str) -> AsyncIterator[LlmRequest]:
+        """Requests of the job without a result yet, in input order."""
+        ...
+
+    async def missing_in_chunk(self, chunk_id: str) -> list[str]:
+        """custom_ids of the chunk that have no result yet."""
+        ...
+
+    async def save_results(
+        self, lease: Lease, results: Iterable[LlmResult], *, chunk_id: str | None = None
+    ) -> tuple[int, list[str]]:
+        """Store each result once per (job, custom_id); returns (stored, unknown custom_ids).
+
+        A result for a custom_id the job (or the given chunk) does not hold is not stored.
+        """
+        ...
+
+    async def quarantine(
+        self, lease: Lease, chunk_id: str, lines: Iterable[MalformedLine]
+    ) -> None: ...
+
+    async def quarantined(self, job_id: str) -> list[MalformedLine]: ...
+
+    async def counts(self, job_id: str) -> JobCounts: ...
+
+    def results(self, job_id: str) -> AsyncIterator[LlmResult]:
+        """Every stored result of the job, in input order."""
+        ...
+
+    async def append_event(self, job_id: str, encode: Callable[[int], bytes]) -> int:
+        """Append `encode(seq)` to the job's event log under the next sequence number."""
+        ...
+
+    async def events(self, job_id: str, *, after_seq: int = 0) -> list[tuple[int, bytes]]: ...
