@@ -27,8 +27,14 @@ __all__ = [
 SCHEMA_VERSION = 1
 
 Phase = Literal[
-    "planning", "submitting", "validating", "in_progress", "finalizing", "collecting",
-    "realtime", "done",
+    "planning",
+    "submitting",
+    "validating",
+    "in_progress",
+    "finalizing",
+    "collecting",
+    "realtime",
+    "done",
 ]
 
 

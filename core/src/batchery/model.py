@@ -22,6 +22,7 @@ __all__ = [
     "LlmResult",
     "Message",
     "Mode",
+    "RejectedRequest",
     "RequestKind",
     "Usage",
 ]
@@ -62,6 +63,13 @@ class LlmRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     metadata: dict[str, str] = msgspec.field(default_factory=dict)
 
 
+class RejectedRequest(msgspec.Struct, frozen=True):
+    """An input item with a usable custom_id that breaks a rule; it ends as an explicit error."""
+
+    custom_id: str
+    reason: str
+
+
 class Usage(msgspec.Struct, frozen=True, omit_defaults=True):
     input_tokens: int = 0
     output_tokens: int = 0
@@ -100,9 +108,7 @@ class LlmResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     error: ErrorInfo | None = None
 
     @classmethod
-    def failure(
-        cls, request_id: str, error: ErrorInfo, *, provider: str, mode: Mode
-    ) -> LlmResult:
+    def failure(cls, request_id: str, error: ErrorInfo, *, provider: str, mode: Mode) -> LlmResult:
         return cls(custom_id=request_id, ok=False, provider=provider, mode=mode, error=error)
 
 
@@ -177,9 +183,7 @@ _JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.PENDING: frozenset(
         {JobStatus.RUNNING, JobStatus.CANCELLING, JobStatus.CANCELLED, JobStatus.FAILED}
     ),
-    JobStatus.RUNNING: frozenset(
-        {JobStatus.COMPLETED, JobStatus.CANCELLING, JobStatus.FAILED}
-    ),
+    JobStatus.RUNNING: frozenset({JobStatus.COMPLETED, JobStatus.CANCELLING, JobStatus.FAILED}),
     JobStatus.CANCELLING: frozenset({JobStatus.CANCELLED, JobStatus.FAILED}),
     JobStatus.COMPLETED: frozenset(),
     JobStatus.CANCELLED: frozenset(),

@@ -19,6 +19,7 @@ from batchery.model import (
     LlmRequest,
     LlmResult,
     Mode,
+    RejectedRequest,
 )
 from batchery.progress import ProgressBus
 from batchery.service.batch_runner import BatchRunner
@@ -102,7 +103,7 @@ class BatchLlmService:
 
     async def run(
         self,
-        requests: Iterable[LlmRequest],
+        requests: Iterable[LlmRequest | RejectedRequest],
         *,
         provider: str | None = None,
         model: str | None = None,
@@ -128,7 +129,10 @@ class BatchLlmService:
         return await self._drive(job, resumed=True)
 
     async def submit_batch(
-        self, requests: Iterable[LlmRequest], *, provider: str | None = None,
+        self,
+        requests: Iterable[LlmRequest],
+        *,
+        provider: str | None = None,
         model: str | None = None,
     ) -> Job:
         """Create a batch job and hand every chunk to the provider; returns without waiting."""
@@ -159,22 +163,30 @@ class BatchLlmService:
         if job.status.terminal:
             return job
         lease = await self._store.claim(job.id, self._owner)
-        job = await self._store.set_job_status(lease, JobStatus.CANCELLING,
-                                               reason="cancelled by request")
+        job = await self._store.set_job_status(
+            lease, JobStatus.CANCELLING, reason="cancelled by request"
+        )
         if job.mode is Mode.BATCH:
             await self._batch_runner(job).cancel(lease, job)
         return job
 
     async def submit_and_wait(
-        self, requests: Iterable[LlmRequest], *, provider: str | None = None,
+        self,
+        requests: Iterable[LlmRequest],
+        *,
+        provider: str | None = None,
         model: str | None = None,
     ) -> list[LlmResult]:
         outcome = await self.run(requests, provider=provider, model=model, mode=Mode.BATCH)
         return [r async for r in self._store.results(outcome.job.id)]
 
     async def _create(
-        self, requests: Iterable[LlmRequest], provider_name: str | None, model: str | None,
-        mode: Mode, fingerprint: str | None,
+        self,
+        requests: Iterable[LlmRequest | RejectedRequest],
+        provider_name: str | None,
+        model: str | None,
+        mode: Mode,
+        fingerprint: str | None,
     ) -> Job:
         provider = self.provider(provider_name)
         info = provider.info
@@ -189,8 +201,15 @@ class BatchLlmService:
                 problems.append(f"request {position} ({request.custom_id!r}): {rule}")
                 continue
             seen.add(request.custom_id)
-            chosen_model = (request.model or model or self._options.default_model
-                            or info.default_models.get(request.kind))
+            if isinstance(request, RejectedRequest):
+                accepted.append((LlmRequest(custom_id=request.custom_id), request.reason))
+                continue
+            chosen_model = (
+                request.model
+                or model
+                or self._options.default_model
+                or info.default_models.get(request.kind)
+            )
             request = msgspec.structs.replace(request, model=chosen_model)
             accepted.append((request, check_request(request, provider)))
         if problems:
@@ -199,10 +218,14 @@ class BatchLlmService:
         mode, reason = self._choose_mode(mode, valid, provider)
         limits = info.limits
         planner = ChunkPlanner(
-            max_requests=min(limits.max_requests_per_batch,
-                             self._options.max_requests_per_batch or limits.max_requests_per_batch),
-            max_bytes=min(limits.max_bytes_per_batch,
-                          self._options.max_bytes_per_batch or limits.max_bytes_per_batch),
+            max_requests=min(
+                limits.max_requests_per_batch,
+                self._options.max_requests_per_batch or limits.max_requests_per_batch,
+            ),
+            max_bytes=min(
+                limits.max_bytes_per_batch,
+                self._options.max_bytes_per_batch or limits.max_bytes_per_batch,
+            ),
         )
         job_id = f"run_{uuid.uuid4().hex[:16]}"
         planned: list[PlannedRequest] = []
@@ -212,25 +235,48 @@ class BatchLlmService:
             if rule is None and mode is Mode.BATCH:
                 size = provider.batch_size_of(request)
                 if size > planner.max_bytes:
-                    rule = (f"the request takes {size} bytes; a {info.name} batch holds at most "
-                            f"{planner.max_bytes}")
+                    rule = (
+                        f"the request takes {size} bytes; a {info.name} batch holds at most "
+                        f"{planner.max_bytes}"
+                    )
                 else:
                     chunk = planner.assign(request, size)
             if rule is not None:
-                invalid.append(LlmResult.failure(
-                    request.custom_id, ErrorInfo(code="invalid_request", message=rule),
-                    provider=info.name, mode=mode))
+                invalid.append(
+                    LlmResult.failure(
+                        request.custom_id,
+                        ErrorInfo(code="invalid_request", message=rule),
+                        provider=info.name,
+                        mode=mode,
+                    )
+                )
             planned.append(PlannedRequest(request, chunk))
         now = time.time()
         chunks = [
-            ChunkRecord(id=f"{job_id}-{plan.index}", job_id=job_id, index=plan.index,
-                        kind=plan.kind, model=plan.model, state=ChunkState.PLANNED,
-                        request_count=plan.count, byte_size=plan.size)
+            ChunkRecord(
+                id=f"{job_id}-{plan.index}",
+                job_id=job_id,
+                index=plan.index,
+                kind=plan.kind,
+                model=plan.model,
+                state=ChunkState.PLANNED,
+                request_count=plan.count,
+                byte_size=plan.size,
+            )
             for plan in planner.plans()
         ]
-        job = Job(id=job_id, provider=info.name, model=model or _single_model(accepted),
-                  mode=mode, status=JobStatus.PENDING, total=len(planned), created_at=now,
-                  updated_at=now, fingerprint=fingerprint, reason=reason)
+        job = Job(
+            id=job_id,
+            provider=info.name,
+            model=model or _single_model(accepted),
+            mode=mode,
+            status=JobStatus.PENDING,
+            total=len(planned),
+            created_at=now,
+            updated_at=now,
+            fingerprint=fingerprint,
+            reason=reason,
+        )
         await self._store.create_job(job, planned, chunks)
         if invalid:
             lease = await self._store.claim(job_id, self._owner)
@@ -255,8 +301,15 @@ class BatchLlmService:
         lease = await self._store.claim(job.id, self._owner)
         if job.status is JobStatus.PENDING:
             await self._store.set_job_status(lease, JobStatus.RUNNING)
-        await self._bus.emit(job.id, RunStarted, provider=job.provider, model=job.model,
-                             mode=job.mode, total=job.total, resumed=resumed)
+        await self._bus.emit(
+            job.id,
+            RunStarted,
+            provider=job.provider,
+            model=job.model,
+            mode=job.mode,
+            total=job.total,
+            resumed=resumed,
+        )
         return lease
 
     async def _drive(self, job: Job, *, resumed: bool) -> RunOutcome:
@@ -264,33 +317,50 @@ class BatchLlmService:
         if job.mode is Mode.BATCH:
             await self._batch_runner(job).run(lease, job)
         else:
-            runner = RealtimeRunner(store=self._store, provider=self.provider(job.provider),
-                                    bus=self._bus, options=self._options)
+            runner = RealtimeRunner(
+                store=self._store,
+                provider=self.provider(job.provider),
+                bus=self._bus,
+                options=self._options,
+            )
             await runner.run(lease, job, self._store.pending_requests(job.id))
         await self._finish(lease, job)
         return await self._outcome(await self._job(job.id), resumed=resumed)
 
     async def _finish(self, lease: Lease, job: Job) -> None:
         current = await self._job(job.id)
-        status = (JobStatus.CANCELLED if current.status is JobStatus.CANCELLING
-                  else JobStatus.COMPLETED)
+        status = (
+            JobStatus.CANCELLED if current.status is JobStatus.CANCELLING else JobStatus.COMPLETED
+        )
         current = await self._store.set_job_status(lease, status)
         counts = await self._store.counts(job.id)
-        await self._bus.emit(job.id, RunFinished, status=status, total=counts.total,
-                             succeeded=counts.succeeded, failed=counts.failed,
-                             duration_s=current.updated_at - current.created_at)
+        await self._bus.emit(
+            job.id,
+            RunFinished,
+            status=status,
+            total=counts.total,
+            succeeded=counts.succeeded,
+            failed=counts.failed,
+            duration_s=current.updated_at - current.created_at,
+        )
 
     async def _outcome(self, job: Job, *, resumed: bool) -> RunOutcome:
         chunks = await self._store.chunks(job.id)
         return RunOutcome(
-            job=job, counts=await self._store.counts(job.id),
+            job=job,
+            counts=await self._store.counts(job.id),
             batches_submitted=sum(1 for c in chunks if c.batch_id is not None),
-            duration_s=round(job.updated_at - job.created_at, 3), resumed=resumed,
+            duration_s=round(job.updated_at - job.created_at, 3),
+            resumed=resumed,
         )
 
     def _batch_runner(self, job: Job) -> BatchRunner:
-        return BatchRunner(store=self._store, provider=self.provider(job.provider),
-                           bus=self._bus, options=self._options)
+        return BatchRunner(
+            store=self._store,
+            provider=self.provider(job.provider),
+            bus=self._bus,
+            options=self._options,
+        )
 
     async def _job(self, job_id: str) -> Job:
         job = await self._store.get_job(job_id)
@@ -302,4 +372,3 @@ class BatchLlmService:
 def _single_model(accepted: list[tuple[LlmRequest, str | None]]) -> str | None:
     models = {request.model for request, _ in accepted}
     return models.pop() if len(models) == 1 else None
-

@@ -31,11 +31,15 @@ _FLUSH = 500
 _CLOCK_SKEW_S = 300.0
 
 _UNFINISHED: dict[BatchStatus, tuple[str, str]] = {
-    BatchStatus.COMPLETED: ("missing_result", "the provider finished the batch without a result"
-                            " for this request"),
+    BatchStatus.COMPLETED: (
+        "missing_result",
+        "the provider finished the batch without a result for this request",
+    ),
     BatchStatus.EXPIRED: ("batch_expired", "the batch expired before this request was done"),
-    BatchStatus.CANCELLED: ("batch_cancelled", "the batch was cancelled before this request"
-                            " was done"),
+    BatchStatus.CANCELLED: (
+        "batch_cancelled",
+        "the batch was cancelled before this request was done",
+    ),
     BatchStatus.FAILED: ("batch_failed", "the provider failed the batch"),
 }
 
@@ -77,9 +81,7 @@ class BatchRunner:
         for chunk in live:
             await self._poll(lease, job, chunk)
         await self._report(job)
-        return not any(
-            c.state is ChunkState.SUBMITTED for c in await self._store.chunks(job.id)
-        )
+        return not any(c.state is ChunkState.SUBMITTED for c in await self._store.chunks(job.id))
 
     async def run(self, lease: Lease, job: Job) -> None:
         """Submit, then poll with backoff until every chunk is collected."""
@@ -87,8 +89,7 @@ class BatchRunner:
         interval = self._options.poll_interval_s
         while not await self.step(lease, job):
             await self._sleep(interval)
-            interval = min(interval * self._options.poll_backoff,
-                           self._options.poll_max_interval_s)
+            interval = min(interval * self._options.poll_backoff, self._options.poll_max_interval_s)
 
     async def cancel(self, lease: Lease, job: Job) -> None:
         """Ask the provider to stop every live chunk; chunks never sent end as cancelled."""
@@ -97,28 +98,36 @@ class BatchRunner:
                 state = await self._provider.cancel_batch(chunk.batch_id)
                 await self._store.update_chunk(lease, chunk.id, batch=state)
             elif chunk.state is ChunkState.PLANNED:
-                await self._fail_chunk(lease, job, chunk, "batch_cancelled",
-                                       "the job was cancelled before this request was sent")
+                await self._fail_chunk(
+                    lease,
+                    job,
+                    chunk,
+                    "batch_cancelled",
+                    "the job was cancelled before this request was sent",
+                )
 
     async def _submit(self, lease: Lease, job: Job, chunk: ChunkRecord) -> None:
         resume = chunk.submit_key is not None
         chunk = await self._store.update_chunk(
-            lease, chunk.id, state=ChunkState.SUBMITTING,
+            lease,
+            chunk.id,
+            state=ChunkState.SUBMITTING,
             submit_key=chunk.submit_key or uuid.uuid4().hex,
-            intent_at=time.time(), attempts=chunk.attempts + 1,
+            intent_at=time.time(),
+            attempts=chunk.attempts + 1,
         )
         crashpoint("after_intent")
         assert chunk.submit_key is not None
         requests = await self._store.chunk_requests(chunk.id)
         try:
-            state = await self._provider.submit_batch(requests, tag=chunk.submit_key,
-                                                      resume=resume)
+            state = await self._provider.submit_batch(requests, tag=chunk.submit_key, resume=resume)
         except ProviderError as exc:
             if not exc.retryable:
                 await self._fail_chunk(lease, job, chunk, exc.code, exc.message)
                 return
-            _log.warning("batch create outcome unknown", job=job.id, chunk=chunk.index,
-                         code=exc.code)
+            _log.warning(
+                "batch create outcome unknown", job=job.id, chunk=chunk.index, code=exc.code
+            )
             if exc.retry_after_s:
                 await self._sleep(exc.retry_after_s)
             await self._reconcile(lease, job, chunk)
@@ -133,23 +142,37 @@ class BatchRunner:
         for attempt in range(2):
             found = await self._provider.find_batch(chunk.submit_key, created_after=since)
             if found is not None:
-                _log.info("adopted batch found by tag", job=job.id, chunk=chunk.index,
-                          batch=found.batch_id)
+                _log.info(
+                    "adopted batch found by tag",
+                    job=job.id,
+                    chunk=chunk.index,
+                    batch=found.batch_id,
+                )
                 await self._link(lease, job, chunk, found)
                 return
             if attempt == 0:
                 await self._sleep(self._options.reconcile_grace_s)
         if chunk.attempts >= self._options.max_attempts:
-            await self._fail_chunk(lease, job, chunk, "submit_failed",
-                                   f"the batch could not be created in {chunk.attempts} attempts")
+            await self._fail_chunk(
+                lease,
+                job,
+                chunk,
+                "submit_failed",
+                f"the batch could not be created in {chunk.attempts} attempts",
+            )
             return
         await self._submit(lease, job, chunk)
 
     async def _link(self, lease: Lease, job: Job, chunk: ChunkRecord, state: BatchState) -> None:
         await self._store.update_chunk(lease, chunk.id, state=ChunkState.SUBMITTED, batch=state)
         crashpoint("after_link")
-        await self._bus.emit(job.id, BatchSubmitted, chunk=chunk.index,
-                             batch_id=state.batch_id, requests=chunk.request_count)
+        await self._bus.emit(
+            job.id,
+            BatchSubmitted,
+            chunk=chunk.index,
+            batch_id=state.batch_id,
+            requests=chunk.request_count,
+        )
 
     async def _poll(self, lease: Lease, job: Job, chunk: ChunkRecord) -> None:
         assert chunk.batch_id is not None
@@ -159,8 +182,13 @@ class BatchRunner:
             age = time.time() - (chunk.intent_at or 0.0)
             if age < self._options.not_found_grace_s:
                 return
-            await self._fail_chunk(lease, job, chunk, "batch_not_found",
-                                   f"the provider no longer knows batch {chunk.batch_id}")
+            await self._fail_chunk(
+                lease,
+                job,
+                chunk,
+                "batch_not_found",
+                f"the provider no longer knows batch {chunk.batch_id}",
+            )
             return
         except ProviderError as exc:
             if exc.retryable:
@@ -189,22 +217,32 @@ class BatchRunner:
         except ProviderError as exc:
             failures = self._collect_failures.get(chunk.id, 0) + 1
             self._collect_failures[chunk.id] = failures
-            _log.warning("collect interrupted", job=job.id, chunk=chunk.index, code=exc.code,
-                         attempt=failures)
+            _log.warning(
+                "collect interrupted",
+                job=job.id,
+                chunk=chunk.index,
+                code=exc.code,
+                attempt=failures,
+            )
             if exc.retryable and failures < self._options.max_attempts:
                 await self._save(lease, chunk, buffer)
                 return
         await self._save(lease, chunk, buffer)
         if malformed:
-            _log.warning("unreadable result lines quarantined", job=job.id, chunk=chunk.index,
-                         count=len(malformed))
+            _log.warning(
+                "unreadable result lines quarantined",
+                job=job.id,
+                chunk=chunk.index,
+                count=len(malformed),
+            )
             await self._store.quarantine(lease, chunk.id, malformed)
         crashpoint("after_collect_before_mark")
         code, message = _UNFINISHED[state.status]
         if state.status is BatchStatus.FAILED and state.error:
             message = f"{message}: {state.error}"
-        await self._fail_missing(lease, job, chunk, code, message,
-                                 retryable=state.status is not BatchStatus.FAILED)
+        await self._fail_missing(
+            lease, job, chunk, code, message, retryable=state.status is not BatchStatus.FAILED
+        )
         await self._store.update_chunk(lease, chunk.id, state=ChunkState.COLLECTED, batch=state)
         self._live.pop(chunk.id, None)
 
@@ -213,29 +251,43 @@ class BatchRunner:
             return
         _, unknown = await self._store.save_results(lease, results, chunk_id=chunk.id)
         if unknown:
-            await self._store.quarantine(lease, chunk.id, [
-                MalformedLine(line=0, reason="custom_id not in this batch", custom_id=cid)
-                for cid in unknown
-            ])
+            await self._store.quarantine(
+                lease,
+                chunk.id,
+                [
+                    MalformedLine(line=0, reason="custom_id not in this batch", custom_id=cid)
+                    for cid in unknown
+                ],
+            )
 
     async def _fail_chunk(
         self, lease: Lease, job: Job, chunk: ChunkRecord, code: str, message: str
     ) -> None:
         _log.error("chunk failed", job=job.id, chunk=chunk.index, code=code)
         await self._fail_missing(lease, job, chunk, code, message, retryable=False)
-        await self._store.update_chunk(lease, chunk.id, state=ChunkState.FAILED,
-                                       error=f"{code}: {message}")
+        await self._store.update_chunk(
+            lease, chunk.id, state=ChunkState.FAILED, error=f"{code}: {message}"
+        )
 
     async def _fail_missing(
-        self, lease: Lease, job: Job, chunk: ChunkRecord, code: str, message: str, *,
+        self,
+        lease: Lease,
+        job: Job,
+        chunk: ChunkRecord,
+        code: str,
+        message: str,
+        *,
         retryable: bool,
     ) -> None:
         missing = await self._store.missing_in_chunk(chunk.id)
         error = ErrorInfo(code=code, message=message, retryable=retryable)
-        await self._store.save_results(lease, [
-            LlmResult.failure(cid, error, provider=job.provider, mode=Mode.BATCH)
-            for cid in missing
-        ])
+        await self._store.save_results(
+            lease,
+            [
+                LlmResult.failure(cid, error, provider=job.provider, mode=Mode.BATCH)
+                for cid in missing
+            ],
+        )
 
     async def _report(self, job: Job) -> None:
         chunks = await self._store.chunks(job.id)
@@ -255,9 +307,15 @@ class BatchRunner:
         if snapshot == self._last_report:
             return
         self._last_report = snapshot
-        await self._bus.emit(job.id, Progress, completed=completed, failed=failed,
-                             total=counts.total, phase=phase,
-                             eta_s=_eta(job, completed, counts.total))
+        await self._bus.emit(
+            job.id,
+            Progress,
+            completed=completed,
+            failed=failed,
+            total=counts.total,
+            phase=phase,
+            eta_s=_eta(job, completed, counts.total),
+        )
 
 
 def _phase_of(status: BatchStatus) -> Phase:

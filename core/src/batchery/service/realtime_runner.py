@@ -66,14 +66,22 @@ class RealtimeRunner:
             if batch:
                 await self._store.save_results(lease, batch)
                 counts = await self._store.counts(job.id)
-                await self._bus.emit(job.id, Progress, completed=counts.succeeded,
-                                     failed=counts.failed, total=counts.total, phase="realtime")
+                await self._bus.emit(
+                    job.id,
+                    Progress,
+                    completed=counts.succeeded,
+                    failed=counts.failed,
+                    total=counts.total,
+                    phase="realtime",
+                )
 
         async def worker() -> None:
             while (request := await queue.get()) is not None:
                 pending.append(await self._call(request))
-                if (len(pending) >= _FLUSH_COUNT
-                        or time.monotonic() - last_flush >= _FLUSH_INTERVAL_S):
+                if (
+                    len(pending) >= _FLUSH_COUNT
+                    or time.monotonic() - last_flush >= _FLUSH_INTERVAL_S
+                ):
                     await flush()
 
         async with asyncio.TaskGroup() as group:

@@ -108,7 +108,11 @@ class JobStore(Protocol):
     async def claim(self, job_id: str, owner: str) -> Lease: ...
 
     async def set_job_status(
-        self, lease: Lease, status: JobStatus, *, reason: str | None = None,
+        self,
+        lease: Lease,
+        status: JobStatus,
+        *,
+        reason: str | None = None,
         error: str | None = None,
     ) -> Job: ...
 
@@ -117,9 +121,16 @@ class JobStore(Protocol):
     async def chunk_requests(self, chunk_id: str) -> list[LlmRequest]: ...
 
     async def update_chunk(
-        self, lease: Lease, chunk_id: str, *, state: ChunkState | None = None,
-        submit_key: str | None = None, intent_at: float | None = None,
-        batch: BatchState | None = None, attempts: int | None = None, error: str | None = None,
+        self,
+        lease: Lease,
+        chunk_id: str,
+        *,
+        state: ChunkState | None = None,
+        submit_key: str | None = None,
+        intent_at: float | None = None,
+        batch: BatchState | None = None,
+        attempts: int | None = None,
+        error: str | None = None,
     ) -> ChunkRecord: ...
 
     def pending_requests(self, job_id: str) -> AsyncIterator[LlmRequest]:

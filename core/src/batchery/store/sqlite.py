@@ -111,8 +111,12 @@ class SqliteJobStore:
     async def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(self._path, isolation_level=None)
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
-                       "busy_timeout=5000"):
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=FULL",
+            "foreign_keys=ON",
+            "busy_timeout=5000",
+        ):
             await db.execute(f"PRAGMA {pragma}")
         await db.executescript(_SCHEMA)
         self._db = db
@@ -162,8 +166,9 @@ class SqliteJobStore:
             rows: list[tuple[Any, ...]] = []
             for idx, planned in enumerate(requests):
                 chunk_id = None if planned.chunk is None else chunk_ids[planned.chunk]
-                rows.append((job.id, idx, planned.request.custom_id, chunk_id,
-                             _enc(planned.request)))
+                rows.append(
+                    (job.id, idx, planned.request.custom_id, chunk_id, _enc(planned.request))
+                )
                 if len(rows) >= _WRITE_BATCH:
                     await db.executemany(_INSERT_REQUEST, rows)
                     rows.clear()
@@ -199,7 +204,11 @@ class SqliteJobStore:
         return Lease(job_id, owner, int(row[0]))
 
     async def set_job_status(
-        self, lease: Lease, status: JobStatus, *, reason: str | None = None,
+        self,
+        lease: Lease,
+        status: JobStatus,
+        *,
+        reason: str | None = None,
         error: str | None = None,
     ) -> Job:
         async with self._write() as db:
@@ -236,9 +245,16 @@ class SqliteJobStore:
             return [_dec(row[0], LlmRequest) async for row in cur]
 
     async def update_chunk(
-        self, lease: Lease, chunk_id: str, *, state: ChunkState | None = None,
-        submit_key: str | None = None, intent_at: float | None = None,
-        batch: BatchState | None = None, attempts: int | None = None, error: str | None = None,
+        self,
+        lease: Lease,
+        chunk_id: str,
+        *,
+        state: ChunkState | None = None,
+        submit_key: str | None = None,
+        intent_at: float | None = None,
+        batch: BatchState | None = None,
+        attempts: int | None = None,
+        error: str | None = None,
     ) -> ChunkRecord:
         async with self._write() as db:
             await self._fenced(db, lease)
@@ -248,8 +264,11 @@ class SqliteJobStore:
                 raise StoreError(f"no chunk {chunk_id!r} in the store")
             chunk = _dec(row[0], ChunkRecord)
             changes: dict[str, Any] = {
-                "state": state, "submit_key": submit_key, "intent_at": intent_at,
-                "attempts": attempts, "error": error,
+                "state": state,
+                "submit_key": submit_key,
+                "intent_at": intent_at,
+                "attempts": attempts,
+                "error": error,
             }
             if batch is not None:
                 changes |= {"batch_id": batch.batch_id, "batch_status": batch.status}
@@ -315,9 +334,7 @@ class SqliteJobStore:
                         unknown.append(result.custom_id)
         return stored, unknown
 
-    async def quarantine(
-        self, lease: Lease, chunk_id: str, lines: Iterable[MalformedLine]
-    ) -> None:
+    async def quarantine(self, lease: Lease, chunk_id: str, lines: Iterable[MalformedLine]) -> None:
         async with self._write() as db:
             await self._fenced(db, lease)
             await db.executemany(
@@ -336,7 +353,9 @@ class SqliteJobStore:
             "SELECT (SELECT count(*) FROM requests WHERE job_id = ?),"
             " (SELECT count(*) FROM results WHERE job_id = ? AND ok = 1),"
             " (SELECT count(*) FROM results WHERE job_id = ? AND ok = 0)",
-            job_id, job_id, job_id,
+            job_id,
+            job_id,
+            job_id,
         )
         assert row is not None
         return JobCounts(int(row[0]), int(row[1]), int(row[2]))
@@ -383,9 +402,7 @@ class SqliteJobStore:
             return await cur.fetchone()
 
 
-_INSERT_REQUEST = (
-    "INSERT INTO requests (job_id, idx, custom_id, chunk_id, body) VALUES (?,?,?,?,?)"
-)
+_INSERT_REQUEST = "INSERT INTO requests (job_id, idx, custom_id, chunk_id, body) VALUES (?,?,?,?,?)"
 _encoder = msgspec.json.Encoder()
 _T = TypeVar("_T")
 

@@ -1,0 +1,84 @@
+"""The application: core's own module plus every provider module the entry points found.
+
+`BatcheryModule` owns the job store, the progress bus and `BatchLlmService`; it collects the
+`provider` export of every provider module, so a third party's provider is wired exactly like
+the built-in ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from batchery.modules import Application, Module, ModuleDefinition
+from batchery.plugins import PluginEntry, discover_providers
+from batchery.progress import ProgressBus
+from batchery.service import BatchLlmService, ServiceOptions
+from batchery.settings import Settings
+from batchery.store import JobStore, open_store
+
+__all__ = ["BatcheryModule", "build_application", "provider_modules"]
+
+
+async def _store_resource(options: Mapping[str, Any]) -> AsyncIterator[JobStore]:
+    settings: Settings = options["settings"]
+    store = open_store(settings.store_url())
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def _service_options(options: Mapping[str, Any]) -> ServiceOptions:
+    return ServiceOptions.from_settings(options["settings"])
+
+
+class BatcheryModule(Module):
+    name = "batchery"
+    exports = ("service", "store", "bus")
+    collects = {"llm_providers": "provider"}
+
+    class Container(containers.DeclarativeContainer):
+        options = providers.Dependency()
+        llm_providers = providers.Dependency()
+        store = providers.Resource(_store_resource, options)
+        bus = providers.Singleton(ProgressBus, store)
+        service = providers.Singleton(
+            BatchLlmService,
+            providers=llm_providers,
+            store=store,
+            bus=bus,
+            options=providers.Callable(_service_options, options),
+        )
+
+
+def provider_modules(entries: Sequence[PluginEntry] | None = None) -> dict[str, type[Module]]:
+    """The loadable provider modules by name; broken plugins are left out (see `providers`)."""
+    found = discover_providers() if entries is None else entries
+    return {e.name: e.module for e in found if e.module is not None}
+
+
+async def build_application(
+    settings: Settings,
+    *,
+    provider_options: Mapping[str, Mapping[str, object]] | None = None,
+    only: Sequence[str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Application:
+    """Boot core and the provider modules; `provider_options` go to each module's `for_root`.
+
+    Options in the settings (`providers.<name>.<option>`) come first, explicit ones win.
+    """
+    modules = provider_modules()
+    chosen = modules if only is None else {n: m for n, m in modules.items() if n in only}
+    definitions: list[ModuleDefinition] = []
+    for name, module in chosen.items():
+        options: dict[str, object] = dict(settings.providers.get(name, {}))
+        options.update((provider_options or {}).get(name, {}))
+        definitions.append(module.for_root(**options))
+    return await Application.create(
+        BatcheryModule.for_root(settings=settings), extra=definitions, overrides=overrides or {}
+    )

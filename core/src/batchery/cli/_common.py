@@ -1,0 +1,112 @@
+"""What every command needs: settings, logging, an emulator on demand, the booted application."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import click
+import msgspec
+
+from batchery.app import build_application, provider_modules
+from batchery.logging import configure_logging
+from batchery.modules import Application, Module
+from batchery.service import BatchLlmService
+from batchery.settings import LoadedSettings, SettingsError, load_settings
+from batchery.spi import Emulator, EmulatorOptions, ProviderInfo
+
+__all__ = [
+    "EMULATOR_KEY",
+    "AppContext",
+    "open_app",
+    "provider_info",
+    "settings_from",
+    "start_emulator",
+]
+
+EMULATOR_KEY = "batchery-emulator-key"
+
+
+def settings_from(config: str | None, explicit: Mapping[str, object]) -> LoadedSettings:
+    """Load the effective settings and set up logging, or stop with the reason."""
+    try:
+        loaded = load_settings(config_file=config, explicit=dict(explicit))
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    configure_logging(level=loaded.settings.log_level, fmt=loaded.settings.log_format)
+    return loaded
+
+
+def _module(name: str) -> type[Module]:
+    modules = provider_modules()
+    if name not in modules:
+        known = ", ".join(sorted(modules)) or "none"
+        raise click.UsageError(f"no provider named {name!r} is installed (installed: {known})")
+    return modules[name]
+
+
+def provider_info(name: str) -> ProviderInfo:
+    info = getattr(_module(name), "INFO", None)
+    assert isinstance(info, ProviderInfo)
+    return info
+
+
+async def start_emulator(
+    name: str, options: EmulatorOptions, *, host: str = "127.0.0.1", port: int = 0
+) -> Emulator:
+    factory = getattr(_module(name), "emulator", None)
+    if factory is None:
+        raise click.UsageError(f"provider {name!r} ships no emulator")
+    emulator: Emulator = factory(options)
+    await emulator.start(host, port)
+    return emulator
+
+
+class AppContext(msgspec.Struct):
+    app: Application
+    service: BatchLlmService
+    emulator: Emulator | None
+    base_url: str | None
+
+
+@asynccontextmanager
+async def open_app(
+    loaded: LoadedSettings,
+    provider: str,
+    *,
+    emulate: bool = False,
+    base_url: str | None = None,
+    emulator_options: EmulatorOptions | None = None,
+) -> AsyncIterator[AppContext]:
+    """Boot the application for `provider`, against a fresh in-process emulator if asked.
+
+    Without an emulator the provider's key must be in its environment variable: say so now,
+    before anything is stored, rather than fail on the first call.
+    """
+    info = provider_info(provider)
+    options: dict[str, object] = {}
+    emulator = None
+    if emulate:
+        emulator = await start_emulator(
+            provider, emulator_options or EmulatorOptions(time_scale=200.0)
+        )
+        options = {"base_url": emulator.base_url, "api_key": EMULATOR_KEY}
+    else:
+        if info.key_env and not os.environ.get(info.key_env):
+            raise click.UsageError(
+                f"{info.key_env} is not set: set it to your {info.title} API key, "
+                "or pass --emulate to run against the local emulator"
+            )
+        if base_url:
+            options["base_url"] = base_url
+    try:
+        app = await build_application(loaded.settings, provider_options={provider: options})
+        try:
+            service = await app.get("batchery.service")
+            yield AppContext(app, service, emulator, str(options.get("base_url") or "") or None)
+        finally:
+            await app.close()
+    finally:
+        if emulator is not None:
+            await emulator.close()

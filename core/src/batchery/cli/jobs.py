@@ -1,0 +1,128 @@
+"""`batchery jobs`: what the job store holds, and the few things you may do to a job."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+from batchery.cli._common import open_app, settings_from
+from batchery.settings import LoadedSettings
+from batchery.store import JobStore, open_store
+
+__all__ = ["jobs_group"]
+
+_T = TypeVar("_T")
+
+
+def _when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts).isoformat(sep=" ", timespec="seconds")
+
+
+async def _with_store(loaded: LoadedSettings, use: Callable[[JobStore], Awaitable[_T]]) -> _T:
+    store = open_store(loaded.settings.store_url())
+    await store.open()
+    try:
+        return await use(store)
+    finally:
+        await store.close()
+
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """List, inspect, cancel and export jobs in the job store."""
+
+
+_store_option = click.option("--store", help="Job store path or URL.")
+
+
+@jobs_group.command("list")
+@_store_option
+@click.option("--limit", default=50, show_default=True)
+def list_jobs(store: str | None, limit: int) -> None:
+    """The newest jobs first."""
+    loaded = settings_from(None, {"store": store})
+    jobs = asyncio.run(_with_store(loaded, lambda s: s.list_jobs(limit=limit)))
+    table = Table("id", "status", "mode", "provider", "model", "total", "created")
+    for job in jobs:
+        table.add_row(
+            job.id,
+            job.status,
+            job.mode,
+            job.provider,
+            job.model or "",
+            str(job.total),
+            _when(job.created_at),
+        )
+    Console().print(table)
+
+
+@jobs_group.command("show")
+@click.argument("job_id")
+@_store_option
+def show_job(job_id: str, store: str | None) -> None:
+    """One job with its counts and chunks, as JSON."""
+    loaded = settings_from(None, {"store": store})
+
+    async def read(s: JobStore) -> dict[str, object]:
+        job = await s.get_job(job_id)
+        if job is None:
+            raise click.UsageError(f"no job {job_id!r} in {loaded.settings.store_url()}")
+        return {
+            "job": job,
+            "counts": await s.counts(job_id),
+            "chunks": await s.chunks(job_id),
+            "quarantined": await s.quarantined(job_id),
+        }
+
+    report = asyncio.run(_with_store(loaded, read))
+    click.echo(msgspec.json.format(msgspec.json.encode(report), indent=2))
+
+
+@jobs_group.command("results")
+@click.argument("job_id")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@_store_option
+def job_results(job_id: str, out: Path, store: str | None) -> None:
+    """Write the job's stored results as JSON lines, in input order."""
+    loaded = settings_from(None, {"store": store})
+
+    async def export(s: JobStore) -> int:
+        if await s.get_job(job_id) is None:
+            raise click.UsageError(f"no job {job_id!r} in {loaded.settings.store_url()}")
+        encoder = msgspec.json.Encoder()
+        count = 0
+        with out.open("wb") as handle:
+            async for result in s.results(job_id):
+                handle.write(encoder.encode(result) + b"\n")
+                count += 1
+        return count
+
+    count = asyncio.run(_with_store(loaded, export))
+    click.echo(f"{count} results written to {out}", err=True)
+
+
+@jobs_group.command("cancel")
+@click.argument("job_id")
+@_store_option
+@click.option("--base-url", help="Provider base URL, if not the default.")
+def cancel_job(job_id: str, store: str | None, base_url: str | None) -> None:
+    """Ask the provider to stop the job's batches; finished results are still collected."""
+    loaded = settings_from(None, {"store": store})
+
+    async def cancel() -> str:
+        job = await _with_store(loaded, lambda s: s.get_job(job_id))
+        if job is None:
+            raise click.UsageError(f"no job {job_id!r} in {loaded.settings.store_url()}")
+        async with open_app(loaded, job.provider, base_url=base_url) as ctx:
+            cancelled = await ctx.service.cancel_batch(job_id)
+            return cancelled.status
+
+    click.echo(f"{job_id}: {asyncio.run(cancel())}")

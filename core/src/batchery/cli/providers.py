@@ -1,0 +1,44 @@
+"""`batchery providers`: what the entry points found, with kinds, limits and discounts."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from batchery.plugins import discover_providers
+from batchery.spi import ProviderInfo
+
+__all__ = ["providers_command"]
+
+
+@click.command("providers")
+def providers_command() -> None:
+    """List installed provider plugins; a plugin that fails to load is shown with its error."""
+    table = Table(
+        "name",
+        "distribution",
+        "kinds",
+        "modes",
+        "max requests",
+        "max bytes",
+        "batch discount",
+        "key variable",
+    )
+    for entry in discover_providers():
+        info = getattr(entry.module, "INFO", None) if entry.module is not None else None
+        if not isinstance(info, ProviderInfo):
+            table.add_row(entry.name, entry.distribution, f"[red]{entry.error}", "", "", "", "", "")
+            continue
+        modes = "/".join(m for m, on in (("batch", info.batch), ("realtime", info.realtime)) if on)
+        table.add_row(
+            info.name,
+            f"{entry.distribution} {entry.version}",
+            ", ".join(sorted(info.kinds)),
+            modes,
+            f"{info.limits.max_requests_per_batch:,}",
+            f"{info.limits.max_bytes_per_batch:,}",
+            f"{info.batch_discount:.0%}",
+            info.key_env or "",
+        )
+    Console().print(table)
