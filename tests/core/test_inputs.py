@@ -1,0 +1,94 @@
+"""Reading workload files: both formats, and a clear word for every bad line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from batchery.inputs import read_input
+from batchery.model import LlmRequest, Message, RejectedRequest, RequestKind
+
+
+def _write(tmp_path: Path, *lines: object) -> Path:
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"".join(
+        (line if isinstance(line, bytes) else msgspec.json.encode(line)) + b"\n" for line in lines
+    ))
+    return path
+
+
+def test_openai_batch_lines_become_neutral_requests(tmp_path: Path) -> None:
+    path = _write(tmp_path, {
+        "custom_id": "q-1", "method": "POST", "url": "/v1/chat/completions",
+        "body": {"model": "gpt-4o-mini", "max_tokens": 20, "temperature": 0.2,
+                 "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+                 "response_format": {"type": "json_schema",
+                                     "json_schema": {"name": "r", "schema": {"type": "object"}}}},
+    }, {
+        "custom_id": "e-1", "method": "POST", "url": "/v1/embeddings",
+        "body": {"model": "text-embedding-3-small", "input": "a sentence"},
+    })
+
+    parsed = read_input(path)
+
+    assert parsed.problems == []
+    assert parsed.items == [
+        LlmRequest(custom_id="q-1", model="gpt-4o-mini", messages=(Message("user", "Hi"),),
+                   max_tokens=20, temperature=0.2, response_schema={"type": "object"}),
+        LlmRequest(custom_id="e-1", kind=RequestKind.EMBEDDING, model="text-embedding-3-small",
+                   input="a sentence"),
+    ]
+
+
+def test_neutral_lines_are_read_as_they_are(tmp_path: Path) -> None:
+    line = {"custom_id": "n-1", "kind": "embedding", "input": "text"}
+
+    parsed = read_input(_write(tmp_path, line, b"", line | {"custom_id": "n-2"}))
+
+    assert [item.custom_id for item in parsed.items] == ["n-1", "n-2"]
+
+
+def test_lines_without_a_usable_id_stop_the_run_with_their_line_numbers(tmp_path: Path) -> None:
+    path = _write(tmp_path, b"{not json", [1, 2], {"kind": "chat"}, {"custom_id": ""},
+                  {"custom_id": "a", "messages": []}, {"custom_id": "a", "messages": []})
+
+    problems = [str(p) for p in read_input(path).problems]
+
+    assert problems[0].startswith("line 1: not valid JSON")
+    assert problems[1:] == [
+        "line 2: each line must be a JSON object",
+        "line 3: custom_id must be a string",
+        "line 4: custom_id must not be empty",
+        "line 6: custom_id 'a' is a duplicate of line 5",
+    ]
+
+
+def test_a_bad_request_with_a_good_id_becomes_an_explicit_rejection(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"custom_id": "k", "kind": "translate"},
+                  {"custom_id": "u", "method": "POST", "url": "/v1/images", "body": {}},
+                  {"custom_id": "m", "messages": "hello"})
+
+    items = read_input(path).items
+
+    assert all(isinstance(item, RejectedRequest) for item in items)
+    reasons = {item.custom_id: item.reason for item in items if isinstance(item, RejectedRequest)}
+    assert reasons["k"] == ("line 1 (custom_id 'k'): kind 'translate' is not one of chat, "
+                            "embedding, rerank")
+    assert "url '/v1/images' is not one of" in reasons["u"]
+    assert reasons["m"].startswith("line 3 (custom_id 'm'): Expected `array`")
+
+
+def test_the_digest_follows_the_content(tmp_path: Path) -> None:
+    first = read_input(_write(tmp_path, {"custom_id": "a", "input": "x", "kind": "embedding"}))
+    same = read_input(_write(tmp_path, {"custom_id": "a", "input": "x", "kind": "embedding"}))
+    other = read_input(_write(tmp_path, {"custom_id": "a", "input": "y", "kind": "embedding"}))
+
+    assert first.digest == same.digest != other.digest
+
+
+def test_an_empty_file_is_a_problem(tmp_path: Path) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n\n")
+
+    assert [str(p) for p in read_input(path).problems] == [f"line 0: {path} holds no requests"]
