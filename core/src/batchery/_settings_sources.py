@@ -26,6 +26,10 @@ __all__ = [
 
 ENV_PREFIX = "BATCHERY_"
 CONFIG_ENV = "BATCHERY_CONFIG"
+NOT_SETTINGS = frozenset({
+    CONFIG_ENV, "BATCHERY_PLUGINS", "BATCHERY_DISABLE_PLUGIN_AUTOLOAD", "BATCHERY_CRASHPOINT",
+})
+"""Variables with the prefix that steer the process itself rather than name a setting."""
 """Names the config file; it is not itself a setting."""
 
 DEFAULT_CONFIG_NAME = "batchery.toml"
@@ -125,7 +129,7 @@ def read_env(environ: Mapping[str, str]) -> list[Entry]:
     """
     entries: list[Entry] = []
     for name in sorted(environ):
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV or not environ[name]:
+        if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS or not environ[name]:
             continue
         source = f"env:{name}"
         path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split(_ENV_SEPARATOR))

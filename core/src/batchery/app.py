@@ -17,6 +17,7 @@ from batchery.plugins import PluginEntry, discover_providers
 from batchery.progress import ProgressBus
 from batchery.service import BatchLlmService, ServiceOptions
 from batchery.settings import Settings
+from batchery.spi import Provider
 from batchery.store import JobStore, open_store
 
 __all__ = ["BatcheryModule", "build_application", "provider_modules"]
@@ -42,8 +43,8 @@ class BatcheryModule(Module):
     collects = {"llm_providers": "provider"}
 
     class Container(containers.DeclarativeContainer):
-        options = providers.Dependency()
-        llm_providers = providers.Dependency()
+        options = providers.Dependency[Mapping[str, Any]]()
+        llm_providers = providers.Dependency[Mapping[str, Provider]]()
         store = providers.Resource(_store_resource, options)
         bus = providers.Singleton(ProgressBus, store)
         service = providers.Singleton(

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from batchery.cli._common import open_app, settings_from
 from batchery.cli._progress import follow
+from batchery.logging import configure_logging
 from batchery.model import LlmRequest, LlmResult, Message, Mode
 from batchery.spi import EmulatorOptions
 
@@ -81,6 +82,8 @@ def demo_command(count: int, store: str | None, time_scale: float) -> None:
             "max_requests_per_batch": 100,
         },
     )
+    if loaded.sources["log_level"] == "default":
+        configure_logging(level="warning", fmt=loaded.settings.log_format)
     console = Console(stderr=True)
 
     async def main() -> None:

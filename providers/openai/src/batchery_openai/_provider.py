@@ -1,0 +1,303 @@
+"""`OpenAIProvider`: Batchery's provider protocol over OpenAI's Files, Batches and realtime APIs."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import tempfile
+from collections.abc import AsyncIterator, Iterable
+from typing import IO, ClassVar, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+import msgspec
+import structlog
+from batchery.model import (
+    BatchState,
+    BatchStatus,
+    ErrorInfo,
+    LlmRequest,
+    LlmResult,
+    Mode,
+    RequestKind,
+)
+from batchery.spi import (
+    BatchNotFoundError,
+    CollectedLine,
+    MalformedLine,
+    ProviderError,
+    ProviderInfo,
+    ProviderLimits,
+)
+
+from ._errors import classify, decode_error_body
+from ._http import OpenAIHttp
+from ._jsonl import encode_line, parse_stream, write_lines
+from ._options import OpenAIOptions
+from ._translate import (
+    DEFAULT_MODELS,
+    ENDPOINTS,
+    PROVIDER,
+    TAG_KEY,
+    batch_state,
+    chat_result,
+    embedding_result,
+    kind_of_endpoint,
+    request_body,
+)
+from ._wire import BatchList, BatchView, ChatCompletionView, EmbeddingView, FileList, FileView
+
+__all__ = ["OpenAIProvider"]
+
+_log = structlog.get_logger()
+_S = TypeVar("_S")
+_ENCODER = msgspec.json.Encoder()
+_MAX_CUSTOM_ID = 64
+_REALTIME_PATHS = {kind: path.removeprefix("/v1") for kind, path in ENDPOINTS.items()}
+_PLAIN_TAG = re.compile(r"[A-Za-z0-9._:-]{1,160}")
+
+
+def _filename(tag: str) -> str:
+    """The upload's name: the tag itself when it is plain, else a digest that cannot collide."""
+    if _PLAIN_TAG.fullmatch(tag):
+        return f"batchery-{tag}.jsonl"
+    return f"batchery-{hashlib.sha256(tag.encode()).hexdigest()[:40]}.jsonl"
+
+
+def _decode(body: bytes, kind: type[_S], what: str) -> _S:
+    try:
+        return msgspec.json.decode(body, type=kind)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        message = f"OpenAI returned an unreadable {what}"
+        raise ProviderError(message, code="bad_response", retryable=True) from exc
+
+
+def _spool(requests: Iterable[LlmRequest]) -> tuple[IO[bytes], RequestKind, int, int]:
+    """Requests written to an anonymous temporary file, so an upload never sits in memory."""
+    file = tempfile.TemporaryFile(prefix="batchery-", suffix=".jsonl")  # noqa: SIM115
+    try:
+        kind, count, size = write_lines(requests, file)
+        file.flush()
+        file.seek(0)
+    except BaseException:
+        file.close()
+        raise
+    return file, kind, count, size
+
+
+class OpenAIProvider:
+    """OpenAI's Batch API and realtime chat and embeddings, through one aiohttp session.
+
+    The session is borrowed, not owned: whoever created it (see `create_session`) closes it.
+    """
+
+    INFO: ClassVar[ProviderInfo] = ProviderInfo(
+        name=PROVIDER,
+        title="OpenAI",
+        kinds=frozenset(ENDPOINTS),
+        limits=ProviderLimits(max_requests_per_batch=50_000, max_bytes_per_batch=200_000_000),
+        batch_discount=0.5,
+        default_models=dict(DEFAULT_MODELS),
+        key_env="OPENAI_API_KEY",
+        base_url_env="OPENAI_BASE_URL",
+    )
+
+    __slots__ = ("_http", "_options")
+
+    def __init__(self, options: OpenAIOptions, session: aiohttp.ClientSession) -> None:
+        self._options = options
+        self._http = OpenAIHttp(options, session)
+
+    def __repr__(self) -> str:
+        return f"OpenAIProvider(options={self._options!r})"
+
+    @property
+    def info(self) -> ProviderInfo:
+        return self.INFO
+
+    def batch_size_of(self, request: LlmRequest) -> int:
+        return len(encode_line(request))
+
+    def _content_problem(self, request: LlmRequest) -> str | None:
+        if request.kind not in ENDPOINTS:
+            return f"OpenAI does not serve {request.kind.value} requests"
+        if request.kind is RequestKind.CHAT and not request.messages:
+            return "a chat request needs at least one message"
+        if request.kind is RequestKind.EMBEDDING and not request.input:
+            return "an embedding request needs a non-empty input"
+        if request.max_tokens is not None and request.max_tokens < 1:
+            return "max_tokens must be at least 1"
+        if request.temperature is not None and not 0.0 <= request.temperature <= 2.0:
+            return "temperature must be between 0 and 2 for OpenAI"
+        return None
+
+    def check(self, request: LlmRequest) -> str | None:
+        if not 1 <= len(request.custom_id) <= _MAX_CUSTOM_ID:
+            return (
+                f"custom_id must be 1 to {_MAX_CUSTOM_ID} characters for OpenAI batches "
+                f"(this one has {len(request.custom_id)})"
+            )
+        return self._content_problem(request)
+
+    async def submit_batch(
+        self, requests: Iterable[LlmRequest], *, tag: str, resume: bool = False
+    ) -> BatchState:
+        filename = _filename(tag)
+        file, kind, count, size = await asyncio.to_thread(_spool, requests)
+        try:
+            file_id = await self._find_file(filename, size) if resume else None
+            if file_id is None:
+                file_id = await self._upload(file, filename)
+            else:
+                _log.info("openai.file.reused", file_id=file_id, tag=tag)
+        finally:
+            file.close()
+        create = {
+            "input_file_id": file_id,
+            "endpoint": ENDPOINTS[kind],
+            "completion_window": "24h",
+            "metadata": {TAG_KEY: tag},
+        }
+        body = await self._http.post("/batches", json=_ENCODER.encode(create))
+        state = batch_state(_decode(body, BatchView, "batch"), self._options.api_key)
+        _log.info("openai.batch.created", batch_id=state.batch_id, tag=tag, requests=count)
+        return state
+
+    async def _upload(self, file: IO[bytes], filename: str) -> str:
+        form = aiohttp.FormData(quote_fields=False)
+        form.add_field("purpose", "batch")
+        form.add_field("file", file, filename=filename, content_type="application/jsonl")
+        body = await self._http.post("/files", data=form, timeout_s=self._options.upload_timeout_s)
+        return _decode(body, FileView, "file").id
+
+    async def _find_file(self, filename: str, size: int) -> str | None:
+        """An earlier upload of exactly this input, found by its name and size."""
+        after: str | None = None
+        while True:
+            params = {"purpose": "batch", "limit": "100"}
+            if after is not None:
+                params["after"] = after
+            page = _decode(await self._http.get("/files", params), FileList, "file list")
+            for file in page.data:
+                if (
+                    file.filename == filename
+                    and file.purpose in (None, "batch")
+                    and file.status != "error"
+                    and file.bytes in (None, size)
+                ):
+                    return file.id
+            cursor = page.last_id or (page.data[-1].id if page.data else None)
+            if not page.has_more or cursor is None or cursor == after:
+                return None
+            after = cursor
+
+    async def find_batch(self, tag: str, *, created_after: float) -> BatchState | None:
+        after: str | None = None
+        while True:
+            params = {"limit": "100"}
+            if after is not None:
+                params["after"] = after
+            page = _decode(await self._http.get("/batches", params), BatchList, "batch list")
+            for view in page.data:
+                if view.created_at < created_after:
+                    return None
+                if (view.metadata or {}).get(TAG_KEY) == tag:
+                    return batch_state(view, self._options.api_key)
+            cursor = page.last_id or (page.data[-1].id if page.data else None)
+            if not page.has_more or cursor is None or cursor == after:
+                return None
+            after = cursor
+
+    async def _read_batch(self, batch_id: str) -> BatchView:
+        try:
+            body = await self._http.get(f"/batches/{quote(batch_id, safe='')}")
+        except ProviderError as exc:
+            if exc.status == 404:
+                raise BatchNotFoundError(
+                    f"OpenAI does not know batch {batch_id!r}", code="not_found", status=404
+                ) from exc
+            raise
+        return _decode(body, BatchView, "batch")
+
+    async def get_batch(self, batch_id: str) -> BatchState:
+        return batch_state(await self._read_batch(batch_id), self._options.api_key)
+
+    async def collect(self, batch: BatchState) -> AsyncIterator[CollectedLine]:
+        view = await self._read_batch(batch.batch_id)
+        kind = kind_of_endpoint(view.endpoint)
+        seen: set[str] = set()
+        malformed = 0
+        for source, file_id in (("output", view.output_file_id), ("error", view.error_file_id)):
+            if not file_id:
+                continue
+            path = f"/files/{quote(file_id, safe='')}/content"
+            async with self._http.download(path) as chunks:
+                async for item in parse_stream(
+                    chunks, kind, source=source, seen=seen, secret=self._options.api_key
+                ):
+                    malformed += isinstance(item, MalformedLine)
+                    yield item
+        _log.info(
+            "openai.batch.collected",
+            batch_id=view.id,
+            results=len(seen),
+            malformed=malformed,
+        )
+
+    async def cancel_batch(self, batch_id: str) -> BatchState:
+        path = f"/batches/{quote(batch_id, safe='')}/cancel"
+        try:
+            body = await self._http.post(path)
+        except ProviderError as exc:
+            if exc.status == 404:
+                raise BatchNotFoundError(
+                    f"OpenAI does not know batch {batch_id!r}", code="not_found", status=404
+                ) from exc
+            if exc.status not in (400, 409):
+                raise
+            state = await self.get_batch(batch_id)
+            if state.status is BatchStatus.CANCELLING or state.status.terminal:
+                return state
+            raise
+        return batch_state(_decode(body, BatchView, "batch"), self._options.api_key)
+
+    async def call(self, request: LlmRequest) -> LlmResult:
+        mode = Mode.REALTIME
+        problem = self._content_problem(request)
+        if problem is not None:
+            error = ErrorInfo(code="invalid_request", message=problem)
+            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
+        path = _REALTIME_PATHS[request.kind]
+        try:
+            reply = await self._http.send("POST", path, json=_ENCODER.encode(request_body(request)))
+        except ProviderError as exc:
+            error = ErrorInfo(code=exc.code, message=exc.message, retryable=exc.retryable)
+            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
+        if reply.status >= 300:
+            error = classify(
+                reply.status,
+                decode_error_body(reply.body),
+                headers=reply.headers,
+                secret=self._options.api_key,
+            )
+            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
+        result: LlmResult | None
+        try:
+            if request.kind is RequestKind.EMBEDDING:
+                view = msgspec.json.decode(reply.body, type=EmbeddingView)
+                result = embedding_result(request.custom_id, view, mode)
+            else:
+                chat = msgspec.json.decode(reply.body, type=ChatCompletionView)
+                result = chat_result(request.custom_id, chat, mode)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            result = None
+        if result is None:
+            error = ErrorInfo(
+                code="bad_response",
+                message=f"OpenAI returned an unreadable {request.kind.value} response",
+                retryable=True,
+                status=reply.status,
+            )
+            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
+        return result

@@ -1,0 +1,217 @@
+"""Chat completion and embedding bodies for a request body, identical in batch and realtime.
+
+Answers are seeded by the parts of the body that shape an answer (model, messages, response
+format; model and input for embeddings), so the same body gets the same content on either path.
+Token counts are the kit's estimate, about four characters a token.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from batchery.emulator import (
+    embedding_vector,
+    estimate_tokens,
+    request_seed,
+    schema_answer,
+    text_answer,
+)
+
+from batchery_openai.emulator._http import ApiError
+
+__all__ = ["CACHE_MIN_TOKENS", "chat_completion", "embeddings", "respond"]
+
+CACHE_MIN_TOKENS = 1024
+"""Prompts at least this long report their system messages as cached, in 128-token steps."""
+
+_DIMENSIONS = {"text-embedding-3-large": 3072}
+_DEFAULT_DIMENSIONS = 1536
+_FIXED_DIMENSIONS = frozenset({"text-embedding-ada-002"})
+_MAX_INPUTS = 2048
+
+
+def respond(url: str, body: Mapping[str, Any], *, completion_id: str, created: int) -> Any:
+    """The 200 body for `body` sent to `url` (`/v1/...`); an invalid body raises `ApiError`."""
+    if url.endswith("/chat/completions"):
+        return chat_completion(body, completion_id=completion_id, created=created)
+    return embeddings(body)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, Mapping))
+    return ""
+
+
+def _model_of(body: Mapping[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise ApiError(400, "you must provide a model parameter", param="model")
+    return model
+
+
+def _limit_of(body: Mapping[str, Any]) -> int | None:
+    for key in ("max_completion_tokens", "max_tokens"):
+        value = body.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ApiError(400, f"Invalid '{key}': integer above 0 expected.", param=key)
+        return value
+    return None
+
+
+def chat_completion(body: Mapping[str, Any], *, completion_id: str, created: int) -> Any:
+    """A `chat.completion` body: JSON valid for a `json_schema` response format, else text.
+
+    `max_completion_tokens` (or `max_tokens`) truncates text answers with `finish_reason:
+    "length"`; JSON answers are never truncated, so they always parse.
+    """
+    model = _model_of(body)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(400, "Invalid 'messages': a non-empty array is required.", param="messages")
+    if any(not isinstance(m, Mapping) or not isinstance(m.get("role"), str) for m in messages):
+        raise ApiError(400, "Invalid 'messages': each needs a 'role'.", param="messages")
+    if body.get("stream"):
+        raise ApiError(400, "The emulator does not stream; send stream=false.", param="stream")
+    n = body.get("n", 1) or 1
+    if not isinstance(n, int) or not 1 <= n <= 128:
+        raise ApiError(400, "Invalid 'n': integer from 1 to 128 expected.", param="n")
+    limit = _limit_of(body)
+    schema = _schema_of(body.get("response_format"))
+    prompt = next(
+        (_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"),
+        _text_of(messages[-1].get("content")),
+    )
+    seed = request_seed("chat", model, messages, body.get("response_format"))
+    choices: list[dict[str, Any]] = []
+    completion_tokens = 0
+    for index in range(n):
+        finish = "stop"
+        if schema is not None:
+            content = msgspec.json.encode(schema_answer(schema, seed + index)).decode()
+        else:
+            content = text_answer(prompt, seed + index)
+            if limit is not None and estimate_tokens(content) > limit:
+                content, finish = content[: limit * 4], "length"
+        completion_tokens += estimate_tokens(content)
+        choices.append(
+            {
+                "index": index,
+                "message": {"role": "assistant", "content": content, "refusal": None},
+                "logprobs": None,
+                "finish_reason": finish,
+            }
+        )
+    prompt_tokens = 3 + sum(4 + estimate_tokens(_text_of(m.get("content"))) for m in messages)
+    system = sum(
+        estimate_tokens(_text_of(m.get("content")))
+        for m in messages
+        if m.get("role") in ("system", "developer")
+    )
+    cached = (system // 128) * 128 if prompt_tokens >= CACHE_MIN_TOKENS else 0
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": choices,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+        },
+        "service_tier": "default",
+        "system_fingerprint": "fp_emulator",
+    }
+
+
+def _schema_of(response_format: Any) -> Mapping[str, Any] | None:
+    if response_format is None:
+        return None
+    kind = response_format.get("type") if isinstance(response_format, Mapping) else None
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "object", "properties": {"answer": {"type": "string"}}}
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
+            raise ApiError(
+                400,
+                "Missing required parameter: 'response_format.json_schema.name'.",
+                param="response_format.json_schema.name",
+                code="missing_required_parameter",
+            )
+        schema = spec.get("schema")
+        return schema if isinstance(schema, Mapping) else {"type": "object"}
+    raise ApiError(
+        400,
+        "Invalid 'response_format.type': expected 'text', 'json_object' or 'json_schema'.",
+        param="response_format.type",
+    )
+
+
+def _inputs_of(raw: Any) -> list[str | list[int]]:
+    if isinstance(raw, str):
+        items: list[Any] = [raw]
+    elif isinstance(raw, list) and raw and all(isinstance(x, int) for x in raw):
+        items = [raw]
+    elif isinstance(raw, list) and raw:
+        items = raw
+    else:
+        raise ApiError(400, "Invalid 'input': a string or a non-empty array.", param="input")
+    if len(items) > _MAX_INPUTS:
+        raise ApiError(400, f"Invalid 'input': at most {_MAX_INPUTS} items.", param="input")
+    for item in items:
+        valid_tokens = isinstance(item, list) and item and all(isinstance(t, int) for t in item)
+        if not valid_tokens and not (isinstance(item, str) and item):
+            raise ApiError(
+                400, "Invalid 'input': empty strings and bad token arrays.", param="input"
+            )
+    return items
+
+
+def embeddings(body: Mapping[str, Any]) -> Any:
+    """An embeddings `list`: one unit vector per input, as float arrays or base64 float32."""
+    model = _model_of(body)
+    inputs = _inputs_of(body.get("input"))
+    encoding = body.get("encoding_format") or "float"
+    if encoding not in ("float", "base64"):
+        raise ApiError(
+            400, "Invalid 'encoding_format': 'float' or 'base64'.", param="encoding_format"
+        )
+    dimensions = body.get("dimensions")
+    if dimensions is None:
+        dimensions = _DIMENSIONS.get(model, _DEFAULT_DIMENSIONS)
+    elif model in _FIXED_DIMENSIONS:
+        raise ApiError(400, f"This model does not support specifying dimensions: {model}.")
+    elif not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions < 1:
+        raise ApiError(400, "Invalid 'dimensions': integer above 0 expected.", param="dimensions")
+    data: list[dict[str, Any]] = []
+    tokens = 0
+    for index, item in enumerate(inputs):
+        if isinstance(item, str):
+            key, tokens = item, tokens + estimate_tokens(item)
+        else:
+            key, tokens = "tokens:" + ",".join(map(str, item)), tokens + len(item)
+        vector = embedding_vector(f"{model}\x1f{key}", dimensions)
+        encoded: Any = vector
+        if encoding == "base64":
+            encoded = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": encoded})
+    return {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }

@@ -1,0 +1,141 @@
+"""OpenAI's wire shapes as msgspec Structs, in the field names and nullability the API uses.
+
+Fields that OpenAI sends as `null` are plain `None` defaults (never omitted), because the
+official SDK and hand-written clients read them by key.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+__all__ = [
+    "BatchError",
+    "BatchErrors",
+    "BatchObject",
+    "BatchUsage",
+    "CreateBatchBody",
+    "DeletedFile",
+    "ErrorBody",
+    "ErrorDetail",
+    "FileObject",
+    "InputLine",
+    "InputTokensDetails",
+    "ListPage",
+    "OutputTokensDetails",
+    "RequestCounts",
+]
+
+
+class ErrorDetail(msgspec.Struct, kw_only=True):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorBody(msgspec.Struct, kw_only=True):
+    error: ErrorDetail
+
+
+class FileObject(msgspec.Struct, kw_only=True):
+    id: str
+    bytes: int
+    created_at: int
+    filename: str
+    purpose: str
+    object: Literal["file"] = "file"
+    expires_at: int | None = None
+    status: str = "processed"
+    status_details: str | None = None
+
+
+class DeletedFile(msgspec.Struct, kw_only=True):
+    id: str
+    deleted: bool = True
+    object: Literal["file"] = "file"
+
+
+class BatchError(msgspec.Struct, kw_only=True):
+    code: str
+    message: str
+    param: str | None = None
+    line: int | None = None
+
+
+class BatchErrors(msgspec.Struct, kw_only=True):
+    data: list[BatchError]
+    object: Literal["list"] = "list"
+
+
+class RequestCounts(msgspec.Struct, kw_only=True):
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+
+
+class InputTokensDetails(msgspec.Struct, kw_only=True):
+    cached_tokens: int = 0
+
+
+class OutputTokensDetails(msgspec.Struct, kw_only=True):
+    reasoning_tokens: int = 0
+
+
+class BatchUsage(msgspec.Struct, kw_only=True):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    input_tokens_details: InputTokensDetails = msgspec.field(default_factory=InputTokensDetails)
+    output_tokens_details: OutputTokensDetails = msgspec.field(default_factory=OutputTokensDetails)
+
+
+class BatchObject(msgspec.Struct, kw_only=True):
+    id: str
+    endpoint: str
+    input_file_id: str
+    completion_window: str
+    status: str
+    created_at: int
+    object: Literal["batch"] = "batch"
+    model: str | None = None
+    errors: BatchErrors | None = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    in_progress_at: int | None = None
+    expires_at: int | None = None
+    finalizing_at: int | None = None
+    completed_at: int | None = None
+    failed_at: int | None = None
+    expired_at: int | None = None
+    cancelling_at: int | None = None
+    cancelled_at: int | None = None
+    request_counts: RequestCounts = msgspec.field(default_factory=RequestCounts)
+    usage: BatchUsage = msgspec.field(default_factory=BatchUsage)
+    metadata: dict[str, str] | None = None
+
+
+class ListPage(msgspec.Struct, kw_only=True):
+    data: list[Any]
+    has_more: bool
+    first_id: str | None = None
+    last_id: str | None = None
+    object: Literal["list"] = "list"
+
+
+class CreateBatchBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    input_file_id: str
+    endpoint: str
+    completion_window: str
+    metadata: dict[str, str] | None = None
+    output_expires_after: dict[str, Any] | None = None
+
+
+class InputLine(msgspec.Struct, kw_only=True):
+    """One line of a batch input file; `body` stays a plain dict, as each endpoint reads it."""
+
+    custom_id: str
+    method: str
+    url: str
+    body: dict[str, Any]

@@ -1,0 +1,202 @@
+"""BatchLlmService end to end on the OpenAI emulator: every request ends exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+import pytest
+
+from batchery.events import BatchSubmitted, ModeChosen, RunEvent, RunFinished, RunStarted
+from batchery.model import (
+    ChunkState,
+    JobStatus,
+    LlmRequest,
+    LlmResult,
+    Message,
+    Mode,
+    RejectedRequest,
+    RequestKind,
+)
+from batchery.service import InvalidInputError
+
+from .conftest import HarnessFactory
+
+SCHEMA = {"type": "object", "properties": {"label": {"type": "string", "enum": ["a", "b"]}},
+          "required": ["label"]}
+
+
+def chats(n: int, prefix: str = "q") -> list[LlmRequest]:
+    return [LlmRequest(custom_id=f"{prefix}-{i}", messages=(Message("user", f"question {i}"),),
+                       response_schema=SCHEMA) for i in range(n)]
+
+
+async def results_of(service: object, job_id: str) -> list[LlmResult]:
+    return [r async for r in service.get_batch_results(job_id)]  # type: ignore[attr-defined]
+
+
+async def test_a_batch_run_returns_one_result_per_request_across_chunks(
+    harness: HarnessFactory,
+) -> None:
+    async with harness(max_requests_per_batch=100) as h:
+        async with h.service.bus.subscribe() as queue:
+            outcome = await h.service.run(chats(250), mode=Mode.BATCH)
+            events: list[RunEvent] = []
+            while not queue.empty():
+                events.append(queue.get_nowait())
+        results = await results_of(h.service, outcome.job.id)
+        batches = h.emulator.batches()
+
+    assert outcome.job.status is JobStatus.COMPLETED
+    assert (outcome.counts.total, outcome.counts.succeeded) == (250, 250)
+    assert [r.custom_id for r in results] == [f"q-{i}" for i in range(250)]
+    assert all(msgspec.json.decode(r.text or "")["label"] in ("a", "b") for r in results)
+    assert len(batches) == outcome.batches_submitted == 3
+    assert [e.seq for e in events] == sorted(e.seq for e in events)
+    assert isinstance(events[-1], RunFinished)
+    assert sum(isinstance(e, BatchSubmitted) for e in events) == 3
+
+
+async def test_auto_sends_small_workloads_realtime_and_large_ones_to_batch(
+    harness: HarnessFactory,
+) -> None:
+    async with harness() as h:
+        small = await h.service.run(chats(5, "s"))
+        large = await h.service.run(chats(25, "l"))
+        small_results = await results_of(h.service, small.job.id)
+
+    assert (small.job.mode, small.batches_submitted) == (Mode.REALTIME, 0)
+    assert small.job.reason == "5 requests < batch threshold 20"
+    assert all(r.ok and r.mode is Mode.REALTIME for r in small_results)
+    assert (large.job.mode, large.batches_submitted) == (Mode.BATCH, 1)
+    assert large.counts.succeeded == 25
+
+
+async def test_realtime_retries_rate_limits_and_still_answers_every_request(
+    harness: HarnessFactory,
+) -> None:
+    async with harness(faults="http_429=0.3,retry_after=0.01", max_attempts=8) as h:
+        outcome = await h.service.run(chats(30), mode=Mode.REALTIME)
+
+    assert outcome.counts.succeeded == 30
+
+
+async def test_invalid_requests_end_as_explicit_errors_and_the_rest_runs(
+    harness: HarnessFactory,
+) -> None:
+    requests = [*chats(3), LlmRequest(custom_id="rr", kind=RequestKind.RERANK, query="q",
+                                      documents=("d",)),
+                RejectedRequest("bad", "line 9 (custom_id 'bad'): kind 'x' is unknown")]
+    async with harness() as h:
+        outcome = await h.service.run(requests, mode=Mode.BATCH)
+        results = {r.custom_id: r for r in await results_of(h.service, outcome.job.id)}
+
+    assert (outcome.counts.succeeded, outcome.counts.failed) == (3, 2)
+    assert results["rr"].error is not None
+    assert results["rr"].error.code == "invalid_request"
+    assert "rerank" in results["rr"].error.message
+    assert results["bad"].error is not None
+    assert results["bad"].error.message.endswith("kind 'x' is unknown")
+
+
+async def test_duplicate_ids_refuse_the_whole_submission(harness: HarnessFactory) -> None:
+    async with harness() as h:
+        with pytest.raises(InvalidInputError, match=r"request 3 \('q-0'\): custom_id must be"):
+            await h.service.run([*chats(2), chats(1)[0]], mode=Mode.BATCH)
+        assert await h.service.store.list_jobs() == []
+
+
+async def test_a_lost_create_response_is_reconciled_not_resubmitted(
+    harness: HarnessFactory,
+) -> None:
+    async with harness(faults="create_lost") as h:
+        outcome = await h.service.run(chats(30), mode=Mode.BATCH)
+        batches = h.emulator.batches()
+
+    assert outcome.counts.succeeded == 30
+    assert len(batches) == 1
+
+
+async def test_an_expired_batch_keeps_its_finished_results(harness: HarnessFactory) -> None:
+    async with harness(faults="batch_expire", time_scale=200_000.0) as h:
+        outcome = await h.service.run(chats(40), mode=Mode.BATCH)
+        results = await results_of(h.service, outcome.job.id)
+
+    finished = [r for r in results if r.ok]
+    expired = [r for r in results if not r.ok]
+    assert len(results) == 40
+    assert finished
+    assert expired
+    assert all(r.error is not None and r.error.code == "batch_expired" and r.error.retryable
+               for r in expired)
+
+
+async def test_unreadable_and_stray_lines_are_quarantined(harness: HarnessFactory) -> None:
+    async with harness(faults="malformed=0.1,duplicate=0.1,unknown_id,shuffle") as h:
+        outcome = await h.service.run(chats(60), mode=Mode.BATCH)
+        results = await results_of(h.service, outcome.job.id)
+        quarantined = await h.service.store.quarantined(outcome.job.id)
+
+    assert [r.custom_id for r in results] == [f"q-{i}" for i in range(60)]
+    missing = [r for r in results if not r.ok]
+    assert missing
+    assert all(r.error is not None and r.error.code == "missing_result" for r in missing)
+    assert any(line.reason == "custom_id not in this batch" for line in quarantined)
+    assert len(quarantined) > 1
+
+
+async def test_submit_poll_and_collect_step_by_step(harness: HarnessFactory) -> None:
+    async with harness() as h:
+        job = await h.service.submit_batch(chats(20))
+        report = await h.service.get_batch_status(job.id, refresh=False)
+        assert [c.state for c in report.chunks] == [ChunkState.SUBMITTED]
+        for _ in range(200):
+            report = await h.service.get_batch_status(job.id)
+            if report.job.status.terminal:
+                break
+            await asyncio.sleep(0.02)
+        results = await results_of(h.service, job.id)
+
+    assert report.job.status is JobStatus.COMPLETED
+    assert report.counts.succeeded == 20
+    assert len(results) == 20
+
+
+async def test_cancel_keeps_what_the_batch_finished(harness: HarnessFactory) -> None:
+    async with harness(time_scale=50.0) as h:
+        job = await h.service.submit_batch(chats(40))
+        await asyncio.sleep(0.3)
+        cancelled = await h.service.cancel_batch(job.id)
+        outcome = await h.service.resume(job.id)
+        results = await results_of(h.service, job.id)
+
+    assert cancelled.status is JobStatus.CANCELLING
+    assert outcome.job.status is JobStatus.CANCELLED
+    assert len(results) == 40
+    assert {r.error.code for r in results if r.error is not None} <= {"batch_cancelled"}
+
+
+async def test_resuming_a_finished_run_submits_nothing(harness: HarnessFactory) -> None:
+    async with harness() as h:
+        first = await h.service.run(chats(25), fingerprint="same-input")
+        again = await h.service.run(chats(25), fingerprint="same-input")
+        batches = h.emulator.batches()
+
+    assert again.job.id == first.job.id
+    assert again.resumed
+    assert len(batches) == 1
+
+
+async def test_run_events_tell_the_story_in_order(harness: HarnessFactory) -> None:
+    async with harness() as h:
+        outcome = await h.service.run(chats(22))
+        logged = await h.service.store.events(outcome.job.id)
+
+    from batchery.events import decode_event
+
+    events = [decode_event(body) for _, body in logged]
+    assert [seq for seq, _ in logged] == list(range(1, len(logged) + 1))
+    assert isinstance(events[0], ModeChosen)
+    assert isinstance(events[1], RunStarted)
+    assert isinstance(events[-1], RunFinished)
+    assert events[-1].succeeded == 22
