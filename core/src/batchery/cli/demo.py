@@ -55,7 +55,8 @@ def demo_requests(count: int) -> list[LlmRequest]:
 
 
 def _table(results: list[LlmResult]) -> Table:
-    table = Table("custom_id", "ok", "answer")
+    table = Table("custom_id", "ok")
+    table.add_column("answer", no_wrap=True, overflow="ellipsis", max_width=60)
     for result in results[:5]:
         answer = result.text if result.ok else (result.error.message if result.error else "")
         table.add_row(result.custom_id, "yes" if result.ok else "no", (answer or "")[:80])
@@ -67,7 +68,7 @@ def _table(results: list[LlmResult]) -> Table:
 @click.option("--store", help="Job store path or URL (default: BATCHERY_STORE or user data).")
 @click.option(
     "--time-scale",
-    default=300.0,
+    default=25.0,
     show_default=True,
     help="How much faster than real time the emulated provider runs.",
 )
@@ -94,7 +95,7 @@ def demo_command(count: int, store: str | None, time_scale: float) -> None:
             async with ctx.service.bus.subscribe() as queue:
                 view = asyncio.create_task(follow(queue))
                 outcome = await ctx.service.run(
-                    demo_requests(count), provider="openai", mode=Mode.BATCH
+                    demo_requests(count), provider="openai", mode=Mode.AUTO
                 )
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(view, timeout=1.0)

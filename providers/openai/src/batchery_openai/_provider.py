@@ -229,7 +229,7 @@ class OpenAIProvider:
         seen: set[str] = set()
         malformed = 0
         for source, file_id in (("output", view.output_file_id), ("error", view.error_file_id)):
-            if not file_id:
+            if file_id is None:
                 continue
             path = f"/files/{quote(file_id, safe='')}/content"
             async with self._http.download(path) as chunks:
