@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -56,11 +57,11 @@ async def start() -> AsyncIterator[Start]:
         await emulator.close()
 
 
-def _chats(count: int, **fields: object) -> list[LlmRequest]:
-    return [
-        LlmRequest(custom_id=f"q-{i}", messages=(Message("user", f"question {i}"),), **fields)  # type: ignore[arg-type]
-        for i in range(count)
+def _chats(count: int, **fields: Any) -> list[LlmRequest]:
+    base = [
+        LlmRequest(custom_id=f"q-{i}", messages=(Message("user", f"q {i}"),)) for i in range(count)
     ]
+    return [msgspec.structs.replace(request, **fields) for request in base]
 
 
 def _finish_all(emulator: OpenAIEmulator, count: int) -> None:

@@ -221,17 +221,20 @@ async def test_unreadable_answer_and_unservable_request(serve: Any) -> None:
     assert calls == 1
 
 
-def test_check_names_the_broken_rule() -> None:
-    provider = OpenAIProvider(OpenAIOptions(), session=None)  # type: ignore[arg-type]
-    assert provider.check(_chat("x" * 64)) is None
-    assert "64" in (provider.check(_chat("x" * 65)) or "")
-    assert "rerank" in (provider.check(LlmRequest(custom_id="r", kind=RequestKind.RERANK)) or "")
-    assert "message" in (provider.check(LlmRequest(custom_id="c")) or "")
-    empty = LlmRequest(custom_id="e", kind=RequestKind.EMBEDDING, input="")
-    assert "input" in (provider.check(empty) or "")
-    assert "temperature" in (
-        provider.check(msgspec.structs.replace(_chat(), temperature=3.0)) or ""
-    )
+async def test_check_names_the_broken_rule() -> None:
+    async with create_session(OpenAIOptions()) as session:
+        provider = OpenAIProvider(OpenAIOptions(), session)
+        assert provider.check(_chat("x" * 64)) is None
+        assert "64" in (provider.check(_chat("x" * 65)) or "")
+        assert "rerank" in (
+            provider.check(LlmRequest(custom_id="r", kind=RequestKind.RERANK)) or ""
+        )
+        assert "message" in (provider.check(LlmRequest(custom_id="c")) or "")
+        empty = LlmRequest(custom_id="e", kind=RequestKind.EMBEDDING, input="")
+        assert "input" in (provider.check(empty) or "")
+        assert "temperature" in (
+            provider.check(msgspec.structs.replace(_chat(), temperature=3.0)) or ""
+        )
 
 
 async def test_canary_key_never_reaches_messages_or_logs(serve: Any) -> None:

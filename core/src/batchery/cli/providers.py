@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+import msgspec
 from rich.console import Console
 from rich.table import Table
 
@@ -13,8 +14,17 @@ __all__ = ["providers_command"]
 
 
 @click.command("providers")
-def providers_command() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for programs.")
+def providers_command(as_json: bool) -> None:
     """List installed provider plugins; a plugin that fails to load is shown with its error."""
+    entries = discover_providers()
+    if as_json:
+        click.echo(msgspec.json.format(msgspec.json.encode([
+            {"name": e.name, "distribution": e.distribution, "version": e.version,
+             "error": e.error, "info": getattr(e.module, "INFO", None)}
+            for e in entries
+        ]), indent=2))
+        return
     table = Table(
         "name",
         "distribution",
@@ -25,7 +35,7 @@ def providers_command() -> None:
         "batch discount",
         "key variable",
     )
-    for entry in discover_providers():
+    for entry in entries:
         info = getattr(entry.module, "INFO", None) if entry.module is not None else None
         if not isinstance(info, ProviderInfo):
             table.add_row(entry.name, entry.distribution, f"[red]{entry.error}", "", "", "", "", "")

@@ -18,7 +18,9 @@ class OpenAIOptions(msgspec.Struct, frozen=True, kw_only=True):
     """Connection settings for one OpenAI account.
 
     The key is a `Secret`, so the repr of these options never shows it. Retries apply to
-    idempotent GETs only: a create is never repeated by the client (see `batchery.spi`).
+    idempotent GETs only (`max_get_attempts` in all, jittered exponential backoff between
+    `backoff_initial_s` and `backoff_max_s`, or the server's `retry-after` up to
+    `retry_after_cap_s`): a create is never repeated by the client (see `batchery.spi`).
     """
 
     api_key: Secret | None = None

@@ -143,6 +143,7 @@ class OpenAIProvider:
     async def submit_batch(
         self, requests: Iterable[LlmRequest], *, tag: str, resume: bool = False
     ) -> BatchState:
+        """Spool, upload (or reuse an upload of the same name and size), then create once."""
         filename = _filename(tag)
         file, kind, count, size = await asyncio.to_thread(_spool, requests)
         try:
@@ -193,6 +194,7 @@ class OpenAIProvider:
             after = cursor
 
     async def find_batch(self, tag: str, *, created_after: float) -> BatchState | None:
+        """Page newest first; OpenAI cannot filter by metadata, so stop at `created_after`."""
         after: str | None = None
         while True:
             params = {"limit": "100"}
@@ -224,12 +226,13 @@ class OpenAIProvider:
         return batch_state(await self._read_batch(batch_id), self._options.api_key)
 
     async def collect(self, batch: BatchState) -> AsyncIterator[CollectedLine]:
+        """Both result files, each optional (`""` is absent), streamed and parsed line by line."""
         view = await self._read_batch(batch.batch_id)
         kind = kind_of_endpoint(view.endpoint)
         seen: set[str] = set()
         malformed = 0
         for source, file_id in (("output", view.output_file_id), ("error", view.error_file_id)):
-            if file_id is None:
+            if not file_id:
                 continue
             path = f"/files/{quote(file_id, safe='')}/content"
             async with self._http.download(path) as chunks:
@@ -246,6 +249,7 @@ class OpenAIProvider:
         )
 
     async def cancel_batch(self, batch_id: str) -> BatchState:
+        """Cancel; a refusal because the batch is already cancelling or over returns its state."""
         path = f"/batches/{quote(batch_id, safe='')}/cancel"
         try:
             body = await self._http.post(path)
