@@ -5,39 +5,65 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
-
 from batchery.inputs import read_input
 from batchery.model import LlmRequest, Message, RejectedRequest, RequestKind
 
 
 def _write(tmp_path: Path, *lines: object) -> Path:
     path = tmp_path / "in.jsonl"
-    path.write_bytes(b"".join(
-        (line if isinstance(line, bytes) else msgspec.json.encode(line)) + b"\n" for line in lines
-    ))
+    path.write_bytes(
+        b"".join(
+            (line if isinstance(line, bytes) else msgspec.json.encode(line)) + b"\n"
+            for line in lines
+        )
+    )
     return path
 
 
 def test_openai_batch_lines_become_neutral_requests(tmp_path: Path) -> None:
-    path = _write(tmp_path, {
-        "custom_id": "q-1", "method": "POST", "url": "/v1/chat/completions",
-        "body": {"model": "gpt-4o-mini", "max_tokens": 20, "temperature": 0.2,
-                 "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
-                 "response_format": {"type": "json_schema",
-                                     "json_schema": {"name": "r", "schema": {"type": "object"}}}},
-    }, {
-        "custom_id": "e-1", "method": "POST", "url": "/v1/embeddings",
-        "body": {"model": "text-embedding-3-small", "input": "a sentence"},
-    })
+    path = _write(
+        tmp_path,
+        {
+            "custom_id": "q-1",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {
+                "model": "gpt-4o-mini",
+                "max_tokens": 20,
+                "temperature": 0.2,
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "r", "schema": {"type": "object"}},
+                },
+            },
+        },
+        {
+            "custom_id": "e-1",
+            "method": "POST",
+            "url": "/v1/embeddings",
+            "body": {"model": "text-embedding-3-small", "input": "a sentence"},
+        },
+    )
 
     parsed = read_input(path)
 
     assert parsed.problems == []
     assert parsed.items == [
-        LlmRequest(custom_id="q-1", model="gpt-4o-mini", messages=(Message("user", "Hi"),),
-                   max_tokens=20, temperature=0.2, response_schema={"type": "object"}),
-        LlmRequest(custom_id="e-1", kind=RequestKind.EMBEDDING, model="text-embedding-3-small",
-                   input="a sentence"),
+        LlmRequest(
+            custom_id="q-1",
+            model="gpt-4o-mini",
+            messages=(Message("user", "Hi"),),
+            max_tokens=20,
+            temperature=0.2,
+            response_schema={"type": "object"},
+        ),
+        LlmRequest(
+            custom_id="e-1",
+            kind=RequestKind.EMBEDDING,
+            model="text-embedding-3-small",
+            input="a sentence",
+        ),
     ]
 
 
@@ -50,8 +76,15 @@ def test_neutral_lines_are_read_as_they_are(tmp_path: Path) -> None:
 
 
 def test_lines_without_a_usable_id_stop_the_run_with_their_line_numbers(tmp_path: Path) -> None:
-    path = _write(tmp_path, b"{not json", [1, 2], {"kind": "chat"}, {"custom_id": ""},
-                  {"custom_id": "a", "messages": []}, {"custom_id": "a", "messages": []})
+    path = _write(
+        tmp_path,
+        b"{not json",
+        [1, 2],
+        {"kind": "chat"},
+        {"custom_id": ""},
+        {"custom_id": "a", "messages": []},
+        {"custom_id": "a", "messages": []},
+    )
 
     problems = [str(p) for p in read_input(path).problems]
 
@@ -65,16 +98,20 @@ def test_lines_without_a_usable_id_stop_the_run_with_their_line_numbers(tmp_path
 
 
 def test_a_bad_request_with_a_good_id_becomes_an_explicit_rejection(tmp_path: Path) -> None:
-    path = _write(tmp_path, {"custom_id": "k", "kind": "translate"},
-                  {"custom_id": "u", "method": "POST", "url": "/v1/images", "body": {}},
-                  {"custom_id": "m", "messages": "hello"})
+    path = _write(
+        tmp_path,
+        {"custom_id": "k", "kind": "translate"},
+        {"custom_id": "u", "method": "POST", "url": "/v1/images", "body": {}},
+        {"custom_id": "m", "messages": "hello"},
+    )
 
     items = read_input(path).items
 
     assert all(isinstance(item, RejectedRequest) for item in items)
     reasons = {item.custom_id: item.reason for item in items if isinstance(item, RejectedRequest)}
-    assert reasons["k"] == ("line 1 (custom_id 'k'): kind 'translate' is not one of chat, "
-                            "embedding, rerank")
+    assert reasons["k"] == (
+        "line 1 (custom_id 'k'): kind 'translate' is not one of chat, embedding, rerank"
+    )
     assert "url '/v1/images' is not one of" in reasons["u"]
     assert reasons["m"].startswith("line 3 (custom_id 'm'): Expected `array`")
 

@@ -30,7 +30,9 @@ def _cli(*args: str) -> list[str]:
 @pytest.fixture
 def emulator() -> Iterator[str]:
     proc = subprocess.Popen(
-        _cli("emulate", "openai", "--time-scale", "40"), stdout=subprocess.PIPE, text=True,
+        _cli("emulate", "openai", "--time-scale", "40"),
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -49,28 +51,53 @@ def workload(tmp_path: Path) -> Path:
     path = tmp_path / "requests.jsonl"
     with path.open("w") as handle:
         for i in range(REQUESTS):
-            handle.write(json.dumps({
-                "custom_id": f"item-{i}", "method": "POST", "url": "/v1/chat/completions",
-                "body": {"model": "gpt-4o-mini", "messages": [{"role": "user",
-                                                               "content": f"Say {i}"}]},
-            }) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "custom_id": f"item-{i}",
+                        "method": "POST",
+                        "url": "/v1/chat/completions",
+                        "body": {
+                            "model": "gpt-4o-mini",
+                            "messages": [{"role": "user", "content": f"Say {i}"}],
+                        },
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHERY_")}
     env |= {
-        "OPENAI_API_KEY": "sk-test-crash", "BATCHERY_MAX_REQUESTS_PER_BATCH": str(PER_BATCH),
-        "BATCHERY_POLL_INTERVAL_S": "0.1", "BATCHERY_POLL_MAX_INTERVAL_S": "0.3",
-        "BATCHERY_RECONCILE_GRACE_S": "0.2", "BATCHERY_LOG_FORMAT": "json",
+        "OPENAI_API_KEY": "sk-test-crash",
+        "BATCHERY_MAX_REQUESTS_PER_BATCH": str(PER_BATCH),
+        "BATCHERY_POLL_INTERVAL_S": "0.1",
+        "BATCHERY_POLL_MAX_INTERVAL_S": "0.3",
+        "BATCHERY_RECONCILE_GRACE_S": "0.2",
+        "BATCHERY_LOG_FORMAT": "json",
     }
     return env | extra
 
 
 def _run_args(workload: Path, base_url: str, tmp_path: Path) -> list[str]:
-    return _cli("run", str(workload), "--provider", "openai", "--mode", "batch",
-                "--base-url", base_url, "--store", str(tmp_path / "jobs.db"),
-                "--out", str(tmp_path / "out.jsonl"), "--summary", str(tmp_path / "sum.json"))
+    return _cli(
+        "run",
+        str(workload),
+        "--provider",
+        "openai",
+        "--mode",
+        "batch",
+        "--base-url",
+        base_url,
+        "--store",
+        str(tmp_path / "jobs.db"),
+        "--out",
+        str(tmp_path / "out.jsonl"),
+        "--summary",
+        str(tmp_path / "sum.json"),
+    )
 
 
 def _batches(base_url: str) -> list[str]:
@@ -79,11 +106,18 @@ def _batches(base_url: str) -> list[str]:
 
 
 def _finish_and_check(workload: Path, base_url: str, tmp_path: Path) -> dict[str, object]:
-    done = subprocess.run(_run_args(workload, base_url, tmp_path), env=_env(),
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        _run_args(workload, base_url, tmp_path),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
-    ids = [json.loads(line)["custom_id"]
-           for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    ids = [
+        json.loads(line)["custom_id"] for line in (tmp_path / "out.jsonl").read_text().splitlines()
+    ]
     assert sorted(ids) == sorted(f"item-{i}" for i in range(REQUESTS))
     assert len(_batches(base_url)) == CHUNKS
     summary: dict[str, object] = json.loads((tmp_path / "sum.json").read_text())
@@ -92,24 +126,45 @@ def _finish_and_check(workload: Path, base_url: str, tmp_path: Path) -> dict[str
     return summary
 
 
-@pytest.mark.parametrize("point", ["after_intent", "after_create_before_link", "after_link",
-                                   "before_collect", "after_collect_before_mark"])
+@pytest.mark.parametrize(
+    "point",
+    [
+        "after_intent",
+        "after_create_before_link",
+        "after_link",
+        "before_collect",
+        "after_collect_before_mark",
+    ],
+)
 def test_a_crash_at_each_crashpoint_loses_and_repeats_nothing(
-    point: str, emulator: str, workload: Path, tmp_path: Path,
+    point: str,
+    emulator: str,
+    workload: Path,
+    tmp_path: Path,
 ) -> None:
-    crashed = subprocess.run(_run_args(workload, emulator, tmp_path),
-                             env=_env(BATCHERY_CRASHPOINT=point), capture_output=True,
-                             timeout=60, check=False)
+    crashed = subprocess.run(
+        _run_args(workload, emulator, tmp_path),
+        env=_env(BATCHERY_CRASHPOINT=point),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert crashed.returncode == 137
 
     _finish_and_check(workload, emulator, tmp_path)
 
 
 def test_sigkill_after_create_before_collect(
-    emulator: str, workload: Path, tmp_path: Path,
+    emulator: str,
+    workload: Path,
+    tmp_path: Path,
 ) -> None:
-    proc = subprocess.Popen(_run_args(workload, emulator, tmp_path), env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _run_args(workload, emulator, tmp_path),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while len(_batches(emulator)) < CHUNKS:
         assert proc.poll() is None, "the run ended before it could be killed"

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import msgspec
 import pytest
-
 from batchery.app import build_application
 from batchery.modules import Application
 from batchery.service import BatchLlmService
@@ -16,8 +15,9 @@ from batchery.settings import Settings
 from batchery.spi import EmulatorOptions
 from batchery_openai.emulator import OpenAIEmulator
 
-FAST = Settings(poll_interval_s=0.05, poll_backoff=1.0, poll_max_interval_s=0.05,
-                reconcile_grace_s=0.05)
+FAST = Settings(
+    poll_interval_s=0.05, poll_backoff=1.0, poll_max_interval_s=0.05, reconcile_grace_s=0.05
+)
 
 
 class Harness(msgspec.Struct):
@@ -34,13 +34,18 @@ def harness(tmp_path: Path) -> HarnessFactory:
     """Open an emulator with `faults` and an app on a fresh store; settings may be overridden."""
 
     @asynccontextmanager
-    async def open_harness(faults: str = "", time_scale: float = 2000.0,
-                           **settings: object) -> AsyncIterator[Harness]:
+    async def open_harness(
+        faults: str = "", time_scale: float = 2000.0, **settings: object
+    ) -> AsyncIterator[Harness]:
         options = EmulatorOptions(time_scale=time_scale, faults=faults, seed=7)
         async with OpenAIEmulator(options, api_key="sk-test-harness") as emulator:
             chosen = msgspec.structs.replace(FAST, store=str(tmp_path / "jobs.db"), **settings)
-            app = await build_application(chosen, provider_options={
-                "openai": {"base_url": emulator.base_url, "api_key": "sk-test-harness"}})
+            app = await build_application(
+                chosen,
+                provider_options={
+                    "openai": {"base_url": emulator.base_url, "api_key": "sk-test-harness"}
+                },
+            )
             try:
                 service = await app.get("batchery.service")
                 yield Harness(app, service, emulator)

@@ -6,8 +6,14 @@ import asyncio
 
 import msgspec
 import pytest
-
-from batchery.events import BatchSubmitted, ModeChosen, RunEvent, RunFinished, RunStarted
+from batchery.events import (
+    BatchSubmitted,
+    ModeChosen,
+    RunEvent,
+    RunFinished,
+    RunStarted,
+    decode_event,
+)
 from batchery.model import (
     ChunkState,
     JobStatus,
@@ -18,21 +24,30 @@ from batchery.model import (
     RejectedRequest,
     RequestKind,
 )
-from batchery.service import InvalidInputError
+from batchery.service import BatchLlmService, InvalidInputError
 
 from .conftest import HarnessFactory
 
-SCHEMA = {"type": "object", "properties": {"label": {"type": "string", "enum": ["a", "b"]}},
-          "required": ["label"]}
+SCHEMA = {
+    "type": "object",
+    "properties": {"label": {"type": "string", "enum": ["a", "b"]}},
+    "required": ["label"],
+}
 
 
 def chats(n: int, prefix: str = "q") -> list[LlmRequest]:
-    return [LlmRequest(custom_id=f"{prefix}-{i}", messages=(Message("user", f"question {i}"),),
-                       response_schema=SCHEMA) for i in range(n)]
+    return [
+        LlmRequest(
+            custom_id=f"{prefix}-{i}",
+            messages=(Message("user", f"question {i}"),),
+            response_schema=SCHEMA,
+        )
+        for i in range(n)
+    ]
 
 
-async def results_of(service: object, job_id: str) -> list[LlmResult]:
-    return [r async for r in service.get_batch_results(job_id)]  # type: ignore[attr-defined]
+async def results_of(service: BatchLlmService, job_id: str) -> list[LlmResult]:
+    return [r async for r in service.get_batch_results(job_id)]
 
 
 async def test_a_batch_run_returns_one_result_per_request_across_chunks(
@@ -84,9 +99,11 @@ async def test_realtime_retries_rate_limits_and_still_answers_every_request(
 async def test_invalid_requests_end_as_explicit_errors_and_the_rest_runs(
     harness: HarnessFactory,
 ) -> None:
-    requests = [*chats(3), LlmRequest(custom_id="rr", kind=RequestKind.RERANK, query="q",
-                                      documents=("d",)),
-                RejectedRequest("bad", "line 9 (custom_id 'bad'): kind 'x' is unknown")]
+    requests = [
+        *chats(3),
+        LlmRequest(custom_id="rr", kind=RequestKind.RERANK, query="q", documents=("d",)),
+        RejectedRequest("bad", "line 9 (custom_id 'bad'): kind 'x' is unknown"),
+    ]
     async with harness() as h:
         outcome = await h.service.run(requests, mode=Mode.BATCH)
         results = {r.custom_id: r for r in await results_of(h.service, outcome.job.id)}
@@ -127,8 +144,10 @@ async def test_an_expired_batch_keeps_its_finished_results(harness: HarnessFacto
     assert len(results) == 40
     assert finished
     assert expired
-    assert all(r.error is not None and r.error.code == "batch_expired" and r.error.retryable
-               for r in expired)
+    assert all(
+        r.error is not None and r.error.code == "batch_expired" and r.error.retryable
+        for r in expired
+    )
 
 
 async def test_unreadable_and_stray_lines_are_quarantined(harness: HarnessFactory) -> None:
@@ -191,8 +210,6 @@ async def test_run_events_tell_the_story_in_order(harness: HarnessFactory) -> No
     async with harness() as h:
         outcome = await h.service.run(chats(22))
         logged = await h.service.store.events(outcome.job.id)
-
-    from batchery.events import decode_event
 
     events = [decode_event(body) for _, body in logged]
     assert [seq for seq, _ in logged] == list(range(1, len(logged) + 1))

@@ -26,9 +26,14 @@ __all__ = [
 
 ENV_PREFIX = "BATCHERY_"
 CONFIG_ENV = "BATCHERY_CONFIG"
-NOT_SETTINGS = frozenset({
-    CONFIG_ENV, "BATCHERY_PLUGINS", "BATCHERY_DISABLE_PLUGIN_AUTOLOAD", "BATCHERY_CRASHPOINT",
-})
+NOT_SETTINGS = frozenset(
+    {
+        CONFIG_ENV,
+        "BATCHERY_PLUGINS",
+        "BATCHERY_DISABLE_PLUGIN_AUTOLOAD",
+        "BATCHERY_CRASHPOINT",
+    }
+)
 """Variables with the prefix that steer the process itself rather than name a setting."""
 """Names the config file; it is not itself a setting."""
 

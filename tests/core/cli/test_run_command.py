@@ -10,14 +10,21 @@ from pathlib import Path
 import pytest
 
 
-def _batchery(*args: str, env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _batchery(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     import os
 
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("BATCHERY_", "OPENAI_"))}
-    return subprocess.run([sys.executable, "-m", "batchery", *args], env=base | (env or {}),
-                          capture_output=True, text=True, timeout=60, check=False, cwd=cwd)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHERY_", "OPENAI_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "batchery", *args],
+        env=base | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=cwd,
+    )
 
 
 def _lines(path: Path, rows: list[object]) -> Path:
@@ -26,19 +33,33 @@ def _lines(path: Path, rows: list[object]) -> Path:
 
 
 def _chat(custom_id: str) -> dict[str, object]:
-    return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
-            "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}}
+    return {
+        "custom_id": custom_id,
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]},
+    }
 
 
 def test_a_run_writes_one_result_per_custom_id_and_a_summary(tmp_path: Path) -> None:
     rows: list[object] = [_chat(f"c{i}") for i in range(25)]
-    rows.append({"custom_id": "e1", "kind": "embedding", "input": "text",
-                 "model": "text-embedding-3-small"})
+    rows.append(
+        {"custom_id": "e1", "kind": "embedding", "input": "text", "model": "text-embedding-3-small"}
+    )
     rows.append({"custom_id": "bad", "kind": "sing"})
     source = _lines(tmp_path / "in.jsonl", rows)
 
-    done = _batchery("run", str(source), "--emulate", "--store", str(tmp_path / "db"),
-                     "--out", str(tmp_path / "out.jsonl"), "--summary", str(tmp_path / "s.json"))
+    done = _batchery(
+        "run",
+        str(source),
+        "--emulate",
+        "--store",
+        str(tmp_path / "db"),
+        "--out",
+        str(tmp_path / "out.jsonl"),
+        "--summary",
+        str(tmp_path / "s.json"),
+    )
 
     assert done.returncode == 0, done.stderr
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
@@ -60,8 +81,10 @@ def test_a_run_writes_one_result_per_custom_id_and_a_summary(tmp_path: Path) -> 
 
 def test_unusable_lines_stop_the_run_naming_each_line(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
-    source.write_text('{"custom_id": "a", "input": "x", "kind": "embedding"}\n{oops\n'
-                      '{"custom_id": "a", "input": "y", "kind": "embedding"}\n')
+    source.write_text(
+        '{"custom_id": "a", "input": "x", "kind": "embedding"}\n{oops\n'
+        '{"custom_id": "a", "input": "y", "kind": "embedding"}\n'
+    )
 
     done = _batchery("run", str(source), "--emulate", "--store", str(tmp_path / "db"))
 
@@ -85,9 +108,17 @@ def test_an_unreachable_base_url_fails_and_keeps_the_run_for_later(tmp_path: Pat
     source = _lines(tmp_path / "in.jsonl", [_chat(f"c{i}") for i in range(3)])
     secret = "sk-test-unreachable-0123456789abcdef"
 
-    done = _batchery("run", str(source), "--mode", "batch", "--base-url",
-                     "http://127.0.0.1:9/v1", "--store", str(tmp_path / "db"),
-                     env={"OPENAI_API_KEY": secret, "BATCHERY_RECONCILE_GRACE_S": "0"})
+    done = _batchery(
+        "run",
+        str(source),
+        "--mode",
+        "batch",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--store",
+        str(tmp_path / "db"),
+        env={"OPENAI_API_KEY": secret, "BATCHERY_RECONCILE_GRACE_S": "0"},
+    )
 
     assert done.returncode == 1
     assert "run the same command again to resume" in done.stderr
@@ -116,13 +147,15 @@ def test_providers_lists_openai_with_its_limits() -> None:
 def test_jobs_show_and_results_read_a_finished_run(tmp_path: Path) -> None:
     source = _lines(tmp_path / "in.jsonl", [_chat(f"c{i}") for i in range(3)])
     store = str(tmp_path / "db")
-    _batchery("run", str(source), "--emulate", "--store", store, "--summary",
-              str(tmp_path / "s.json"))
+    _batchery(
+        "run", str(source), "--emulate", "--store", store, "--summary", str(tmp_path / "s.json")
+    )
     run_id = json.loads((tmp_path / "s.json").read_text())["run_id"]
 
     shown = _batchery("jobs", "show", run_id, "--store", store)
-    exported = _batchery("jobs", "results", run_id, "--out", str(tmp_path / "r.jsonl"),
-                         "--store", store)
+    exported = _batchery(
+        "jobs", "results", run_id, "--out", str(tmp_path / "r.jsonl"), "--store", store
+    )
 
     assert json.loads(shown.stdout)["counts"] == {"total": 3, "succeeded": 3, "failed": 0}
     assert exported.returncode == 0

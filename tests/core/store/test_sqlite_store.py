@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
 from batchery.model import (
     BatchState,
     BatchStatus,
@@ -33,9 +32,17 @@ from batchery.store import (
 
 def _job(job_id: str = "run_1", *, fingerprint: str | None = None) -> Job:
     now = time.time()
-    return Job(id=job_id, provider="openai", model="m", mode=Mode.BATCH,
-               status=JobStatus.PENDING, total=3, created_at=now, updated_at=now,
-               fingerprint=fingerprint)
+    return Job(
+        id=job_id,
+        provider="openai",
+        model="m",
+        mode=Mode.BATCH,
+        status=JobStatus.PENDING,
+        total=3,
+        created_at=now,
+        updated_at=now,
+        fingerprint=fingerprint,
+    )
 
 
 def _requests(n: int = 3) -> list[PlannedRequest]:
@@ -46,8 +53,16 @@ def _requests(n: int = 3) -> list[PlannedRequest]:
 
 
 def _chunk(job_id: str = "run_1") -> ChunkRecord:
-    return ChunkRecord(id=f"{job_id}-0", job_id=job_id, index=0, kind=RequestKind.CHAT,
-                       model="m", state=ChunkState.PLANNED, request_count=3, byte_size=300)
+    return ChunkRecord(
+        id=f"{job_id}-0",
+        job_id=job_id,
+        index=0,
+        kind=RequestKind.CHAT,
+        model="m",
+        state=ChunkState.PLANNED,
+        request_count=3,
+        byte_size=300,
+    )
 
 
 def _ok(custom_id: str, text: str = "answer") -> LlmResult:
@@ -111,14 +126,19 @@ async def test_job_status_follows_its_state_machine(store: SqliteJobStore) -> No
 async def test_chunk_updates_keep_earlier_fields(store: SqliteJobStore) -> None:
     await store.create_job(_job(), _requests(), [_chunk()])
     lease = await store.claim("run_1", "me")
-    await store.update_chunk(lease, "run_1-0", state=ChunkState.SUBMITTING, submit_key="k",
-                             intent_at=1.0, attempts=1)
+    await store.update_chunk(
+        lease, "run_1-0", state=ChunkState.SUBMITTING, submit_key="k", intent_at=1.0, attempts=1
+    )
 
     batch = BatchState(batch_id="batch_1", status=BatchStatus.VALIDATING, created_at=2.0)
     chunk = await store.update_chunk(lease, "run_1-0", state=ChunkState.SUBMITTED, batch=batch)
 
     assert (chunk.state, chunk.submit_key, chunk.batch_id, chunk.batch_status) == (
-        ChunkState.SUBMITTED, "k", "batch_1", BatchStatus.VALIDATING)
+        ChunkState.SUBMITTED,
+        "k",
+        "batch_1",
+        BatchStatus.VALIDATING,
+    )
 
 
 async def test_state_survives_reopening(tmp_path: Path) -> None:
@@ -128,8 +148,9 @@ async def test_state_survives_reopening(tmp_path: Path) -> None:
     await first.create_job(_job(fingerprint="fp"), _requests(), [_chunk()])
     lease = await first.claim("run_1", "me")
     failure = ErrorInfo(code="invalid_request", message="bad")
-    await first.save_results(lease, [LlmResult.failure("r1", failure, provider="openai",
-                                                       mode=Mode.BATCH)])
+    await first.save_results(
+        lease, [LlmResult.failure("r1", failure, provider="openai", mode=Mode.BATCH)]
+    )
     await first.quarantine(lease, "run_1-0", [MalformedLine(line=3, reason="not JSON")])
     await first.close()
 

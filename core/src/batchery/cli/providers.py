@@ -19,11 +19,23 @@ def providers_command(as_json: bool) -> None:
     """List installed provider plugins; a plugin that fails to load is shown with its error."""
     entries = discover_providers()
     if as_json:
-        click.echo(msgspec.json.format(msgspec.json.encode([
-            {"name": e.name, "distribution": e.distribution, "version": e.version,
-             "error": e.error, "info": getattr(e.module, "INFO", None)}
-            for e in entries
-        ]), indent=2))
+        click.echo(
+            msgspec.json.format(
+                msgspec.json.encode(
+                    [
+                        {
+                            "name": e.name,
+                            "distribution": e.distribution,
+                            "version": e.version,
+                            "error": e.error,
+                            "info": getattr(e.module, "INFO", None),
+                        }
+                        for e in entries
+                    ]
+                ),
+                indent=2,
+            )
+        )
         return
     table = Table(
         "name",

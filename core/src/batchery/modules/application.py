@@ -107,7 +107,7 @@ class Application:
 
     @property
     def modules(self) -> tuple[str, ...]:
-        """Module names in start-up order: deepest import first, the root last."""
+        """Module names in start-up order; shutdown runs in the reverse."""
         return tuple(self._modules)
 
     def container(self, module: str) -> containers.Container:
@@ -150,13 +150,11 @@ class Application:
         if self._closed is not None:
             await self._closed.wait()
             return
-        self._closed = asyncio.Event()
+        closed = self._closed = asyncio.Event()
         try:
             await self._shut_down(signal)
         finally:
-            for provider in reversed(self._overridden):
-                provider.reset_last_overriding()
-            self._closed.set()
+            self._finish(closed)
 
     async def __aenter__(self) -> Self:
         return self
@@ -196,12 +194,21 @@ class Application:
                 module, provider = entry.module, entry.provider
                 await _call_hook(entry.instance, "on_application_bootstrap")
         except BaseException as exc:
-            await self._shut_down(None)
-            self._closed = asyncio.Event()
-            self._closed.set()
+            closed = self._closed = asyncio.Event()
+            try:
+                await self._shut_down(None)
+            finally:
+                self._finish(closed)
             if isinstance(exc, Exception):
                 raise ModuleInitError(module, provider, exc) from exc
             raise
+
+    def _finish(self, closed: asyncio.Event) -> None:
+        """Undo this application's overrides and release anyone waiting in `close()`."""
+        for provider in reversed(self._overridden):
+            provider.reset_last_overriding()
+        self._overridden.clear()
+        closed.set()
 
     def _instances(self) -> list[_Started]:
         return [entry for entry in self._journal if entry.resource is None]
@@ -228,7 +235,7 @@ class Application:
         done = 0
         try:
             async with asyncio.timeout(self._shutdown_deadline):
-                for step in steps:
+                for done, step in enumerate(steps):  # noqa: B007 -- read after a timeout
                     try:
                         await settle(step.run())
                     except Exception:
@@ -238,7 +245,6 @@ class Application:
                             provider=step.provider,
                             step=step.action,
                         )
-                    done += 1
         except TimeoutError:
             stuck = steps[done]
             _log.error(

@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 import msgspec
-from dependency_injector import containers, providers
-
 from batchery.modules import Module
 from batchery.secrets import Secret
 from batchery.spi import EmulatorOptions, ProviderInfo
+from dependency_injector import containers, providers
+
 from batchery_openai._options import OpenAIOptions, session_resource
 from batchery_openai._provider import OpenAIProvider
 

@@ -71,7 +71,7 @@ class OpenAIEmulator(EmulatorServer):
 
     def build_app(self) -> web.Application:
         self._dir = Path(tempfile.mkdtemp(prefix="batchery-openai-emulator-"))
-        ids = Ids(self.options.seed)
+        ids = Ids()
         self._files = FileStore(self._dir, ids, self.clock)
         self._batches = BatchStore(self._dir, self._files, ids, self.clock, self.plan)
         return build_app(

@@ -24,10 +24,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Ids:
-    """OpenAI-shaped ids drawn from a seeded generator, so a run's ids repeat with its seed."""
+    """OpenAI-shaped ids, unique across emulator instances as real ids are.
 
-    def __init__(self, seed: int) -> None:
-        self._rng = random.Random(f"ids:{seed}")
+    Answers repeat with the seed; ids must not, or a job store that outlived one emulator
+    would mistake a restarted emulator's new batch for its own old one.
+    """
+
+    def __init__(self) -> None:
+        self._rng = random.SystemRandom()
 
     def _hex(self, n: int) -> str:
         return f"{self._rng.getrandbits(n * 4):0{n}x}"
