@@ -110,7 +110,8 @@ def test_a_bad_request_with_a_good_id_becomes_an_explicit_rejection(tmp_path: Pa
     assert all(isinstance(item, RejectedRequest) for item in items)
     reasons = {item.custom_id: item.reason for item in items if isinstance(item, RejectedRequest)}
     assert reasons["k"] == (
-        "line 1 (custom_id 'k'): kind 'translate' is not one of chat, embedding, rerank"
+        "line 1 (custom_id 'k'): kind 'translate' is not one of chat, embedding, "
+        "contextual_embedding, rerank"
     )
     assert "url '/v1/images' is not one of" in reasons["u"]
     assert reasons["m"].startswith("line 3 (custom_id 'm'): Expected `array`")

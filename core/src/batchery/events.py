@@ -15,7 +15,10 @@ __all__ = [
     "SCHEMA_VERSION",
     "BatchSubmitted",
     "Event",
+    "FallbackStarted",
+    "ItemRetried",
     "ModeChosen",
+    "OverSla",
     "Phase",
     "Progress",
     "RunEvent",
@@ -72,6 +75,28 @@ class Progress(Event, frozen=True, kw_only=True, tag="progress"):
     eta_s: float | None = None
 
 
+class ItemRetried(Event, frozen=True, kw_only=True, tag="item_retried"):
+    custom_id: str
+    attempt: int
+    reason: str
+
+
+class FallbackStarted(Event, frozen=True, kw_only=True, tag="fallback_started"):
+    """A batch will not deliver in time (failed, expired, too slow): the rest goes realtime."""
+
+    reason: str
+    count: int
+
+
+class OverSla(Event, frozen=True, kw_only=True, tag="over_sla"):
+    """A batch sits in one state longer than expected; it is watched, never failed locally."""
+
+    chunk: int
+    batch_id: str
+    phase: str
+    age_s: float
+
+
 class RunFinished(Event, frozen=True, kw_only=True, tag="run_finished"):
     status: str
     total: int
@@ -80,7 +105,16 @@ class RunFinished(Event, frozen=True, kw_only=True, tag="run_finished"):
     duration_s: float
 
 
-RunEvent = RunStarted | ModeChosen | BatchSubmitted | Progress | RunFinished
+RunEvent = (
+    RunStarted
+    | ModeChosen
+    | BatchSubmitted
+    | Progress
+    | ItemRetried
+    | FallbackStarted
+    | OverSla
+    | RunFinished
+)
 
 _decoder: msgspec.json.Decoder[RunEvent] = msgspec.json.Decoder(RunEvent)
 

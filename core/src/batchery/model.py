@@ -29,8 +29,15 @@ __all__ = [
 
 
 class RequestKind(enum.StrEnum):
+    """What a request asks for.
+
+    `contextual_embedding` embeds the chunks of one document together, so each chunk's vector
+    carries the document's context (one vector per chunk comes back, in order).
+    """
+
     CHAT = "chat"
     EMBEDDING = "embedding"
+    CONTEXTUAL_EMBEDDING = "contextual_embedding"
     RERANK = "rerank"
 
 
@@ -48,15 +55,23 @@ class Message(msgspec.Struct, frozen=True):
 
 
 class LlmRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """One unit of work. `custom_id` is the caller's key and comes back on its result."""
+    """One unit of work. `custom_id` is the caller's key and comes back on its result.
+
+    Chat uses `messages`; embedding uses `input` (and `input_type`, "query" or "document",
+    where the provider distinguishes them); contextual embedding uses `chunks`; rerank uses
+    `query`, `documents` and `top_k`, and its `scores` come back in document order.
+    """
 
     custom_id: str
     kind: RequestKind = RequestKind.CHAT
     model: str | None = None
     messages: tuple[Message, ...] = ()
     input: str | None = None
+    chunks: tuple[str, ...] | None = None
+    input_type: str | None = None
     query: str | None = None
     documents: tuple[str, ...] | None = None
+    top_k: int | None = None
     max_tokens: int | None = None
     temperature: float | None = None
     response_schema: dict[str, Any] | None = None
@@ -103,6 +118,7 @@ class LlmResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     model: str | None = None
     text: str | None = None
     vector: tuple[float, ...] | None = None
+    vectors: tuple[tuple[float, ...], ...] | None = None
     scores: tuple[float, ...] | None = None
     usage: Usage = Usage()
     error: ErrorInfo | None = None

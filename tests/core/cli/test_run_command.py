@@ -68,7 +68,10 @@ def test_a_run_writes_one_result_per_custom_id_and_a_summary(tmp_path: Path) -> 
     assert by_id["c0"]["ok"] is True
     assert len(by_id["e1"]["vector"]) > 0
     assert by_id["bad"]["error"]["code"] == "invalid_request"
-    assert "kind 'sing' is not one of chat, embedding, rerank" in by_id["bad"]["error"]["message"]
+    assert (
+        "kind 'sing' is not one of chat, embedding, contextual_embedding, rerank"
+        in by_id["bad"]["error"]["message"]
+    )
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["total"] == 27
     assert (summary["succeeded"], summary["failed"]) == (26, 1)

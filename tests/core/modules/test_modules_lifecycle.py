@@ -273,3 +273,12 @@ async def test_mocks_and_plain_values_have_no_hooks() -> None:
 
     async with await Application.create(ValueModule) as app:
         assert await app.get("value.number") == 3
+
+
+async def test_concurrent_closes_both_wait_for_the_one_shutdown() -> None:
+    log: list[str] = []
+    app = await start(log)
+    log.clear()
+    await asyncio.gather(app.close(), app.close())
+    assert log.count("close conn") == 1
+    assert log[-1] == "close conn"

@@ -289,3 +289,22 @@ def test_resources_are_ordered_by_dependency_not_declaration() -> None:
     compiled.container.set_provider("late", late)
     compiled.container.providers["early"].add_args(late)  # `early` now needs `late`
     assert [name for name, _ in compiled.resources()] == ["late", "early"]
+
+
+async def test_a_module_can_re_export_what_it_imported() -> None:
+    class NetModule(Module):
+        imports = (HttpModule,)
+        exports = ("session",)
+
+        class Container(containers.DeclarativeContainer):
+            session = providers.Dependency()
+
+    class ConsumerModule(Module):
+        imports = (NetModule,)
+
+        class Container(containers.DeclarativeContainer):
+            session = providers.Dependency()
+
+    async with await Application.create(ConsumerModule) as app:
+        assert await app.get("consumer.session") is await app.get("http.session")
+    assert app.modules == ("http", "net", "consumer")

@@ -19,7 +19,10 @@ from rich.progress import (
 
 from batchery.events import (
     BatchSubmitted,
+    FallbackStarted,
+    ItemRetried,
     ModeChosen,
+    OverSla,
     RunEvent,
     RunFinished,
     RunStarted,
@@ -52,6 +55,21 @@ def describe(event: RunEvent) -> str:
             return (
                 f"{event.run_id} {event.phase}: {event.completed}/{event.total} done, "
                 f"{event.failed} failed{eta}"
+            )
+        case ItemRetried():
+            return (
+                f"{event.run_id} retrying {event.custom_id} "
+                f"(attempt {event.attempt}): {event.reason}"
+            )
+        case FallbackStarted():
+            return (
+                f"{event.run_id} falling back to realtime for {event.count} requests: "
+                f"{event.reason}"
+            )
+        case OverSla():
+            return (
+                f"{event.run_id} chunk {event.chunk} ({event.batch_id}) has been {event.phase} "
+                f"for {event.age_s:.0f}s"
             )
         case RunFinished():
             return (

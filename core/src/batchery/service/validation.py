@@ -37,6 +37,8 @@ def check_request(request: LlmRequest, provider: Provider) -> str | None:
         return "a chat request needs at least one message"
     if request.kind is RequestKind.EMBEDDING and not request.input:
         return "an embedding request needs a non-empty input"
+    if request.kind is RequestKind.CONTEXTUAL_EMBEDDING and not request.chunks:
+        return "a contextual embedding request needs at least one chunk"
     if request.kind is RequestKind.RERANK and (not request.query or not request.documents):
         return "a rerank request needs a query and at least one document"
     if request.max_tokens is not None and request.max_tokens < 1:
