@@ -42,6 +42,7 @@ def harness(tmp_path: Path) -> HarnessFactory:
             chosen = msgspec.structs.replace(FAST, store=str(tmp_path / "jobs.db"), **settings)
             app = await build_application(
                 chosen,
+                only=["openai"],
                 provider_options={
                     "openai": {"base_url": emulator.base_url, "api_key": "sk-test-harness"}
                 },

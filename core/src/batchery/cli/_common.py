@@ -101,7 +101,9 @@ async def open_app(
         if base_url:
             options["base_url"] = base_url
     try:
-        app = await build_application(loaded.settings, provider_options={provider: options})
+        app = await build_application(
+            loaded.settings, provider_options={provider: options}, only=[provider]
+        )
         try:
             service = await app.get("batchery.service")
             yield AppContext(app, service, emulator, str(options.get("base_url") or "") or None)

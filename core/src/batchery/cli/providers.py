@@ -7,6 +7,7 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
+from batchery.cli._common import settings_from
 from batchery.plugins import discover_providers
 from batchery.spi import ProviderInfo
 
@@ -17,6 +18,7 @@ __all__ = ["providers_command"]
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for programs.")
 def providers_command(as_json: bool) -> None:
     """List installed provider plugins; a plugin that fails to load is shown with its error."""
+    settings_from(None, {})
     entries = discover_providers()
     if as_json:
         click.echo(

@@ -1,0 +1,1 @@
+"""Batchery provider for Anthropic Message Batches and realtime messages."""

@@ -1,0 +1,1 @@
+"""Batchery provider for the Gemini API batch mode, realtime generateContent and embeddings."""

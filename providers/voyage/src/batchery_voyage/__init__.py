@@ -1,0 +1,1 @@
+"""Batchery provider for Voyage AI: batch and realtime embeddings, contextual embeddings, rerank."""
