@@ -7,7 +7,7 @@ import itertools
 from typing import Any
 
 from aiohttp import web
-from batchery.emulator import FaultPlan, ScaledClock
+from batchery.emulator import FaultPlan, RateWindow, ScaledClock
 
 from batchery_openai.emulator._batches import BatchStore
 from batchery_openai.emulator._files import FileStore
@@ -18,7 +18,7 @@ from batchery_openai.emulator._http import (
     json_response,
     openai_middleware,
 )
-from batchery_openai.emulator._ratelimit import RateWindow
+from batchery_openai.emulator._ratelimit import REQUESTS_PER_MIN, TOKENS_PER_MIN, rate_headers
 from batchery_openai.emulator._responses import respond
 from batchery_openai.emulator._wire import CreateBatchBody
 
@@ -45,7 +45,9 @@ class _Api:
         self.clock = clock
         self.plan = plan
         self.latency_s = latency_s
-        self.rate = RateWindow(clock)
+        self.rate = RateWindow(
+            clock, requests_per_min=REQUESTS_PER_MIN, tokens_per_min=TOKENS_PER_MIN
+        )
         self.calls = itertools.count()
 
     async def upload_file(self, request: web.Request) -> web.StreamResponse:
@@ -126,7 +128,8 @@ class _Api:
         for status in (500, 503):
             if self.plan.hit(f"http_{status}", call):
                 raise _server_error(status)
-        allowed, headers = self.rate.take(max(1, (request.content_length or 0) // 4))
+        decision = self.rate.take(max(1, (request.content_length or 0) // 4))
+        allowed, headers = decision.allowed, rate_headers(decision)
         if not allowed:
             raise ApiError(
                 429,

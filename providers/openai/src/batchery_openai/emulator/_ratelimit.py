@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import math
 
-from batchery.emulator import ScaledClock
+from batchery.emulator import RateDecision
 
-__all__ = ["REQUESTS_PER_MIN", "TOKENS_PER_MIN", "RateWindow", "go_duration"]
+__all__ = ["REQUESTS_PER_MIN", "TOKENS_PER_MIN", "go_duration", "rate_headers"]
 
 REQUESTS_PER_MIN = 30_000
 TOKENS_PER_MIN = 150_000_000
-_WINDOW_S = 60.0
 
 
 def go_duration(seconds: float) -> str:
@@ -29,42 +28,16 @@ def go_duration(seconds: float) -> str:
     return f"{minutes}m{rest}s"
 
 
-class RateWindow:
-    """Requests and tokens spent in the current emulated minute."""
-
-    def __init__(
-        self,
-        clock: ScaledClock,
-        *,
-        requests_per_min: int = REQUESTS_PER_MIN,
-        tokens_per_min: int = TOKENS_PER_MIN,
-    ) -> None:
-        self._clock = clock
-        self._rpm = requests_per_min
-        self._tpm = tokens_per_min
-        self._window = -1
-        self._requests = 0
-        self._tokens = 0
-
-    def take(self, tokens: int) -> tuple[bool, dict[str, str]]:
-        """Spend one request and `tokens`; False (nothing spent) when the window is full."""
-        now = self._clock.now()
-        window = int(now // _WINDOW_S)
-        if window != self._window:
-            self._window, self._requests, self._tokens = window, 0, 0
-        allowed = self._requests < self._rpm and self._tokens + tokens <= self._tpm
-        if allowed:
-            self._requests += 1
-            self._tokens += tokens
-        reset = self._clock.real_seconds((window + 1) * _WINDOW_S - now)
-        headers = {
-            "x-ratelimit-limit-requests": str(self._rpm),
-            "x-ratelimit-limit-tokens": str(self._tpm),
-            "x-ratelimit-remaining-requests": str(self._rpm - self._requests),
-            "x-ratelimit-remaining-tokens": str(max(0, self._tpm - self._tokens)),
-            "x-ratelimit-reset-requests": go_duration(reset if self._requests else 0.0),
-            "x-ratelimit-reset-tokens": go_duration(reset if self._tokens else 0.0),
-        }
-        if not allowed:
-            headers["retry-after"] = str(max(1, math.ceil(reset)))
-        return allowed, headers
+def rate_headers(decision: RateDecision) -> dict[str, str]:
+    """OpenAI's `x-ratelimit-*` headers for a decision, with `retry-after` on a refusal."""
+    headers = {
+        "x-ratelimit-limit-requests": str(decision.limit_requests),
+        "x-ratelimit-limit-tokens": str(decision.limit_tokens),
+        "x-ratelimit-remaining-requests": str(decision.remaining_requests),
+        "x-ratelimit-remaining-tokens": str(decision.remaining_tokens),
+        "x-ratelimit-reset-requests": go_duration(decision.reset_requests_s),
+        "x-ratelimit-reset-tokens": go_duration(decision.reset_tokens_s),
+    }
+    if not decision.allowed:
+        headers["retry-after"] = str(max(1, math.ceil(decision.retry_after_s)))
+    return headers
