@@ -121,8 +121,14 @@ class Provider(Protocol):
         """
         ...
 
-    async def find_batch(self, tag: str, *, created_after: float) -> BatchState | None:
-        """The batch created with `tag` no earlier than `created_after` (Unix seconds), if any."""
+    async def find_batch(
+        self, tag: str, *, created_after: float, request_count: int
+    ) -> BatchState | None:
+        """The batch created with `tag` no earlier than `created_after` (Unix seconds), if any.
+
+        A provider whose batches cannot carry a tag matches on `request_count` and creation time
+        instead, as closely as its API allows.
+        """
         ...
 
     async def get_batch(self, batch_id: str) -> BatchState: ...

@@ -140,7 +140,9 @@ class BatchRunner:
         assert chunk.intent_at is not None
         since = chunk.intent_at - _CLOCK_SKEW_S
         for attempt in range(2):
-            found = await self._provider.find_batch(chunk.submit_key, created_after=since)
+            found = await self._provider.find_batch(
+                chunk.submit_key, created_after=since, request_count=chunk.request_count
+            )
             if found is not None:
                 _log.info(
                     "adopted batch found by tag",

@@ -193,8 +193,13 @@ class OpenAIProvider:
                 return None
             after = cursor
 
-    async def find_batch(self, tag: str, *, created_after: float) -> BatchState | None:
-        """Page newest first; OpenAI cannot filter by metadata, so stop at `created_after`."""
+    async def find_batch(
+        self, tag: str, *, created_after: float, request_count: int = 0
+    ) -> BatchState | None:
+        """Page newest first; OpenAI cannot filter by metadata, so stop at `created_after`.
+
+        The tag identifies the batch on its own; `request_count` is not needed here.
+        """
         after: str | None = None
         while True:
             params = {"limit": "100"}
