@@ -42,11 +42,15 @@ class RequestKind(enum.StrEnum):
 
 
 class Mode(enum.StrEnum):
-    """How a job runs. `auto` is resolved to `batch` or `realtime` before any call is made."""
+    """How a job runs. `auto` is resolved before any call is made.
+
+    `hybrid` runs a first slice realtime for quick feedback while the rest goes to batch.
+    """
 
     AUTO = "auto"
     BATCH = "batch"
     REALTIME = "realtime"
+    HYBRID = "hybrid"
 
 
 class Message(msgspec.Struct, frozen=True):
@@ -109,7 +113,12 @@ class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 class LlmResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """The one outcome of one request: an answer (`ok`) or an explicit error."""
+    """The one outcome of one request: an answer (`ok`) or an explicit error.
+
+    `cost_usd` is what it cost in the mode it ran in and `realtime_cost_usd` what it would have
+    cost as a realtime call, so savings show per item; both stay None for an unpriced model.
+    `cached` marks an answer served from the result cache, which cost nothing this time.
+    """
 
     custom_id: str
     ok: bool
@@ -122,6 +131,9 @@ class LlmResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     scores: tuple[float, ...] | None = None
     usage: Usage = Usage()
     error: ErrorInfo | None = None
+    cost_usd: float | None = None
+    realtime_cost_usd: float | None = None
+    cached: bool = False
 
     @classmethod
     def failure(cls, request_id: str, error: ErrorInfo, *, provider: str, mode: Mode) -> LlmResult:
@@ -221,3 +233,5 @@ class Job(msgspec.Struct, kw_only=True):
     fingerprint: str | None = None
     reason: str | None = None
     error: str | None = None
+    deadline_at: float | None = None
+    tenant: str | None = None

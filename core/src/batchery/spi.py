@@ -7,7 +7,7 @@ entry point.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Protocol, runtime_checkable
 
 import msgspec
@@ -21,10 +21,14 @@ __all__ = [
     "Emulator",
     "EmulatorOptions",
     "MalformedLine",
+    "ModelPrice",
     "Provider",
     "ProviderError",
     "ProviderInfo",
     "ProviderLimits",
+    "RateLimitObserver",
+    "RateLimitState",
+    "ReportsRateLimits",
 ]
 
 BATCHERY_API = 1
@@ -35,6 +39,16 @@ class ProviderLimits(msgspec.Struct, frozen=True, kw_only=True):
     max_requests_per_batch: int
     max_bytes_per_batch: int
     completion_window_s: float = 24 * 3600.0
+
+
+class ModelPrice(msgspec.Struct, frozen=True, kw_only=True):
+    """USD per million tokens at realtime prices; batch prices default to the batch discount."""
+
+    input: float
+    output: float = 0.0
+    cached_input: float | None = None
+    batch_input: float | None = None
+    batch_output: float | None = None
 
 
 class ProviderInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,6 +62,7 @@ class ProviderInfo(msgspec.Struct, frozen=True, kw_only=True):
     realtime: bool = True
     batch_discount: float = 0.5
     default_models: dict[RequestKind, str] = msgspec.field(default_factory=dict)
+    prices: dict[str, ModelPrice] = msgspec.field(default_factory=dict)
     key_env: str | None = None
     base_url_env: str | None = None
     batchery_api: int = BATCHERY_API
@@ -144,6 +159,28 @@ class Provider(Protocol):
     async def call(self, request: LlmRequest) -> LlmResult:
         """One realtime call. Provider errors come back as a failed result, classified."""
         ...
+
+
+class RateLimitState(msgspec.Struct, frozen=True, kw_only=True):
+    """What a provider's rate-limit headers said about one account and model just now."""
+
+    limit_requests: int | None = None
+    remaining_requests: int | None = None
+    reset_requests_s: float | None = None
+    limit_tokens: int | None = None
+    remaining_tokens: int | None = None
+    reset_tokens_s: float | None = None
+
+
+RateLimitObserver = Callable[[str | None, RateLimitState], None]
+"""Called with (model, state) each time a realtime response carries rate-limit headers."""
+
+
+@runtime_checkable
+class ReportsRateLimits(Protocol):
+    """Optional: a provider that tells the shared limiter what its rate-limit headers say."""
+
+    def observe_rate_limits(self, observer: RateLimitObserver) -> None: ...
 
 
 class EmulatorOptions(msgspec.Struct, frozen=True, kw_only=True):

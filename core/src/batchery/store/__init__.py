@@ -2,22 +2,28 @@
 
 from batchery.store.base import (
     ChunkRecord,
+    CostRow,
     JobCounts,
     JobStore,
     Lease,
     LeaseLostError,
     PlannedRequest,
+    ResultCache,
+    RunHistory,
     StoreError,
 )
 from batchery.store.sqlite import SqliteJobStore
 
 __all__ = [
     "ChunkRecord",
+    "CostRow",
     "JobCounts",
     "JobStore",
     "Lease",
     "LeaseLostError",
     "PlannedRequest",
+    "ResultCache",
+    "RunHistory",
     "SqliteJobStore",
     "StoreError",
     "open_store",

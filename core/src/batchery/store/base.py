@@ -26,11 +26,14 @@ from batchery.spi import MalformedLine
 
 __all__ = [
     "ChunkRecord",
+    "CostRow",
     "JobCounts",
     "JobStore",
     "Lease",
     "LeaseLostError",
     "PlannedRequest",
+    "ResultCache",
+    "RunHistory",
     "StoreError",
 ]
 
@@ -75,17 +78,77 @@ class ChunkRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class JobCounts(msgspec.Struct, frozen=True):
+    """Outcomes so far. Savings are against the realtime price of the same work; answers
+    served from the cache count as free, and `unpriced` answers have no known price."""
+
     total: int
     succeeded: int
     failed: int
+    cost_usd: float = 0.0
+    realtime_cost_usd: float = 0.0
+    cached: int = 0
+    unpriced: int = 0
 
     @property
     def finished(self) -> int:
         return self.succeeded + self.failed
 
+    @property
+    def savings_usd(self) -> float:
+        return round(self.realtime_cost_usd - self.cost_usd, 8)
+
+
+class CostRow(msgspec.Struct, frozen=True, kw_only=True):
+    provider: str
+    model: str | None
+    mode: str | None
+    day: str
+    requests: int
+    cost_usd: float
+    realtime_cost_usd: float
+    cached: int = 0
+
+    @property
+    def savings_usd(self) -> float:
+        return round(self.realtime_cost_usd - self.cost_usd, 8)
+
+
+class ResultCache(Protocol):
+    """Answers by (provider, model, canonical request body), so repeated work costs nothing."""
+
+    async def get_many(self, keys: Sequence[str]) -> dict[str, LlmResult]: ...
+
+    async def put_many(self, entries: Iterable[tuple[str, LlmResult]]) -> None: ...
+
+    async def prune(self, older_than: float) -> int:
+        """Drop entries stored before `older_than` (Unix seconds); returns how many."""
+        ...
+
+
+class RunHistory(Protocol):
+    """What past runs teach: batch turnaround per provider and model, and what was spent."""
+
+    async def record_turnaround(
+        self, provider: str, model: str | None, requests: int, seconds: float
+    ) -> None: ...
+
+    async def turnarounds(
+        self, provider: str, model: str | None, *, limit: int = 20
+    ) -> list[float]:
+        """Recent create-to-collected times in seconds, newest first."""
+        ...
+
+    async def cost_report(self, *, since: float | None = None) -> list[CostRow]: ...
+
 
 class JobStore(Protocol):
     """Durable state behind `BatchLlmService`; SQLite by default, PostgreSQL for many instances."""
+
+    @property
+    def cache(self) -> ResultCache: ...
+
+    @property
+    def history(self) -> RunHistory: ...
 
     async def open(self) -> None: ...
 

@@ -7,6 +7,7 @@ import hashlib
 import re
 import tempfile
 from collections.abc import AsyncIterator, Iterable
+from importlib.resources import files
 from typing import IO, ClassVar, TypeVar
 from urllib.parse import quote
 
@@ -22,6 +23,7 @@ from batchery.model import (
     Mode,
     RequestKind,
 )
+from batchery.pricing import load_prices
 from batchery.spi import (
     BatchNotFoundError,
     CollectedLine,
@@ -98,23 +100,38 @@ class OpenAIProvider:
         kinds=frozenset(ENDPOINTS),
         limits=ProviderLimits(max_requests_per_batch=50_000, max_bytes_per_batch=200_000_000),
         batch_discount=0.5,
+        prices=load_prices(files("batchery_openai") / "prices.toml"),
         default_models=dict(DEFAULT_MODELS),
         key_env="OPENAI_API_KEY",
         base_url_env="OPENAI_BASE_URL",
     )
 
-    __slots__ = ("_http", "_options")
+    __slots__ = ("_http", "_info", "_options")
 
-    def __init__(self, options: OpenAIOptions, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        options: OpenAIOptions,
+        session: aiohttp.ClientSession,
+        *,
+        info: ProviderInfo | None = None,
+    ) -> None:
+        """`info` replaces the class's own when a server's capabilities are configured."""
         self._options = options
+        self._info = info or self.INFO
         self._http = OpenAIHttp(options, session)
 
     def __repr__(self) -> str:
-        return f"OpenAIProvider(options={self._options!r})"
+        return f"{type(self).__name__}(options={self._options!r})"
 
     @property
     def info(self) -> ProviderInfo:
-        return self.INFO
+        return self._info
+
+    def _own(self, result: LlmResult) -> LlmResult:
+        """The result under this provider's name, for servers that only speak OpenAI's wire."""
+        if result.provider == self._info.name:
+            return result
+        return msgspec.structs.replace(result, provider=self._info.name)
 
     def batch_size_of(self, request: LlmRequest) -> int:
         return len(encode_line(request))
@@ -157,7 +174,7 @@ class OpenAIProvider:
         create = {
             "input_file_id": file_id,
             "endpoint": ENDPOINTS[kind],
-            "completion_window": "24h",
+            "completion_window": self._options.completion_window,
             "metadata": {TAG_KEY: tag},
         }
         body = await self._http.post("/batches", json=_ENCODER.encode(create))
@@ -222,7 +239,9 @@ class OpenAIProvider:
         except ProviderError as exc:
             if exc.status == 404:
                 raise BatchNotFoundError(
-                    f"OpenAI does not know batch {batch_id!r}", code="not_found", status=404
+                    f"{self._info.title} does not know batch {batch_id!r}",
+                    code="not_found",
+                    status=404,
                 ) from exc
             raise
         return _decode(body, BatchView, "batch")
@@ -245,7 +264,7 @@ class OpenAIProvider:
                     chunks, kind, source=source, seen=seen, secret=self._options.api_key
                 ):
                     malformed += isinstance(item, MalformedLine)
-                    yield item
+                    yield item if isinstance(item, MalformedLine) else self._own(item)
         _log.info(
             "openai.batch.collected",
             batch_id=view.id,
@@ -261,7 +280,9 @@ class OpenAIProvider:
         except ProviderError as exc:
             if exc.status == 404:
                 raise BatchNotFoundError(
-                    f"OpenAI does not know batch {batch_id!r}", code="not_found", status=404
+                    f"{self._info.title} does not know batch {batch_id!r}",
+                    code="not_found",
+                    status=404,
                 ) from exc
             if exc.status not in (400, 409):
                 raise
@@ -272,6 +293,9 @@ class OpenAIProvider:
         return batch_state(_decode(body, BatchView, "batch"), self._options.api_key)
 
     async def call(self, request: LlmRequest) -> LlmResult:
+        return self._own(await self._call(request))
+
+    async def _call(self, request: LlmRequest) -> LlmResult:
         mode = Mode.REALTIME
         problem = self._content_problem(request)
         if problem is not None:
