@@ -8,6 +8,7 @@ import msgspec
 import pytest
 from batchery.events import (
     BatchSubmitted,
+    FallbackStarted,
     ModeChosen,
     RunEvent,
     RunFinished,
@@ -134,34 +135,54 @@ async def test_a_lost_create_response_is_reconciled_not_resubmitted(
     assert len(batches) == 1
 
 
-async def test_an_expired_batch_keeps_its_finished_results(harness: HarnessFactory) -> None:
+async def test_an_expired_batch_keeps_its_results_and_finishes_the_rest_in_realtime(
+    harness: HarnessFactory,
+) -> None:
     async with harness(faults="batch_expire", time_scale=200_000.0) as h:
         outcome = await h.service.run(chats(40), mode=Mode.BATCH)
         results = await results_of(h.service, outcome.job.id)
+        events = [decode_event(body) for _, body in await h.service.store.events(outcome.job.id)]
 
-    finished = [r for r in results if r.ok]
+    by_batch = [r for r in results if r.mode is Mode.BATCH]
+    by_realtime = [r for r in results if r.mode is Mode.REALTIME]
+    assert len(results) == 40
+    assert all(r.ok for r in results)
+    assert by_batch
+    assert by_realtime
+    [fallback] = [e for e in events if isinstance(e, FallbackStarted)]
+    assert fallback.count == len(by_realtime)
+    assert "expired" in fallback.reason
+
+
+async def test_without_fallback_an_expired_batch_ends_its_rest_as_errors(
+    harness: HarnessFactory,
+) -> None:
+    async with harness(faults="batch_expire", time_scale=200_000.0, fallback=False) as h:
+        outcome = await h.service.run(chats(40), mode=Mode.BATCH)
+        results = await results_of(h.service, outcome.job.id)
+
     expired = [r for r in results if not r.ok]
     assert len(results) == 40
-    assert finished
     assert expired
-    assert all(
-        r.error is not None and r.error.code == "batch_expired" and r.error.retryable
-        for r in expired
-    )
+    assert all(r.error is not None and r.error.code == "batch_expired" for r in expired)
 
 
-async def test_unreadable_and_stray_lines_are_quarantined(harness: HarnessFactory) -> None:
+async def test_unreadable_and_stray_lines_are_quarantined_and_redone(
+    harness: HarnessFactory,
+) -> None:
     async with harness(faults="malformed=0.1,duplicate=0.1,unknown_id,shuffle") as h:
         outcome = await h.service.run(chats(60), mode=Mode.BATCH)
         results = await results_of(h.service, outcome.job.id)
         quarantined = await h.service.store.quarantined(outcome.job.id)
 
     assert [r.custom_id for r in results] == [f"q-{i}" for i in range(60)]
-    missing = [r for r in results if not r.ok]
-    assert missing
-    assert all(r.error is not None and r.error.code == "missing_result" for r in missing)
+    assert all(r.ok for r in results)
+    redone = {r.custom_id for r in results if r.mode is Mode.REALTIME}
+    unreadable = {q.custom_id for q in quarantined
+                  if q.reason != "custom_id not in this batch" and "duplicate" not in q.reason}
+    assert redone
     assert any(line.reason == "custom_id not in this batch" for line in quarantined)
-    assert len(quarantined) > 1
+    assert unreadable - {None} <= redone
 
 
 async def test_submit_poll_and_collect_step_by_step(harness: HarnessFactory) -> None:

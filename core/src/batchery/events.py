@@ -18,6 +18,7 @@ __all__ = [
     "FallbackStarted",
     "ItemRetried",
     "ModeChosen",
+    "ModeEstimate",
     "OverSla",
     "Phase",
     "Progress",
@@ -56,9 +57,20 @@ class RunStarted(Event, frozen=True, kw_only=True, tag="run_started"):
     resumed: bool = False
 
 
+class ModeEstimate(msgspec.Struct, frozen=True, kw_only=True):
+    """One option the policy weighed: what it would cost and when it would finish."""
+
+    mode: str
+    cost_usd: float | None
+    finish_s: float
+    meets_deadline: bool
+
+
 class ModeChosen(Event, frozen=True, kw_only=True, tag="mode_chosen"):
     mode: str
     reason: str
+    estimates: list[ModeEstimate] = msgspec.field(default_factory=list)
+    cached: int = 0
 
 
 class BatchSubmitted(Event, frozen=True, kw_only=True, tag="batch_submitted"):
@@ -98,11 +110,17 @@ class OverSla(Event, frozen=True, kw_only=True, tag="over_sla"):
 
 
 class RunFinished(Event, frozen=True, kw_only=True, tag="run_finished"):
+    """The end of a run. Savings are against realtime prices for the same work."""
+
     status: str
     total: int
     succeeded: int
     failed: int
     duration_s: float
+    cost_usd: float = 0.0
+    realtime_cost_usd: float = 0.0
+    savings_usd: float = 0.0
+    cached: int = 0
 
 
 RunEvent = (

@@ -78,6 +78,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     realtime_concurrency: _PositiveInt = 16
     max_attempts: _PositiveInt = 3
     reconcile_grace_s: _NonNegativeSeconds = 5.0
+    fallback: bool = True
+    use_cache: bool = True
+    cache_max_age_days: _Seconds = 30.0
     log_level: LogLevel = "info"
     log_format: LogFormat = "auto"
     providers: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
@@ -103,6 +106,9 @@ _RULES: Final = {
     "realtime_concurrency": "must be an integer >= 1",
     "max_attempts": "must be an integer >= 1",
     "reconcile_grace_s": "must be a number of seconds >= 0",
+    "fallback": "must be true or false",
+    "use_cache": "must be true or false",
+    "cache_max_age_days": "must be a number of days > 0",
     "log_level": "must be one of debug, info, warning, error, critical",
     "log_format": "must be one of auto, console, json",
     "providers": "must be a table of provider tables of option = string pairs",

@@ -2,18 +2,19 @@
 
 from batchery.service.batch_llm_service import (
     BatchLlmService,
-    InvalidInputError,
     JobReport,
     RunOutcome,
     UnknownProviderError,
 )
 from batchery.service.options import ServiceOptions
+from batchery.service.planning import InvalidInputError, RunPlan
 
 __all__ = [
     "BatchLlmService",
     "InvalidInputError",
     "JobReport",
     "RunOutcome",
+    "RunPlan",
     "ServiceOptions",
     "UnknownProviderError",
 ]

@@ -10,10 +10,9 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 
 import msgspec
 
-from batchery.events import ModeChosen, RunFinished, RunStarted
+from batchery.events import FallbackStarted, ModeChosen, RunFinished, RunStarted
 from batchery.model import (
     ChunkState,
-    ErrorInfo,
     Job,
     JobStatus,
     LlmRequest,
@@ -21,38 +20,27 @@ from batchery.model import (
     Mode,
     RejectedRequest,
 )
+from batchery.pricing import CostBook
 from batchery.progress import ProgressBus
+from batchery.service._tasks import task_group
 from batchery.service.batch_runner import BatchRunner
-from batchery.service.chunking import ChunkPlanner
+from batchery.service.limiter import LimiterRegistry
 from batchery.service.options import ServiceOptions
+from batchery.service.planning import RunPlan, Sizing, cache_key, plan_run
+from batchery.service.policy import PRIOR_LATENCY_S, batch_turnaround
 from batchery.service.realtime_runner import RealtimeRunner
-from batchery.service.validation import check_custom_id, check_request
-from batchery.spi import Provider
+from batchery.spi import ModelPrice, Provider
 from batchery.store import ChunkRecord, JobCounts, JobStore, Lease, PlannedRequest
 
-__all__ = [
-    "BatchLlmService",
-    "InvalidInputError",
-    "JobReport",
-    "RunOutcome",
-    "UnknownProviderError",
-]
+__all__ = ["BatchLlmService", "JobReport", "RunOutcome", "UnknownProviderError"]
+
+Items = Iterable[LlmRequest | RejectedRequest]
 
 
 class UnknownProviderError(LookupError):
     def __init__(self, name: str, known: Iterable[str]) -> None:
         names = ", ".join(sorted(known)) or "none"
         super().__init__(f"no provider named {name!r} is installed (installed: {names})")
-
-
-class InvalidInputError(ValueError):
-    """The submission as a whole cannot be accepted; nothing of it was stored."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        shown = "\n".join(f"  - {p}" for p in problems[:20])
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        super().__init__(f"{len(problems)} request(s) cannot be accepted:\n{shown}{more}")
 
 
 class JobReport(msgspec.Struct, frozen=True):
@@ -79,11 +67,15 @@ class BatchLlmService:
         store: JobStore,
         bus: ProgressBus,
         options: ServiceOptions | None = None,
+        limiters: LimiterRegistry | None = None,
+        prices: Mapping[str, Mapping[str, ModelPrice]] | None = None,
     ) -> None:
         self._providers = providers
         self._store = store
         self._bus = bus
         self._options = options or ServiceOptions()
+        self._limiters = limiters or LimiterRegistry()
+        self._prices = prices or {}
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     @property
@@ -101,25 +93,70 @@ class BatchLlmService:
         except KeyError:
             raise UnknownProviderError(name, self._providers) from None
 
+    def cost_book(self, provider: str) -> CostBook:
+        return CostBook(self.provider(provider).info, self._prices.get(provider))
+
+    async def plan(
+        self,
+        requests: Items,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        mode: Mode = Mode.AUTO,
+        deadline_s: float | None = None,
+        use_cache: bool = True,
+    ) -> RunPlan:
+        """What `run` would do, with each mode's estimated cost and finish; nothing is sent."""
+        chosen = self.provider(provider)
+        items = list(requests)
+        cached = None
+        if use_cache:
+            keys = [
+                cache_key(chosen.info.name, item) for item in items if isinstance(item, LlmRequest)
+            ]
+            cached = await self._store.cache.get_many(keys)
+        return plan_run(
+            items,
+            provider=chosen,
+            model=model,
+            mode=mode,
+            options=self._options,
+            book=self.cost_book(chosen.info.name),
+            sizing=await self._sizing(chosen, model),
+            cached=cached,
+            deadline_s=deadline_s,
+        )
+
     async def run(
         self,
-        requests: Iterable[LlmRequest | RejectedRequest],
+        requests: Items,
         *,
         provider: str | None = None,
         model: str | None = None,
         mode: Mode = Mode.AUTO,
         fingerprint: str | None = None,
+        deadline_s: float | None = None,
+        use_cache: bool = True,
     ) -> RunOutcome:
         """Run a workload to the end and return its outcome; results stay in the store.
 
-        With a `fingerprint`, an unfinished job made from the same input is resumed instead of
-        starting again, so a crashed run repeated by the caller never submits twice.
+        With a `fingerprint`, a job made from the same input is resumed (or, when finished,
+        returned) instead of starting again, so a crashed run repeated by the caller never
+        submits twice. `deadline_s` is how long the caller can wait, from now.
         """
         if fingerprint is not None:
             existing = await self._store.find_job(fingerprint)
             if existing is not None:
                 return await self.resume(existing.id)
-        job = await self._create(requests, provider, model, mode, fingerprint)
+        plan = await self.plan(
+            requests,
+            provider=provider,
+            model=model,
+            mode=mode,
+            deadline_s=deadline_s,
+            use_cache=use_cache,
+        )
+        job = await self._create(plan, fingerprint, deadline_s)
         return await self._drive(job, resumed=False)
 
     async def resume(self, job_id: str) -> RunOutcome:
@@ -130,13 +167,14 @@ class BatchLlmService:
 
     async def submit_batch(
         self,
-        requests: Iterable[LlmRequest],
+        requests: Items,
         *,
         provider: str | None = None,
         model: str | None = None,
     ) -> Job:
         """Create a batch job and hand every chunk to the provider; returns without waiting."""
-        job = await self._create(requests, provider, model, Mode.BATCH, None)
+        plan = await self.plan(requests, provider=provider, model=model, mode=Mode.BATCH)
+        job = await self._create(plan, None, None)
         lease = await self._start(job, resumed=False)
         await self._batch_runner(job).submit_all(lease, job)
         return await self._job(job.id)
@@ -149,6 +187,7 @@ class BatchLlmService:
             runner = self._batch_runner(job)
             await runner.submit_all(lease, job)
             if await runner.step(lease, job):
+                await self._finish_pending(lease, job, runner)
                 await self._finish(lease, job)
             job = await self._job(job_id)
         return JobReport(job, await self._store.counts(job_id), await self._store.chunks(job_id))
@@ -166,13 +205,13 @@ class BatchLlmService:
         job = await self._store.set_job_status(
             lease, JobStatus.CANCELLING, reason="cancelled by request"
         )
-        if job.mode is Mode.BATCH:
+        if job.mode in (Mode.BATCH, Mode.HYBRID):
             await self._batch_runner(job).cancel(lease, job)
         return job
 
     async def submit_and_wait(
         self,
-        requests: Iterable[LlmRequest],
+        requests: Items,
         *,
         provider: str | None = None,
         model: str | None = None,
@@ -180,122 +219,64 @@ class BatchLlmService:
         outcome = await self.run(requests, provider=provider, model=model, mode=Mode.BATCH)
         return [r async for r in self._store.results(outcome.job.id)]
 
-    async def _create(
-        self,
-        requests: Iterable[LlmRequest | RejectedRequest],
-        provider_name: str | None,
-        model: str | None,
-        mode: Mode,
-        fingerprint: str | None,
-    ) -> Job:
-        provider = self.provider(provider_name)
-        info = provider.info
-        accepted: list[tuple[LlmRequest, str | None]] = []
-        problems: list[str] = []
-        seen: set[str] = set()
-        for position, request in enumerate(requests, start=1):
-            rule = check_custom_id(request.custom_id)
-            if rule is None and request.custom_id in seen:
-                rule = "custom_id must be unique within a job; it is a duplicate"
-            if rule is not None:
-                problems.append(f"request {position} ({request.custom_id!r}): {rule}")
-                continue
-            seen.add(request.custom_id)
-            if isinstance(request, RejectedRequest):
-                accepted.append((LlmRequest(custom_id=request.custom_id), request.reason))
-                continue
-            chosen_model = (
-                request.model
-                or model
-                or self._options.default_model
-                or info.default_models.get(request.kind)
-            )
-            request = msgspec.structs.replace(request, model=chosen_model)
-            accepted.append((request, check_request(request, provider)))
-        if problems:
-            raise InvalidInputError(problems)
-        valid = sum(1 for _, rule in accepted if rule is None)
-        mode, reason = self._choose_mode(mode, valid, provider)
-        limits = info.limits
-        planner = ChunkPlanner(
-            max_requests=min(
-                limits.max_requests_per_batch,
-                self._options.max_requests_per_batch or limits.max_requests_per_batch,
-            ),
-            max_bytes=min(
-                limits.max_bytes_per_batch,
-                self._options.max_bytes_per_batch or limits.max_bytes_per_batch,
-            ),
+    async def _sizing(self, provider: Provider, model: str | None) -> Sizing:
+        model = model or next(iter(provider.info.default_models.values()), None)
+        limiter = self._limiters.limiter(provider, model)
+        observed = await self._store.history.turnarounds(provider.info.name, model)
+        return Sizing(
+            batch_turnaround_s=batch_turnaround(observed),
+            latency_s=limiter.latency_s,
+            requests_per_s=limiter.requests_per_s,
         )
-        job_id = f"run_{uuid.uuid4().hex[:16]}"
-        planned: list[PlannedRequest] = []
-        invalid: list[LlmResult] = []
-        for request, rule in accepted:
-            chunk = None
-            if rule is None and mode is Mode.BATCH:
-                size = provider.batch_size_of(request)
-                if size > planner.max_bytes:
-                    rule = (
-                        f"the request takes {size} bytes; a {info.name} batch holds at most "
-                        f"{planner.max_bytes}"
-                    )
-                else:
-                    chunk = planner.assign(request, size)
-            if rule is not None:
-                invalid.append(
-                    LlmResult.failure(
-                        request.custom_id,
-                        ErrorInfo(code="invalid_request", message=rule),
-                        provider=info.name,
-                        mode=mode,
-                    )
-                )
-            planned.append(PlannedRequest(request, chunk))
+
+    async def _create(
+        self, plan: RunPlan, fingerprint: str | None, deadline_s: float | None
+    ) -> Job:
         now = time.time()
+        job_id = f"run_{uuid.uuid4().hex[:16]}"
         chunks = [
             ChunkRecord(
-                id=f"{job_id}-{plan.index}",
+                id=f"{job_id}-{c.index}",
                 job_id=job_id,
-                index=plan.index,
-                kind=plan.kind,
-                model=plan.model,
+                index=c.index,
+                kind=c.kind,
+                model=c.model,
                 state=ChunkState.PLANNED,
-                request_count=plan.count,
-                byte_size=plan.size,
+                request_count=c.count,
+                byte_size=c.size,
             )
-            for plan in planner.plans()
+            for c in plan.chunks
         ]
         job = Job(
             id=job_id,
-            provider=info.name,
-            model=model or _single_model(accepted),
-            mode=mode,
+            provider=plan.provider,
+            model=plan.model,
+            mode=plan.mode,
             status=JobStatus.PENDING,
-            total=len(planned),
+            total=len(plan.requests),
             created_at=now,
             updated_at=now,
             fingerprint=fingerprint,
-            reason=reason,
+            reason=plan.decision.reason,
+            deadline_at=None if deadline_s is None else now + deadline_s,
         )
-        await self._store.create_job(job, planned, chunks)
-        if invalid:
+        await self._store.create_job(
+            job,
+            [PlannedRequest(r, c) for r, c in zip(plan.requests, plan.chunk_of, strict=True)],
+            chunks,
+        )
+        if plan.ready:
             lease = await self._store.claim(job_id, self._owner)
-            await self._store.save_results(lease, invalid)
-        await self._bus.emit(job_id, ModeChosen, mode=mode, reason=reason)
+            await self._store.save_results(lease, plan.ready.values())
+        await self._bus.emit(
+            job_id,
+            ModeChosen,
+            mode=plan.mode,
+            reason=plan.decision.reason,
+            estimates=plan.decision.estimates,
+            cached=plan.cached,
+        )
         return job
-
-    def _choose_mode(self, mode: Mode, count: int, provider: Provider) -> tuple[Mode, str]:
-        info = provider.info
-        if mode is Mode.BATCH and not info.batch:
-            raise ValueError(f"{info.name} has no batch API; use mode realtime or auto")
-        if mode is Mode.REALTIME and not info.realtime:
-            raise ValueError(f"{info.name} has no realtime API; use mode batch or auto")
-        if mode is not Mode.AUTO:
-            return mode, f"{mode} mode was requested"
-        threshold = self._options.batch_threshold
-        if info.batch and (count >= threshold or not info.realtime):
-            return Mode.BATCH, f"{count} requests >= batch threshold {threshold}"
-        return Mode.REALTIME, f"{count} requests < batch threshold {threshold}"
 
     async def _start(self, job: Job, *, resumed: bool) -> Lease:
         lease = await self._store.claim(job.id, self._owner)
@@ -314,18 +295,42 @@ class BatchLlmService:
 
     async def _drive(self, job: Job, *, resumed: bool) -> RunOutcome:
         lease = await self._start(job, resumed=resumed)
-        if job.mode is Mode.BATCH:
-            await self._batch_runner(job).run(lease, job)
-        else:
-            runner = RealtimeRunner(
-                store=self._store,
-                provider=self.provider(job.provider),
-                bus=self._bus,
-                options=self._options,
-            )
-            await runner.run(lease, job, self._store.pending_requests(job.id))
+        observed = await self._store.history.turnarounds(job.provider, job.model)
+        runner = self._batch_runner(job, sla_s=2 * batch_turnaround(observed))
+        async with task_group() as group:
+            if job.mode in (Mode.BATCH, Mode.HYBRID):
+                group.create_task(runner.run(lease, job))
+            if job.mode in (Mode.REALTIME, Mode.HYBRID):
+                group.create_task(
+                    self._realtime_runner(job).run(
+                        lease, job, self._store.pending_requests(job.id, chunked=False)
+                    )
+                )
+        await self._finish_pending(lease, job, runner)
         await self._finish(lease, job)
         return await self._outcome(await self._job(job.id), resumed=resumed)
+
+    async def _finish_pending(self, lease: Lease, job: Job, runner: BatchRunner) -> None:
+        """Finish in realtime whatever the batch left undone, unless the job was cancelled."""
+        counts = await self._store.counts(job.id)
+        left = counts.total - counts.finished
+        if left == 0:
+            return
+        if not runner.fell_back:
+            states = sorted(
+                {
+                    str(c.batch_status or c.state)
+                    for c in await self._store.chunks(job.id)
+                    if c.state is not ChunkState.PLANNED
+                }
+            )
+            await self._bus.emit(
+                job.id,
+                FallbackStarted,
+                count=left,
+                reason=f"{left} requests were not finished by the batch ({', '.join(states)})",
+            )
+        await self._realtime_runner(job).run(lease, job, self._store.pending_requests(job.id))
 
     async def _finish(self, lease: Lease, job: Job) -> None:
         current = await self._job(job.id)
@@ -333,6 +338,7 @@ class BatchLlmService:
             JobStatus.CANCELLED if current.status is JobStatus.CANCELLING else JobStatus.COMPLETED
         )
         current = await self._store.set_job_status(lease, status)
+        await self._remember(job)
         counts = await self._store.counts(job.id)
         await self._bus.emit(
             job.id,
@@ -342,7 +348,24 @@ class BatchLlmService:
             succeeded=counts.succeeded,
             failed=counts.failed,
             duration_s=current.updated_at - current.created_at,
+            cost_usd=counts.cost_usd,
+            realtime_cost_usd=counts.realtime_cost_usd,
+            savings_usd=counts.savings_usd,
+            cached=counts.cached,
         )
+
+    async def _remember(self, job: Job) -> None:
+        """Put the job's fresh answers in the result cache."""
+        answers = {
+            r.custom_id: r async for r in self._store.results(job.id) if r.ok and not r.cached
+        }
+        entries = [
+            (cache_key(job.provider, request), answers[request.custom_id])
+            async for request in self._store.requests(job.id)
+            if request.custom_id in answers
+        ]
+        if entries:
+            await self._store.cache.put_many(entries)
 
     async def _outcome(self, job: Job, *, resumed: bool) -> RunOutcome:
         chunks = await self._store.chunks(job.id)
@@ -354,12 +377,34 @@ class BatchLlmService:
             resumed=resumed,
         )
 
-    def _batch_runner(self, job: Job) -> BatchRunner:
+    def _batch_runner(self, job: Job, *, sla_s: float | None = None) -> BatchRunner:
+        provider = self.provider(job.provider)
+        limiter = self._limiters.limiter(provider, job.model)
+        concurrency = self._options.realtime_concurrency
+
+        def realtime_seconds(count: int) -> float:
+            latency = limiter.latency_s or max(PRIOR_LATENCY_S.values())
+            by_rate = count / limiter.requests_per_s if limiter.requests_per_s else 0.0
+            return max(-(-count // concurrency) * latency, by_rate)
+
         return BatchRunner(
+            store=self._store,
+            provider=provider,
+            bus=self._bus,
+            options=self._options,
+            book=self.cost_book(job.provider),
+            realtime_seconds=realtime_seconds,
+            sla_s=sla_s,
+        )
+
+    def _realtime_runner(self, job: Job) -> RealtimeRunner:
+        return RealtimeRunner(
             store=self._store,
             provider=self.provider(job.provider),
             bus=self._bus,
             options=self._options,
+            limiters=self._limiters,
+            book=self.cost_book(job.provider),
         )
 
     async def _job(self, job_id: str) -> Job:
@@ -367,8 +412,3 @@ class BatchLlmService:
         if job is None:
             raise LookupError(f"no job {job_id!r} in the store")
         return job
-
-
-def _single_model(accepted: list[tuple[LlmRequest, str | None]]) -> str | None:
-    models = {request.model for request, _ in accepted}
-    return models.pop() if len(models) == 1 else None

@@ -4,6 +4,11 @@ For each chunk the intent (state `submitting` and a submit key) is committed bef
 provider is called, the provider batch is tagged with that key, and only then is its id linked.
 A restart that finds a chunk still `submitting` never resubmits blindly: it first asks the
 provider for a batch carrying the key and adopts it.
+
+Whatever a batch produced is kept, at every terminal state. Requests it did not finish, or
+finished with a retryable error, stay pending so the service can finish them in realtime;
+only permanent errors (and everything, when fallback is off or the job was cancelled) are
+stored as error results here.
 """
 
 from __future__ import annotations
@@ -16,8 +21,18 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from batchery.crashpoints import crashpoint
-from batchery.events import BatchSubmitted, Phase, Progress
-from batchery.model import BatchState, BatchStatus, ChunkState, ErrorInfo, Job, LlmResult, Mode
+from batchery.events import BatchSubmitted, FallbackStarted, OverSla, Phase, Progress
+from batchery.model import (
+    BatchState,
+    BatchStatus,
+    ChunkState,
+    ErrorInfo,
+    Job,
+    JobStatus,
+    LlmResult,
+    Mode,
+)
+from batchery.pricing import CostBook
 from batchery.progress import ProgressBus
 from batchery.service.options import ServiceOptions
 from batchery.spi import BatchNotFoundError, MalformedLine, Provider, ProviderError
@@ -29,11 +44,12 @@ _log = structlog.get_logger("batchery.batch")
 
 _FLUSH = 500
 _CLOCK_SKEW_S = 300.0
+_DEADLINE_MARGIN = 1.2
 
 _UNFINISHED: dict[BatchStatus, tuple[str, str]] = {
     BatchStatus.COMPLETED: (
         "missing_result",
-        "the provider finished the batch without a result for this request",
+        "the provider finished the batch without a result for it",
     ),
     BatchStatus.EXPIRED: ("batch_expired", "the batch expired before this request was done"),
     BatchStatus.CANCELLED: (
@@ -47,7 +63,12 @@ _PHASE_ORDER: tuple[Phase, ...] = ("submitting", "validating", "in_progress", "f
 
 
 class BatchRunner:
-    """One job's batch path. Every write carries the job's lease; a lost lease stops it."""
+    """One job's batch path. Every write carries the job's lease; a lost lease stops it.
+
+    `realtime_seconds(n)` estimates how long `n` requests take in realtime; with the job's
+    deadline it decides when waiting for the batch no longer pays. `sla_s` is how long a batch
+    may take before an `OverSla` warning (it is never failed locally for that).
+    """
 
     def __init__(
         self,
@@ -56,16 +77,24 @@ class BatchRunner:
         provider: Provider,
         bus: ProgressBus,
         options: ServiceOptions,
+        book: CostBook,
+        realtime_seconds: Callable[[int], float] | None = None,
+        sla_s: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._store = store
         self._provider = provider
         self._bus = bus
         self._options = options
+        self._book = book
+        self._realtime_seconds = realtime_seconds
+        self._sla_s = sla_s
         self._sleep = sleep
         self._collect_failures: dict[str, int] = {}
         self._live: dict[str, BatchState] = {}
+        self._over_sla: set[str] = set()
         self._last_report: tuple[int, int, Phase] | None = None
+        self.fell_back = False
 
     async def submit_all(self, lease: Lease, job: Job) -> None:
         """Submit every chunk not yet with the provider, reconciling interrupted submissions."""
@@ -76,15 +105,18 @@ class BatchRunner:
                 await self._reconcile(lease, job, chunk)
 
     async def step(self, lease: Lease, job: Job) -> bool:
-        """Poll every live chunk once and collect the finished ones; True when none is left."""
+        """Poll every live chunk once and collect the finished ones; True when none is left
+        (or when the deadline says to stop waiting and finish in realtime)."""
         live = [c for c in await self._store.chunks(job.id) if c.state is ChunkState.SUBMITTED]
         for chunk in live:
             await self._poll(lease, job, chunk)
         await self._report(job)
+        if await self._past_deadline(lease, job):
+            return True
         return not any(c.state is ChunkState.SUBMITTED for c in await self._store.chunks(job.id))
 
     async def run(self, lease: Lease, job: Job) -> None:
-        """Submit, then poll with backoff until every chunk is collected."""
+        """Submit, then poll with backoff until every chunk is collected or the deadline nears."""
         await self.submit_all(lease, job)
         interval = self._options.poll_interval_s
         while not await self.step(lease, job):
@@ -105,6 +137,34 @@ class BatchRunner:
                     "batch_cancelled",
                     "the job was cancelled before this request was sent",
                 )
+
+    async def _past_deadline(self, lease: Lease, job: Job) -> bool:
+        if self.fell_back or job.deadline_at is None or self._realtime_seconds is None:
+            return False
+        counts = await self._store.counts(job.id)
+        left = counts.total - counts.finished
+        needed = self._realtime_seconds(left) * _DEADLINE_MARGIN + self._options.poll_interval_s
+        if left == 0 or time.time() + needed < job.deadline_at:
+            return False
+        self.fell_back = True
+        await self._bus.emit(
+            job.id,
+            FallbackStarted,
+            count=left,
+            reason=f"the batch would miss the deadline; {left} requests"
+            f" need about {needed:.0f}s in realtime",
+        )
+        for chunk in await self._store.chunks(job.id):
+            if chunk.state is ChunkState.SUBMITTED and chunk.batch_id is not None:
+                try:
+                    await self._store.update_chunk(
+                        lease, chunk.id, batch=await self._provider.cancel_batch(chunk.batch_id)
+                    )
+                except ProviderError as exc:
+                    _log.warning(
+                        "cancel for fallback failed", job=job.id, chunk=chunk.index, code=exc.code
+                    )
+        return True
 
     async def _submit(self, lease: Lease, job: Job, chunk: ChunkRecord) -> None:
         resume = chunk.submit_key is not None
@@ -178,10 +238,10 @@ class BatchRunner:
 
     async def _poll(self, lease: Lease, job: Job, chunk: ChunkRecord) -> None:
         assert chunk.batch_id is not None
+        age = time.time() - (chunk.intent_at or 0.0)
         try:
             state = await self._provider.get_batch(chunk.batch_id)
         except BatchNotFoundError:
-            age = time.time() - (chunk.intent_at or 0.0)
             if age < self._options.not_found_grace_s:
                 return
             await self._fail_chunk(
@@ -201,17 +261,32 @@ class BatchRunner:
         self._live[chunk.id] = state
         if state.status.terminal:
             await self._collect(lease, job, chunk, state)
+            if state.status is BatchStatus.COMPLETED:
+                await self._store.history.record_turnaround(
+                    job.provider, chunk.model, chunk.request_count, age
+                )
+        elif self._sla_s is not None and age > self._sla_s and chunk.id not in self._over_sla:
+            self._over_sla.add(chunk.id)
+            await self._bus.emit(
+                job.id,
+                OverSla,
+                chunk=chunk.index,
+                batch_id=state.batch_id,
+                phase=state.status,
+                age_s=round(age, 1),
+            )
 
     async def _collect(self, lease: Lease, job: Job, chunk: ChunkRecord, state: BatchState) -> None:
         crashpoint("before_collect")
+        keep_retryable = await self._finish_here(job)
         buffer: list[LlmResult] = []
         malformed: list[MalformedLine] = []
         try:
             async for line in self._provider.collect(state):
                 if isinstance(line, MalformedLine):
                     malformed.append(line)
-                    continue
-                buffer.append(line)
+                elif keep_retryable or line.ok or not _retryable(line):
+                    buffer.append(line)
                 if len(buffer) >= _FLUSH:
                     await self._save(lease, chunk, buffer)
                     buffer.clear()
@@ -239,19 +314,26 @@ class BatchRunner:
             )
             await self._store.quarantine(lease, chunk.id, malformed)
         crashpoint("after_collect_before_mark")
-        code, message = _UNFINISHED[state.status]
-        if state.status is BatchStatus.FAILED and state.error:
-            message = f"{message}: {state.error}"
-        await self._fail_missing(
-            lease, job, chunk, code, message, retryable=state.status is not BatchStatus.FAILED
-        )
+        if keep_retryable:
+            code, message = _UNFINISHED[state.status]
+            if state.status is BatchStatus.FAILED and state.error:
+                message = f"{message}: {state.error}"
+            await self._fail_missing(lease, job, chunk, code, message)
         await self._store.update_chunk(lease, chunk.id, state=ChunkState.COLLECTED, batch=state)
         self._live.pop(chunk.id, None)
+
+    async def _finish_here(self, job: Job) -> bool:
+        """Whether unfinished requests end as errors now rather than going on in realtime."""
+        if not self._options.fallback:
+            return True
+        current = await self._store.get_job(job.id)
+        return current is not None and current.status is JobStatus.CANCELLING
 
     async def _save(self, lease: Lease, chunk: ChunkRecord, results: list[LlmResult]) -> None:
         if not results:
             return
-        _, unknown = await self._store.save_results(lease, results, chunk_id=chunk.id)
+        priced = [self._book.priced(result) for result in results]
+        _, unknown = await self._store.save_results(lease, priced, chunk_id=chunk.id)
         if unknown:
             await self._store.quarantine(
                 lease,
@@ -266,23 +348,17 @@ class BatchRunner:
         self, lease: Lease, job: Job, chunk: ChunkRecord, code: str, message: str
     ) -> None:
         _log.error("chunk failed", job=job.id, chunk=chunk.index, code=code)
-        await self._fail_missing(lease, job, chunk, code, message, retryable=False)
+        if await self._finish_here(job):
+            await self._fail_missing(lease, job, chunk, code, message)
         await self._store.update_chunk(
             lease, chunk.id, state=ChunkState.FAILED, error=f"{code}: {message}"
         )
 
     async def _fail_missing(
-        self,
-        lease: Lease,
-        job: Job,
-        chunk: ChunkRecord,
-        code: str,
-        message: str,
-        *,
-        retryable: bool,
+        self, lease: Lease, job: Job, chunk: ChunkRecord, code: str, message: str
     ) -> None:
         missing = await self._store.missing_in_chunk(chunk.id)
-        error = ErrorInfo(code=code, message=message, retryable=retryable)
+        error = ErrorInfo(code=code, message=message)
         await self._store.save_results(
             lease,
             [
@@ -318,6 +394,10 @@ class BatchRunner:
             phase=phase,
             eta_s=_eta(job, completed, counts.total),
         )
+
+
+def _retryable(result: LlmResult) -> bool:
+    return result.error is not None and result.error.retryable
 
 
 def _phase_of(status: BatchStatus) -> Phase:

@@ -32,6 +32,8 @@ class _SettingsLike(Protocol):
     def max_attempts(self) -> int: ...
     @property
     def reconcile_grace_s(self) -> float: ...
+    @property
+    def fallback(self) -> bool: ...
 
 
 class ServiceOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,6 +50,8 @@ class ServiceOptions(msgspec.Struct, frozen=True, kw_only=True):
     reconcile_grace_s: float = 5.0
     not_found_grace_s: float = 600.0
     """How long after our own create a 404 still counts as the provider catching up."""
+    fallback: bool = True
+    """Finish what a batch left undone (failed, expired, late, retryable errors) in realtime."""
 
     @classmethod
     def from_settings(cls, settings: _SettingsLike) -> ServiceOptions:
@@ -63,4 +67,5 @@ class ServiceOptions(msgspec.Struct, frozen=True, kw_only=True):
             realtime_concurrency=settings.realtime_concurrency,
             max_attempts=settings.max_attempts,
             reconcile_grace_s=settings.reconcile_grace_s,
+            fallback=settings.fallback,
         )

@@ -1,4 +1,9 @@
-"""Run requests as direct calls with bounded concurrency and capped, jittered retries.
+"""Run requests as direct calls: bounded concurrency, a shared adaptive limiter, capped retries.
+
+A rate-limit answer pauses every caller of that account and model for the time the provider
+asked, and does not use up the request's own attempts (it was not the request's fault), up to
+a separate cap. Other retryable errors are retried with jittered backoff up to `max_attempts`;
+permanent ones end at once as explicit errors.
 
 Results are written in small groups rather than one commit per call, so the store never limits
 throughput; a crash loses at most one group, whose requests are simply called again on resume.
@@ -11,19 +16,28 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from batchery.events import Progress
-from batchery.model import Job, LlmRequest, LlmResult
+from batchery.events import ItemRetried, Progress
+from batchery.model import ErrorInfo, Job, LlmRequest, LlmResult
+from batchery.pricing import CostBook
 from batchery.progress import ProgressBus
+from batchery.service._tasks import task_group
+from batchery.service.limiter import LimiterRegistry
 from batchery.service.options import ServiceOptions
 from batchery.spi import Provider
 from batchery.store import JobStore, Lease
 
-__all__ = ["RealtimeRunner", "retry_delay"]
+__all__ = ["MAX_THROTTLED", "RealtimeRunner", "is_throttled", "retry_delay"]
+
+MAX_THROTTLED = 20
+"""Rate-limit answers one request may meet before it ends as an error."""
 
 _FLUSH_COUNT = 200
 _FLUSH_INTERVAL_S = 0.25
 _BASE_DELAY_S = 0.5
 _MAX_DELAY_S = 30.0
+_THROTTLE_CODES = frozenset(
+    {"rate_limited", "rate_limit_exceeded", "rate_limit_error", "RESOURCE_EXHAUSTED"}
+)
 
 
 def retry_delay(attempt: int, retry_after_s: float | None) -> float:
@@ -34,6 +48,11 @@ def retry_delay(attempt: int, retry_after_s: float | None) -> float:
     return min(backoff, _MAX_DELAY_S) * random.uniform(0.75, 1.0)
 
 
+def is_throttled(error: ErrorInfo) -> bool:
+    """A refusal for going too fast, whatever the provider calls it."""
+    return error.status == 429 or error.code in _THROTTLE_CODES
+
+
 class RealtimeRunner:
     def __init__(
         self,
@@ -42,21 +61,24 @@ class RealtimeRunner:
         provider: Provider,
         bus: ProgressBus,
         options: ServiceOptions,
+        limiters: LimiterRegistry,
+        book: CostBook,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._store = store
         self._provider = provider
         self._bus = bus
         self._options = options
+        self._limiters = limiters
+        self._book = book
         self._sleep = sleep
 
     async def run(self, lease: Lease, job: Job, requests: AsyncIterator[LlmRequest]) -> None:
-        queue: asyncio.Queue[LlmRequest | None] = asyncio.Queue(
-            self._options.realtime_concurrency * 2
-        )
+        """Call every request from `requests` and store one result for each."""
+        workers = self._options.realtime_concurrency
+        queue: asyncio.Queue[LlmRequest | None] = asyncio.Queue(workers * 2)
         pending: list[LlmResult] = []
         last_flush = time.monotonic()
-        workers = self._options.realtime_concurrency
 
         async def flush() -> None:
             nonlocal last_flush
@@ -77,14 +99,14 @@ class RealtimeRunner:
 
         async def worker() -> None:
             while (request := await queue.get()) is not None:
-                pending.append(await self._call(request))
+                pending.append(await self._call(job, request))
                 if (
                     len(pending) >= _FLUSH_COUNT
                     or time.monotonic() - last_flush >= _FLUSH_INTERVAL_S
                 ):
                     await flush()
 
-        async with asyncio.TaskGroup() as group:
+        async with task_group() as group:
             for _ in range(workers):
                 group.create_task(worker())
             async for request in requests:
@@ -93,14 +115,38 @@ class RealtimeRunner:
                 await queue.put(None)
         await flush()
 
-    async def _call(self, request: LlmRequest) -> LlmResult:
-        attempt = 1
+    async def _call(self, job: Job, request: LlmRequest) -> LlmResult:
+        limiter = self._limiters.limiter(self._provider, request.model)
+        calls = attempts = throttled = 0
         while True:
-            result = await self._provider.call(request)
+            await limiter.acquire()
+            self._limiters.started(self._provider, request.model)
+            started = time.monotonic()
+            try:
+                result = await self._provider.call(request)
+            finally:
+                self._limiters.finished(self._provider, request.model)
+            calls += 1
+            limiter.record(
+                time.monotonic() - started, result.usage.input_tokens + result.usage.output_tokens
+            )
             error = result.error
             if result.ok or error is None or not error.retryable:
-                return result
-            if attempt >= self._options.max_attempts:
-                return result
-            await self._sleep(retry_delay(attempt, error.retry_after_s))
-            attempt += 1
+                return self._book.priced(result)
+            if is_throttled(error):
+                throttled += 1
+                if throttled > MAX_THROTTLED:
+                    return result
+                limiter.pause(retry_delay(throttled, error.retry_after_s))
+            else:
+                attempts += 1
+                if attempts >= self._options.max_attempts:
+                    return result
+                await self._sleep(retry_delay(attempts, error.retry_after_s))
+            await self._bus.emit(
+                job.id,
+                ItemRetried,
+                custom_id=request.custom_id,
+                attempt=calls + 1,
+                reason=error.code,
+            )

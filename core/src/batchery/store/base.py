@@ -196,8 +196,18 @@ class JobStore(Protocol):
         error: str | None = None,
     ) -> ChunkRecord: ...
 
-    def pending_requests(self, job_id: str) -> AsyncIterator[LlmRequest]:
-        """Requests of the job without a result yet, in input order."""
+    def pending_requests(
+        self, job_id: str, *, chunked: bool | None = None
+    ) -> AsyncIterator[LlmRequest]:
+        """Requests of the job without a result yet, in input order.
+
+        `chunked=False` keeps only requests outside any batch chunk (a hybrid run's realtime
+        slice), `True` only those in one; None keeps all.
+        """
+        ...
+
+    def requests(self, job_id: str) -> AsyncIterator[LlmRequest]:
+        """Every request of the job, in input order."""
         ...
 
     async def missing_in_chunk(self, chunk_id: str) -> list[str]:

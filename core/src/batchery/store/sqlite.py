@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import msgspec
@@ -36,6 +36,7 @@ from batchery.store.base import (
 __all__ = ["SqliteJobStore"]
 
 _WRITE_BATCH = 1000
+_T = TypeVar("_T")
 _INSERT_REQUEST = "INSERT INTO requests (job_id, idx, custom_id, chunk_id, body) VALUES (?,?,?,?,?)"
 
 
@@ -193,20 +194,37 @@ class SqliteJobStore:
             await db.execute("UPDATE chunks SET body = ? WHERE id = ?", (encode(chunk), chunk_id))
         return chunk
 
-    async def pending_requests(self, job_id: str) -> AsyncIterator[LlmRequest]:
+    async def pending_requests(
+        self, job_id: str, *, chunked: bool | None = None
+    ) -> AsyncIterator[LlmRequest]:
+        scope = {None: "", True: " AND r.chunk_id IS NOT NULL", False: " AND r.chunk_id IS NULL"}
+        async for request in self._pages(
+            "SELECT r.idx, r.body FROM requests r LEFT JOIN results s"
+            " ON s.job_id = r.job_id AND s.custom_id = r.custom_id"
+            f" WHERE r.job_id = ? AND r.idx > ? AND s.custom_id IS NULL{scope[chunked]}"
+            " ORDER BY r.idx LIMIT ?",
+            job_id,
+            LlmRequest,
+        ):
+            yield request
+
+    async def requests(self, job_id: str) -> AsyncIterator[LlmRequest]:
+        async for request in self._pages(
+            "SELECT idx, body FROM requests WHERE job_id = ? AND idx > ? ORDER BY idx LIMIT ?",
+            job_id,
+            LlmRequest,
+        ):
+            yield request
+
+    async def _pages(self, sql: str, job_id: str, type_: type[_T]) -> AsyncIterator[_T]:
+        """Rows of (idx, body) page by page, so a job of any size streams in bounded memory."""
         last = -1
         while True:
-            async with self._db.conn.execute(
-                "SELECT r.idx, r.body FROM requests r LEFT JOIN results s"
-                " ON s.job_id = r.job_id AND s.custom_id = r.custom_id"
-                " WHERE r.job_id = ? AND r.idx > ? AND s.custom_id IS NULL"
-                " ORDER BY r.idx LIMIT ?",
-                (job_id, last, _WRITE_BATCH),
-            ) as cur:
+            async with self._db.conn.execute(sql, (job_id, last, _WRITE_BATCH)) as cur:
                 rows = list(await cur.fetchall())
             for idx, body in rows:
                 last = idx
-                yield decode(body, LlmRequest)
+                yield decode(body, type_)
             if len(rows) < _WRITE_BATCH:
                 return
 
@@ -298,20 +316,14 @@ class SqliteJobStore:
         )
 
     async def results(self, job_id: str) -> AsyncIterator[LlmResult]:
-        last = -1
-        while True:
-            async with self._db.conn.execute(
-                "SELECT r.idx, s.body FROM requests r JOIN results s"
-                " ON s.job_id = r.job_id AND s.custom_id = r.custom_id"
-                " WHERE r.job_id = ? AND r.idx > ? ORDER BY r.idx LIMIT ?",
-                (job_id, last, _WRITE_BATCH),
-            ) as cur:
-                rows = list(await cur.fetchall())
-            for idx, body in rows:
-                last = idx
-                yield decode(body, LlmResult)
-            if len(rows) < _WRITE_BATCH:
-                return
+        async for result in self._pages(
+            "SELECT r.idx, s.body FROM requests r JOIN results s"
+            " ON s.job_id = r.job_id AND s.custom_id = r.custom_id"
+            " WHERE r.job_id = ? AND r.idx > ? ORDER BY r.idx LIMIT ?",
+            job_id,
+            LlmResult,
+        ):
+            yield result
 
     async def append_event(self, job_id: str, encode: Callable[[int], bytes]) -> int:
         async with self._db.write() as db:

@@ -1,0 +1,193 @@
+"""One live, gapless tail of each followed run per instance, shared by all its sockets.
+
+A `RunFeed` holds the last `ring_size` events of a run in `seq` order with no holes: events
+arrive through the channels backend (memory, or Redis from any instance), duplicates are
+dropped, and a hole, or a run that stays silent for `poll_interval_s`, is filled from the job
+store's durable log. That last rule also follows runs driven by another process that shares
+the store. Sockets read the ring at their own pace; one that falls behind what the ring still
+holds is told to resync instead of growing a queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Final, NamedTuple
+
+import msgspec
+import structlog
+from litestar.channels import ChannelsPlugin, Subscriber
+
+from batchery.store import JobStore
+
+__all__ = ["FeedRegistry", "RunFeed", "channel_of", "peek"]
+
+_log: structlog.typing.FilteringBoundLogger = structlog.get_logger("batchery.server")
+
+_FINISHED: Final = "run_finished"
+
+
+def channel_of(run_id: str) -> str:
+    """The channel a run's events are published on; only the server ever names one."""
+    return f"run:{run_id}"
+
+
+class _Head(msgspec.Struct):
+    seq: int
+    type: str
+
+
+_heads = msgspec.json.Decoder(_Head)
+
+
+def peek(body: bytes) -> tuple[int, bool]:
+    """`(seq, is RunFinished)` of an encoded event, without decoding the rest."""
+    head = _heads.decode(body)
+    return head.seq, head.type == _FINISHED
+
+
+class RunFeed:
+    """The shared tail of one run; create through `FeedRegistry.follow`."""
+
+    def __init__(
+        self, run_id: str, store: JobStore, *, ring_size: int, poll_interval_s: float
+    ) -> None:
+        self.run_id = run_id
+        self._store = store
+        self._ring: deque[tuple[int, bytes]] = deque(maxlen=ring_size)
+        self._poll_interval_s = poll_interval_s
+        self._changed = asyncio.Event()
+        self.finished_at: int | None = None
+        self.followers = 0
+        self._heard = False
+
+    @property
+    def head(self) -> int:
+        """The highest `seq` this feed holds (0 before any)."""
+        return self._ring[-1][0] if self._ring else 0
+
+    def since(self, cursor: int, limit: int) -> list[tuple[int, bytes]]:
+        """Up to `limit` held events after `cursor`, oldest first (they may start past
+        `cursor + 1` when the reader is behind what the ring holds)."""
+        if not self._ring or self.head <= cursor:
+            return []
+        start = max(0, cursor + 1 - self._ring[0][0])
+        end = min(len(self._ring), start + limit)
+        return [self._ring[i] for i in range(start, end)]
+
+    async def changed(self) -> None:
+        """Return at the next change (new events, or the log read that found none)."""
+        await self._changed.wait()
+
+    def _append(self, seq: int, body: bytes, finished: bool) -> None:
+        self._ring.append((seq, body))
+        if finished:
+            self.finished_at = seq
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def _catch_up(self) -> None:
+        rows = await self._store.events(self.run_id, after_seq=self.head)
+        for seq, body in rows:
+            if seq > self.head:
+                self._append(seq, body, peek(body)[1])
+        if rows:
+            self._notify()
+
+    async def _on_event(self, body: bytes) -> None:
+        self._heard = True
+        try:
+            seq, finished = peek(body)
+            if seq == self.head + 1:
+                self._append(seq, body, finished)
+                self._notify()
+            elif seq > self.head:
+                await self._catch_up()
+        except Exception:
+            _log.exception("run feed could not take an event", run_id=self.run_id)
+
+    async def run(self, subscriber: Subscriber) -> None:
+        """Feed the ring from the channel, and from the log on holes and silence."""
+        async with subscriber.run_in_background(self._on_event, join=False):
+            while True:
+                self._heard = False
+                if self.finished_at is None:
+                    try:
+                        await self._catch_up()
+                    except Exception:
+                        _log.exception("run feed could not read the log", run_id=self.run_id)
+                await asyncio.sleep(self._poll_interval_s)
+                while self._heard and self.finished_at is None:
+                    self._heard = False
+                    await asyncio.sleep(self._poll_interval_s)
+
+
+class _Entry(NamedTuple):
+    feed: RunFeed
+    task: asyncio.Task[None]
+    subscriber: Subscriber
+
+
+class FeedRegistry:
+    """The feeds of this instance: one per run with at least one socket following it."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        channels: ChannelsPlugin,
+        *,
+        ring_size: int,
+        poll_interval_s: float,
+    ) -> None:
+        self._store = store
+        self._channels = channels
+        self._ring_size = ring_size
+        self._poll_interval_s = poll_interval_s
+        self._feeds: dict[str, _Entry] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def runs_followed(self) -> int:
+        return len(self._feeds)
+
+    @contextlib.asynccontextmanager
+    async def follow(self, run_id: str) -> AsyncIterator[RunFeed]:
+        """The run's feed, started on first use and stopped when its last follower leaves."""
+        async with self._lock:
+            entry = self._feeds.get(run_id)
+            if entry is None:
+                feed = RunFeed(
+                    run_id,
+                    self._store,
+                    ring_size=self._ring_size,
+                    poll_interval_s=self._poll_interval_s,
+                )
+                subscriber = await self._channels.subscribe(channel_of(run_id))
+                task = asyncio.create_task(feed.run(subscriber))
+                entry = self._feeds[run_id] = _Entry(feed, task, subscriber)
+            feed = entry.feed
+            feed.followers += 1
+        try:
+            yield feed
+        finally:
+            async with self._lock:
+                feed.followers -= 1
+                if feed.followers == 0:
+                    del self._feeds[run_id]
+                    await self._stop(entry)
+
+    async def _stop(self, entry: _Entry) -> None:
+        entry.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await entry.task
+        await self._channels.unsubscribe(entry.subscriber, channel_of(entry.feed.run_id))
+
+    async def close(self) -> None:
+        async with self._lock:
+            for entry in self._feeds.values():
+                await self._stop(entry)
+            self._feeds.clear()

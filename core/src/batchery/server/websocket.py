@@ -1,0 +1,231 @@
+"""The per-run WebSocket feed: refuse before `accept`, then replay and follow in `seq` order.
+
+Protocol (subprotocol `batchery.v1`): the server sends `events` frames, each a run of
+consecutive events, starting after the `after_seq` query parameter, and closes with 1000 after
+`RunFinished`. A socket that falls further behind than the shared ring reaches gets a `resync`
+frame naming its last `seq` and is closed with 1013; so is one that cannot take a frame within
+the send timeout. The client sends nothing: any message closes the socket with 1008.
+
+Refusals happen before the handshake completes and reveal nothing: with the ASGI denial-response
+extension (uvicorn) the client gets an HTTP status (400, 401, 403, 404, 429) and a one-word
+body; otherwise the socket is closed with 4000 + that status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, Final, NamedTuple
+
+import msgspec
+import structlog
+from litestar import WebSocket
+
+from batchery.server import metrics
+from batchery.server.auth import Authenticator, bearer_of
+from batchery.server.config import ServerConfig
+from batchery.server.feed import FeedRegistry, RunFeed, peek
+from batchery.server.limits import ConnectionLimits
+from batchery.server.owners import RunOwners
+from batchery.server.tickets import Tickets
+from batchery.server.wire import (
+    CLOSE_PROTOCOL,
+    CLOSE_SLOW,
+    SUBPROTOCOL,
+    TICKET_PREFIX,
+    ResyncFrame,
+)
+from batchery.store import JobStore
+
+__all__ = ["FeedGate", "Refusal"]
+
+_log: structlog.typing.FilteringBoundLogger = structlog.get_logger("batchery.server")
+
+_MAX_SEQ: Final = 2**53
+_DENIAL: Final = "websocket.http.response"
+
+
+class Refusal(NamedTuple):
+    status: int
+    reason: str
+
+
+BAD_REQUEST: Final = Refusal(400, "bad request")
+UNAUTHORIZED: Final = Refusal(401, "unauthorized")
+FORBIDDEN: Final = Refusal(403, "forbidden")
+NOT_FOUND: Final = Refusal(404, "not found")
+TOO_MANY: Final = Refusal(429, "too many connections")
+
+_FINISHED: Final = (1000, "run finished")
+_SLOW: Final = (CLOSE_SLOW, "slow consumer")
+_UNEXPECTED: Final = (CLOSE_PROTOCOL, "unexpected message")
+
+
+class _Grant(NamedTuple):
+    tenant: str
+    ip: str
+    after_seq: int
+
+
+class _Slow(Exception):
+    pass
+
+
+class FeedGate:
+    """Authorises progress sockets and serves the ones it lets in."""
+
+    def __init__(
+        self,
+        *,
+        config: ServerConfig,
+        store: JobStore,
+        auth: Authenticator,
+        tickets: Tickets,
+        owners: RunOwners,
+        feeds: FeedRegistry,
+        limits: ConnectionLimits,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._auth = auth
+        self._tickets = tickets
+        self._owners = owners
+        self._feeds = feeds
+        self._limits = limits
+        self._resync = msgspec.json.Encoder()
+
+    async def serve(self, socket: WebSocket[Any, Any, Any], run_id: str) -> None:
+        grant = await self._authorise(socket, run_id)
+        if isinstance(grant, Refusal):
+            await _refuse(socket, grant)
+            return
+        if not self._limits.acquire(grant.tenant, grant.ip):
+            await _refuse(socket, TOO_MANY)
+            return
+        metrics.SOCKETS_OPEN.inc()
+        try:
+            await socket.accept(subprotocols=SUBPROTOCOL)
+            code, reason = await self._follow(socket, run_id, grant.after_seq)
+            if code:
+                metrics.SOCKETS_CLOSED.labels(reason).inc()
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(1.0):
+                        await socket.close(code, reason)
+        finally:
+            metrics.SOCKETS_OPEN.dec()
+            self._limits.release(grant.tenant, grant.ip)
+
+    async def _authorise(self, socket: WebSocket[Any, Any, Any], run_id: str) -> _Grant | Refusal:
+        offered: list[str] = list(socket.scope.get("subprotocols") or [])
+        raw_after = socket.query_params.get("after_seq", "0")
+        if SUBPROTOCOL not in offered or not raw_after.isdigit() or int(raw_after) > _MAX_SEQ:
+            return BAD_REQUEST
+        origin = socket.headers.get("origin")
+        ticket = next((p[len(TICKET_PREFIX) :] for p in offered if p.startswith(TICKET_PREFIX)), "")
+        if not self._auth.origin_allowed(origin, required=bool(ticket)):
+            return FORBIDDEN
+        if ticket:
+            tenant = await self._tickets.redeem(ticket, run_id)
+        else:
+            tenant = self._auth.tenant_of(bearer_of(socket))
+        if tenant is None:
+            return UNAUTHORIZED
+        if not await self._owners.owns(tenant, run_id) or await self._store.get_job(run_id) is None:
+            return NOT_FOUND
+        client = socket.client
+        return _Grant(tenant, client.host if client else "", int(raw_after))
+
+    async def _follow(
+        self, socket: WebSocket[Any, Any, Any], run_id: str, after_seq: int
+    ) -> tuple[int, str]:
+        async with self._feeds.follow(run_id) as feed:
+            sender = asyncio.create_task(self._send_all(socket, feed, after_seq))
+            receiver = asyncio.create_task(_listen(socket))
+            try:
+                done, _ = await asyncio.wait(
+                    (sender, receiver), return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for task in (sender, receiver):
+                    task.cancel()
+                await asyncio.gather(sender, receiver, return_exceptions=True)
+            finished = done.pop()
+            if finished.cancelled() or finished.exception() is not None:
+                if not finished.cancelled():
+                    _log.error("progress socket failed", run_id=run_id, exc_info=finished.exception())
+                return 1011, "internal error"
+            return finished.result()
+
+    async def _send_all(
+        self, socket: WebSocket[Any, Any, Any], feed: RunFeed, cursor: int
+    ) -> tuple[int, str]:
+        """Send every event after `cursor` in order; the close code and reason when done."""
+        config = self._config
+        live = False
+        while True:
+            items = feed.since(cursor, config.max_frame_events)
+            if items and items[0][0] == cursor + 1:
+                live = True
+            elif items or feed.head > cursor:
+                if live:
+                    await self._send_resync(socket, cursor)
+                    return _SLOW
+                items = await self._store.events(feed.run_id, after_seq=cursor)
+            if not items:
+                if feed.finished_at is not None and cursor >= feed.finished_at:
+                    return _FINISHED
+                await feed.changed()
+                continue
+            for start in range(0, len(items), config.max_frame_events):
+                chunk = items[start : start + config.max_frame_events]
+                try:
+                    await self._send_frame(socket, chunk)
+                except _Slow:
+                    return _SLOW
+                cursor = chunk[-1][0]
+                if peek(chunk[-1][1])[1]:
+                    return _FINISHED
+            if live and config.flush_interval_s:
+                await asyncio.sleep(config.flush_interval_s)
+
+    async def _send_frame(
+        self, socket: WebSocket[Any, Any, Any], items: list[tuple[int, bytes]]
+    ) -> None:
+        frame = b'{"type":"events","events":[' + b",".join(body for _, body in items) + b"]}"
+        try:
+            async with asyncio.timeout(self._config.send_timeout_s):
+                await socket.send_text(frame.decode())
+        except TimeoutError:
+            raise _Slow from None
+        metrics.FRAMES_SENT.inc()
+        metrics.EVENTS_SENT.inc(len(items))
+
+    async def _send_resync(self, socket: WebSocket[Any, Any, Any], cursor: int) -> None:
+        frame = ResyncFrame(after_seq=cursor, reason="slow_consumer")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._config.send_timeout_s):
+                await socket.send_text(self._resync.encode(frame).decode())
+
+
+async def _listen(socket: WebSocket[Any, Any, Any]) -> tuple[int, str]:
+    """Wait for the client to leave (nothing to close) or to break the protocol by talking."""
+    message = await socket.receive()
+    if message["type"] == "websocket.disconnect":
+        return 0, ""
+    return _UNEXPECTED
+
+
+async def _refuse(socket: WebSocket[Any, Any, Any], refusal: Refusal) -> None:
+    metrics.SOCKETS_REFUSED.labels(refusal.reason).inc()
+    if _DENIAL in (socket.scope.get("extensions") or {}):
+        body = refusal.reason.encode()
+        await socket.send(
+            {
+                "type": "websocket.http.response.start",
+                "status": refusal.status,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(body))],
+            }
+        )
+        await socket.send({"type": "websocket.http.response.body", "body": body})
+        return
+    await socket.close(4000 + refusal.status, refusal.reason)

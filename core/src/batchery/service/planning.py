@@ -1,0 +1,272 @@
+"""Everything decided before a call is made: validation, cache hits, the mode, the chunks.
+
+A plan is pure: it stores nothing and calls no provider, so `batchery run --dry-run` shows
+exactly what a real run would do, with each mode's estimated cost and finish time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+
+import msgspec
+
+from batchery.model import ErrorInfo, LlmRequest, LlmResult, Mode, RejectedRequest, RequestKind
+from batchery.pricing import CostBook
+from batchery.service.chunking import ChunkPlan, ChunkPlanner
+from batchery.service.options import ServiceOptions
+from batchery.service.policy import PRIOR_LATENCY_S, ModeDecision, Workload, decide, hybrid_slice
+from batchery.service.validation import check_custom_id, check_request
+from batchery.spi import Provider
+
+__all__ = [
+    "DEFAULT_OUTPUT_TOKENS",
+    "InvalidInputError",
+    "RunPlan",
+    "Sizing",
+    "cache_key",
+    "estimate_tokens",
+    "plan_run",
+]
+
+DEFAULT_OUTPUT_TOKENS = 256
+"""Output tokens assumed for a chat request that sets no `max_tokens`, for estimates only."""
+
+
+class InvalidInputError(ValueError):
+    """The submission as a whole cannot be accepted; nothing of it was stored."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        shown = "\n".join(f"  - {p}" for p in problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        super().__init__(f"{len(problems)} request(s) cannot be accepted:\n{shown}{more}")
+
+
+class Sizing(msgspec.Struct, frozen=True, kw_only=True):
+    """What the planner may assume about capacity and turnaround right now."""
+
+    batch_turnaround_s: float
+    latency_s: float | None = None
+    requests_per_s: float | None = None
+
+
+class RunPlan(msgspec.Struct, kw_only=True):
+    """The requests in input order, each with its chunk (batch), None (realtime) or a result."""
+
+    provider: str
+    model: str | None
+    decision: ModeDecision
+    requests: list[LlmRequest]
+    chunk_of: list[int | None]
+    ready: dict[str, LlmResult]
+    cache_keys: list[str | None]
+    chunks: list[ChunkPlan]
+
+    @property
+    def mode(self) -> Mode:
+        return self.decision.mode
+
+    @property
+    def cached(self) -> int:
+        return sum(1 for r in self.ready.values() if r.cached)
+
+    @property
+    def rejected(self) -> int:
+        return sum(1 for r in self.ready.values() if not r.cached)
+
+
+def estimate_tokens(request: LlmRequest) -> tuple[int, int]:
+    """(input, output) tokens, roughly four characters a token; for estimates only."""
+    text = sum(len(m.content) for m in request.messages) + len(request.input or "")
+    text += sum(len(c) for c in request.chunks or ()) + len(request.query or "")
+    text += sum(len(d) for d in request.documents or ())
+    output = 0
+    if request.kind is RequestKind.CHAT:
+        output = request.max_tokens or DEFAULT_OUTPUT_TOKENS
+    return max(1, text // 4), output
+
+
+def cache_key(provider: str, request: LlmRequest) -> str:
+    """Same provider, model and request body (whatever its id or metadata): same key."""
+    body = msgspec.structs.replace(request, custom_id="", metadata={})
+    canonical = msgspec.json.encode([provider, body], order="sorted")
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def plan_run(
+    items: Iterable[LlmRequest | RejectedRequest],
+    *,
+    provider: Provider,
+    model: str | None,
+    mode: Mode,
+    options: ServiceOptions,
+    book: CostBook,
+    sizing: Sizing,
+    cached: Mapping[str, LlmResult] | None = None,
+    deadline_s: float | None = None,
+) -> RunPlan:
+    """Validate `items`, serve cache hits, choose the mode and lay out the batch chunks.
+
+    `cached` maps cache keys to earlier answers; pass None to bypass the cache.
+    """
+    info = provider.info
+    requests, rules = _validated(items, provider, model, options)
+    keys = [
+        cache_key(info.name, r) if rule is None else None
+        for r, rule in zip(requests, rules, strict=True)
+    ]
+    ready: dict[str, LlmResult] = {}
+    for request, rule, key in zip(requests, rules, keys, strict=True):
+        if rule is not None:
+            ready[request.custom_id] = LlmResult.failure(
+                request.custom_id,
+                ErrorInfo(code="invalid_request", message=rule),
+                provider=info.name,
+                mode=mode if mode is not Mode.AUTO else Mode.REALTIME,
+            )
+        elif cached is not None and key is not None and key in cached:
+            hit = cached[key]
+            ready[request.custom_id] = msgspec.structs.replace(
+                hit, custom_id=request.custom_id, cached=True, cost_usd=0.0
+            )
+    todo = [r for r in requests if r.custom_id not in ready]
+    decision = decide(
+        _workload(todo, provider, options, book, sizing, deadline_s),
+        mode,
+        threshold=options.batch_threshold,
+        batch=info.batch,
+        realtime=info.realtime,
+    )
+    chunk_of, chunks = _layout(requests, ready, decision.mode, provider, options)
+    return RunPlan(
+        provider=info.name,
+        model=model or _single_model(todo),
+        decision=decision,
+        requests=requests,
+        chunk_of=chunk_of,
+        ready=ready,
+        cache_keys=keys,
+        chunks=chunks,
+    )
+
+
+def _validated(
+    items: Iterable[LlmRequest | RejectedRequest],
+    provider: Provider,
+    model: str | None,
+    options: ServiceOptions,
+) -> tuple[list[LlmRequest], list[str | None]]:
+    info = provider.info
+    requests: list[LlmRequest] = []
+    rules: list[str | None] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for position, item in enumerate(items, start=1):
+        rule = check_custom_id(item.custom_id)
+        if rule is None and item.custom_id in seen:
+            rule = "custom_id must be unique within a job; it is a duplicate"
+        if rule is not None:
+            problems.append(f"request {position} ({item.custom_id!r}): {rule}")
+            continue
+        seen.add(item.custom_id)
+        if isinstance(item, RejectedRequest):
+            requests.append(LlmRequest(custom_id=item.custom_id))
+            rules.append(item.reason)
+            continue
+        chosen = item.model or model or options.default_model or info.default_models.get(item.kind)
+        request = msgspec.structs.replace(item, model=chosen)
+        requests.append(request)
+        rules.append(check_request(request, provider))
+    if problems:
+        raise InvalidInputError(problems)
+    return requests, rules
+
+
+def _workload(
+    todo: list[LlmRequest],
+    provider: Provider,
+    options: ServiceOptions,
+    book: CostBook,
+    sizing: Sizing,
+    deadline_s: float | None,
+) -> Workload:
+    kind = todo[0].kind if todo else RequestKind.CHAT
+    realtime_cost: float | None = 0.0
+    batch_cost: float | None = 0.0
+    tokens_in = tokens_out = 0
+    for request in todo:
+        tin, tout = estimate_tokens(request)
+        tokens_in += tin
+        tokens_out += tout
+        rt = book.estimate(request.model, tin, tout, Mode.REALTIME)
+        bt = book.estimate(request.model, tin, tout, Mode.BATCH)
+        realtime_cost = None if rt is None or realtime_cost is None else realtime_cost + rt
+        batch_cost = None if bt is None or batch_cost is None else batch_cost + bt
+    return Workload(
+        count=len(todo),
+        kind=kind,
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
+        realtime_cost_usd=None if realtime_cost is None else round(realtime_cost, 6),
+        batch_cost_usd=None if batch_cost is None else round(batch_cost, 6),
+        batch_turnaround_s=sizing.batch_turnaround_s,
+        latency_s=sizing.latency_s or PRIOR_LATENCY_S[kind],
+        concurrency=options.realtime_concurrency,
+        requests_per_s=sizing.requests_per_s,
+        deadline_s=deadline_s,
+    )
+
+
+def _layout(
+    requests: list[LlmRequest],
+    ready: dict[str, LlmResult],
+    mode: Mode,
+    provider: Provider,
+    options: ServiceOptions,
+) -> tuple[list[int | None], list[ChunkPlan]]:
+    """Assign batch requests to chunks; a request too big for any batch joins `ready` as an
+    explicit error."""
+    info = provider.info
+    limits = info.limits
+    planner = ChunkPlanner(
+        max_requests=min(
+            limits.max_requests_per_batch,
+            options.max_requests_per_batch or limits.max_requests_per_batch,
+        ),
+        max_bytes=min(
+            limits.max_bytes_per_batch, options.max_bytes_per_batch or limits.max_bytes_per_batch
+        ),
+    )
+    realtime_left = 0
+    if mode is Mode.HYBRID:
+        todo = sum(1 for r in requests if r.custom_id not in ready)
+        realtime_left = hybrid_slice(todo, options.batch_threshold)
+    chunk_of: list[int | None] = []
+    for request in requests:
+        chunk = None
+        if request.custom_id not in ready and mode in (Mode.BATCH, Mode.HYBRID):
+            if realtime_left > 0:
+                realtime_left -= 1
+            else:
+                size = provider.batch_size_of(request)
+                if size > planner.max_bytes:
+                    rule = (
+                        f"the request takes {size} bytes; a {info.name} batch holds at most "
+                        f"{planner.max_bytes}"
+                    )
+                    ready[request.custom_id] = LlmResult.failure(
+                        request.custom_id,
+                        ErrorInfo(code="invalid_request", message=rule),
+                        provider=info.name,
+                        mode=mode,
+                    )
+                else:
+                    chunk = planner.assign(request, size)
+        chunk_of.append(chunk)
+    return chunk_of, planner.plans()
+
+
+def _single_model(requests: list[LlmRequest]) -> str | None:
+    models = {request.model for request in requests}
+    return models.pop() if len(models) == 1 else None
