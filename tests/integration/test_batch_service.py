@@ -40,7 +40,7 @@ def chats(n: int, prefix: str = "q") -> list[LlmRequest]:
     return [
         LlmRequest(
             custom_id=f"{prefix}-{i}",
-            messages=(Message("user", f"question {i}"),),
+            messages=(Message("user", f"{prefix} question {i}"),),
             response_schema=SCHEMA,
         )
         for i in range(n)
@@ -178,8 +178,11 @@ async def test_unreadable_and_stray_lines_are_quarantined_and_redone(
     assert [r.custom_id for r in results] == [f"q-{i}" for i in range(60)]
     assert all(r.ok for r in results)
     redone = {r.custom_id for r in results if r.mode is Mode.REALTIME}
-    unreadable = {q.custom_id for q in quarantined
-                  if q.reason != "custom_id not in this batch" and "duplicate" not in q.reason}
+    unreadable = {
+        q.custom_id
+        for q in quarantined
+        if q.reason != "custom_id not in this batch" and "duplicate" not in q.reason
+    }
     assert redone
     assert any(line.reason == "custom_id not in this batch" for line in quarantined)
     assert unreadable - {None} <= redone

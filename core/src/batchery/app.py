@@ -16,8 +16,9 @@ from batchery.modules import Application, Module, ModuleDefinition
 from batchery.plugins import PluginEntry, discover_providers
 from batchery.progress import ProgressBus
 from batchery.service import BatchLlmService, ServiceOptions
+from batchery.service.limiter import LimiterRegistry
 from batchery.settings import Settings
-from batchery.spi import Provider
+from batchery.spi import ModelPrice, Provider
 from batchery.store import JobStore, open_store
 
 __all__ = ["BatcheryModule", "build_application", "provider_modules"]
@@ -37,6 +38,11 @@ def _service_options(options: Mapping[str, Any]) -> ServiceOptions:
     return ServiceOptions.from_settings(options["settings"])
 
 
+def _price_overrides(options: Mapping[str, Any]) -> Mapping[str, Mapping[str, ModelPrice]]:
+    settings: Settings = options["settings"]
+    return settings.prices
+
+
 class BatcheryModule(Module):
     name = "batchery"
     exports = ("service", "store", "bus")
@@ -53,6 +59,8 @@ class BatcheryModule(Module):
             store=store,
             bus=bus,
             options=providers.Callable(_service_options, options),
+            limiters=providers.Singleton(LimiterRegistry),
+            prices=providers.Callable(_price_overrides, options),
         )
 
 

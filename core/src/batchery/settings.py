@@ -37,6 +37,7 @@ from batchery._settings_sources import (
     read_file,
     read_mapping,
 )
+from batchery.spi import ModelPrice
 
 __all__ = [
     "DEFAULT",
@@ -84,6 +85,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log_level: LogLevel = "info"
     log_format: LogFormat = "auto"
     providers: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
+    prices: dict[str, dict[str, ModelPrice]] = msgspec.field(default_factory=dict)
 
     def store_url(self) -> str:
         """The store to open: `store` as given, or the default file in the user data dir."""
@@ -112,6 +114,8 @@ _RULES: Final = {
     "log_level": "must be one of debug, info, warning, error, critical",
     "log_format": "must be one of auto, console, json",
     "providers": "must be a table of provider tables of option = string pairs",
+    "prices": "must be [prices.<provider>.\"<model>\"] tables with input, output,"
+    " cached_input, batch_input and batch_output in USD per million tokens",
 }
 
 _CASE_INSENSITIVE: Final = frozenset({"log_level", "log_format"})

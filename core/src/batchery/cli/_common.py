@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import click
 import msgspec
+from rich.console import Console
 
 from batchery.app import build_application, provider_modules
 from batchery.logging import configure_logging
@@ -20,9 +22,11 @@ __all__ = [
     "EMULATOR_KEY",
     "AppContext",
     "open_app",
+    "parse_duration",
     "provider_info",
     "settings_from",
     "start_emulator",
+    "table_console",
 ]
 
 EMULATOR_KEY = "batchery-emulator-key"
@@ -36,6 +40,28 @@ def settings_from(config: str | None, explicit: Mapping[str, object]) -> LoadedS
         raise click.UsageError(str(exc)) from None
     configure_logging(level=loaded.settings.log_level, fmt=loaded.settings.log_format)
     return loaded
+
+
+def table_console() -> Console:
+    """A console for tables: the terminal's width, or a roomy one when output is piped."""
+    return Console(width=shutil.get_terminal_size((160, 24)).columns)
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in `90`, `90s`, `30m`, `6h` or `1d`; anything else is a usage error."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:])
+    number = value[:-1] if unit is not None else value
+    try:
+        seconds = float(number) * (unit or 1.0)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a duration like 90s, 30m, 6h or 1d") from None
+    if seconds <= 0:
+        raise click.BadParameter(f"{text!r} must be longer than zero")
+    return seconds
 
 
 def _module(name: str) -> type[Module]:
@@ -78,6 +104,7 @@ async def open_app(
     emulate: bool = False,
     base_url: str | None = None,
     emulator_options: EmulatorOptions | None = None,
+    require_key: bool = True,
 ) -> AsyncIterator[AppContext]:
     """Boot the application for `provider`, against a fresh in-process emulator if asked.
 
@@ -93,7 +120,7 @@ async def open_app(
         )
         options = {"base_url": emulator.base_url, "api_key": EMULATOR_KEY}
     else:
-        if info.key_env and not os.environ.get(info.key_env):
+        if require_key and info.key_env and not os.environ.get(info.key_env):
             raise click.UsageError(
                 f"{info.key_env} is not set: set it to your {info.title} API key, "
                 "or pass --emulate to run against the local emulator"

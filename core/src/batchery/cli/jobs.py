@@ -10,10 +10,9 @@ from typing import TypeVar
 
 import click
 import msgspec
-from rich.console import Console
 from rich.table import Table
 
-from batchery.cli._common import open_app, settings_from
+from batchery.cli._common import open_app, settings_from, table_console
 from batchery.settings import LoadedSettings
 from batchery.store import JobStore, open_store
 
@@ -61,7 +60,7 @@ def list_jobs(store: str | None, limit: int) -> None:
             str(job.total),
             _when(job.created_at),
         )
-    Console().print(table)
+    table_console().print(table)
 
 
 @jobs_group.command("show")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 import msgspec
-from rich.console import Console
 from rich.table import Table
 
-from batchery.cli._common import settings_from
+from batchery.cli._common import settings_from, table_console
 from batchery.plugins import discover_providers
 from batchery.spi import ProviderInfo
 
@@ -65,4 +64,4 @@ def providers_command(as_json: bool) -> None:
             f"{info.batch_discount:.0%}",
             info.key_env or "",
         )
-    Console().print(table)
+    table_console().print(table)

@@ -11,47 +11,81 @@ from pathlib import Path
 import click
 import msgspec
 
-from batchery.cli._common import open_app, settings_from
+from batchery.cli._common import open_app, parse_duration, settings_from
 from batchery.cli._progress import follow
-from batchery.inputs import read_input
+from batchery.inputs import InputFile, read_input
 from batchery.model import Mode
-from batchery.service import BatchLlmService, InvalidInputError, RunOutcome
+from batchery.service import BatchLlmService, InvalidInputError, RunOutcome, RunPlan
 from batchery.spi import ProviderError
 
-__all__ = ["run_command", "run_workload", "summary_of", "write_results"]
+__all__ = ["Summary", "run_command", "summary_of", "write_results"]
 
 
 class Summary(msgspec.Struct, kw_only=True):
     run_id: str
     status: str
     mode: str
+    mode_reason: str | None
     provider: str
     model: str | None
     total: int
     succeeded: int
     failed: int
+    cached: int
     batches_submitted: int
     duration_s: float
+    cost_usd: float
+    realtime_cost_usd: float
+    savings_usd: float
+    unpriced: int
     resumed: bool
-    mode_reason: str | None
 
 
 def summary_of(outcome: RunOutcome) -> Summary:
-    job = outcome.job
+    job, counts = outcome.job, outcome.counts
     return Summary(
         run_id=job.id,
         status=job.status,
         mode=job.mode,
+        mode_reason=job.reason,
         provider=job.provider,
         model=job.model,
-        total=outcome.counts.total,
-        succeeded=outcome.counts.succeeded,
-        failed=outcome.counts.failed,
+        total=counts.total,
+        succeeded=counts.succeeded,
+        failed=counts.failed,
+        cached=counts.cached,
         batches_submitted=outcome.batches_submitted,
         duration_s=outcome.duration_s,
+        cost_usd=counts.cost_usd,
+        realtime_cost_usd=counts.realtime_cost_usd,
+        savings_usd=counts.savings_usd,
+        unpriced=counts.unpriced,
         resumed=outcome.resumed,
-        mode_reason=job.reason,
     )
+
+
+def plan_report(plan: RunPlan) -> dict[str, object]:
+    """What a dry run shows: the choice, its reason, each mode's estimates and the chunks."""
+    return {
+        "provider": plan.provider,
+        "model": plan.model,
+        "mode": plan.mode,
+        "reason": plan.decision.reason,
+        "total": len(plan.requests),
+        "rejected": plan.rejected,
+        "cached": plan.cached,
+        "estimates": plan.decision.estimates,
+        "chunks": [
+            {
+                "index": c.index,
+                "kind": c.kind,
+                "model": c.model,
+                "requests": c.count,
+                "bytes": c.size,
+            }
+            for c in plan.chunks
+        ],
+    }
 
 
 async def write_results(service: BatchLlmService, job_id: str, out: Path) -> int:
@@ -67,38 +101,15 @@ async def write_results(service: BatchLlmService, job_id: str, out: Path) -> int
     return count
 
 
-async def run_workload(
-    service: BatchLlmService,
-    input_path: Path,
-    *,
-    provider: str,
-    model: str | None,
-    mode: Mode,
-    resume_key: str | None,
-) -> RunOutcome:
-    """Parse, validate and run one file, following its progress on stderr."""
+def _parsed(input_path: Path) -> InputFile:
     parsed = read_input(input_path)
     if parsed.problems:
         for problem in parsed.problems[:50]:
             click.echo(f"{input_path}: {problem}", err=True)
-        more = len(parsed.problems) - 50
-        if more > 0:
-            click.echo(f"... and {more} more problems", err=True)
+        if len(parsed.problems) > 50:
+            click.echo(f"... and {len(parsed.problems) - 50} more problems", err=True)
         raise click.exceptions.Exit(2)
-    fingerprint = None
-    if resume_key is not None:
-        fingerprint = hashlib.sha256(
-            f"{parsed.digest}|{provider}|{model}|{mode}|{resume_key}".encode()
-        ).hexdigest()
-    async with service.bus.subscribe() as queue:
-        view = asyncio.create_task(follow(queue))
-        try:
-            return await service.run(
-                parsed.items, provider=provider, model=model, mode=mode, fingerprint=fingerprint
-            )
-        finally:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(view, timeout=1.0)
+    return parsed
 
 
 @click.command("run")
@@ -113,6 +124,11 @@ async def run_workload(
     "--mode", type=click.Choice([m.value for m in Mode]), default=Mode.AUTO.value, show_default=True
 )
 @click.option(
+    "--deadline",
+    help="How long you can wait, e.g. 90s, 30m, 6h; auto mode and"
+    " the batch-to-realtime fallback keep to it.",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Results file: one JSON line per input custom_id (default INPUT.results.jsonl).",
@@ -122,6 +138,8 @@ async def run_workload(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the run summary here as JSON.",
 )
+@click.option("--dry-run", is_flag=True, help="Validate, plan and estimate; call no provider.")
+@click.option("--no-cache", is_flag=True, help="Ask the provider even for answers in the cache.")
 @click.option("--base-url", help="Provider base URL (default: the provider's own variable).")
 @click.option("--emulate", is_flag=True, help="Run against an in-process emulator.")
 @click.option("--store", help="Job store path or URL (default: BATCHERY_STORE or user data).")
@@ -131,8 +149,11 @@ def run_command(
     provider: str | None,
     model: str | None,
     mode: str,
+    deadline: str | None,
     out: Path | None,
     summary: Path | None,
+    dry_run: bool,
+    no_cache: bool,
     base_url: str | None,
     emulate: bool,
     store: str | None,
@@ -145,22 +166,55 @@ def run_command(
     loaded = settings_from(config_file, {"store": store})
     name = provider or loaded.settings.default_provider
     out = out or input_path.with_name(input_path.stem + ".results.jsonl")
+    deadline_s = parse_duration(deadline) if deadline else None
+    use_cache = loaded.settings.use_cache and not no_cache
+    parsed = _parsed(input_path)
+
+    async def plan() -> dict[str, object]:
+        async with open_app(
+            loaded, name, emulate=emulate, base_url=base_url, require_key=False
+        ) as ctx:
+            return plan_report(
+                await ctx.service.plan(
+                    parsed.items,
+                    provider=name,
+                    model=model,
+                    mode=Mode(mode),
+                    deadline_s=deadline_s,
+                    use_cache=use_cache,
+                )
+            )
 
     async def main() -> Summary:
         async with open_app(loaded, name, emulate=emulate, base_url=base_url) as ctx:
-            outcome = await run_workload(
-                ctx.service,
-                input_path,
-                provider=name,
-                model=model,
-                mode=Mode(mode),
-                resume_key=None if emulate else (ctx.base_url or "default"),
+            resume_key = None if emulate else (ctx.base_url or "default")
+            fingerprint = (
+                None
+                if resume_key is None
+                else hashlib.sha256(
+                    f"{parsed.digest}|{name}|{model}|{mode}|{resume_key}".encode()
+                ).hexdigest()
             )
+            async with ctx.service.bus.subscribe() as queue:
+                view = asyncio.create_task(follow(queue))
+                try:
+                    outcome = await ctx.service.run(
+                        parsed.items,
+                        provider=name,
+                        model=model,
+                        mode=Mode(mode),
+                        fingerprint=fingerprint,
+                        deadline_s=deadline_s,
+                        use_cache=use_cache,
+                    )
+                finally:
+                    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                        await asyncio.wait_for(view, timeout=1.0)
             await write_results(ctx.service, outcome.job.id, out)
             return summary_of(outcome)
 
     try:
-        result = asyncio.run(main())
+        result: object = asyncio.run(plan() if dry_run else main())
     except InvalidInputError as exc:
         click.echo(f"{input_path}: {exc}", err=True)
         raise click.exceptions.Exit(2) from None
@@ -172,7 +226,8 @@ def run_command(
         )
         raise click.exceptions.Exit(1) from None
     encoded = msgspec.json.format(msgspec.json.encode(result), indent=2)
-    if summary is not None:
+    if summary is not None and not dry_run:
         summary.write_bytes(encoded + b"\n")
     sys.stdout.write(encoded.decode() + "\n")
-    click.echo(f"results: {out}", err=True)
+    if not dry_run:
+        click.echo(f"results: {out}", err=True)

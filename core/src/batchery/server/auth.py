@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
-from batchery.server.config import hash_token
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
+
+from batchery.server.config import hash_token
 
 __all__ = ["Authenticator", "Caller", "bearer_of"]
 

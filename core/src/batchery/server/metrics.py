@@ -20,9 +20,7 @@ __all__ = [
     "SOCKETS_REFUSED",
 ]
 
-SOCKETS_OPEN: Final = Gauge(
-    "batchery_ws_connections", "Progress WebSockets open on this instance."
-)
+SOCKETS_OPEN: Final = Gauge("batchery_ws_connections", "Progress WebSockets open on this instance.")
 SOCKETS_REFUSED: Final = Counter(
     "batchery_ws_refused", "Progress WebSockets refused before accept.", ["reason"]
 )

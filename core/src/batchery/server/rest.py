@@ -10,9 +10,9 @@ from typing import Annotated, Final
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.exceptions import ClientException, NotFoundException
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLICT
 
 from batchery.model import Job, LlmResult
 from batchery.server.auth import Caller
@@ -20,7 +20,7 @@ from batchery.server.owners import RunOwners
 from batchery.server.snapshots import Snapshots
 from batchery.server.tickets import Tickets
 from batchery.server.wire import ResultsPage, RunList, RunSnapshot, Ticket, TicketRequest
-from batchery.service import BatchLlmService
+from batchery.service import BatchLlmService, UnknownProviderError
 
 __all__ = ["RunsController"]
 
@@ -37,8 +37,8 @@ async def _owned(service: BatchLlmService, owners: RunOwners, caller: Caller, ru
 
 class RunsController(Controller):
     path = "/api"
-    security = [{"bearer": []}]  # noqa: RUF012 -- Litestar reads it as a class attribute
-    tags = ["runs"]  # noqa: RUF012
+    security = [{"bearer": []}]
+    tags = ["runs"]
 
     @get("/runs", summary="List the caller's runs, newest first")
     async def list_runs(
@@ -99,12 +99,18 @@ class RunsController(Controller):
         snapshots: NamedDependency[Snapshots],
     ) -> RunSnapshot:
         await _owned(service, owners, caller, run_id)
-        return await snapshots.of(await service.cancel_batch(run_id))
+        try:
+            job = await service.cancel_batch(run_id)
+        except UnknownProviderError:
+            raise ClientException(
+                "this server does not load the run's provider", status_code=HTTP_409_CONFLICT
+            ) from None
+        return await snapshots.of(job)
 
     @post("/ws-tickets", status_code=HTTP_201_CREATED, summary="A single-use WebSocket ticket")
     async def issue_ticket(
         self,
-        data: TicketRequest,
+        data: JSONBody[TicketRequest],
         caller: NamedDependency[Caller],
         service: NamedDependency[BatchLlmService],
         owners: NamedDependency[RunOwners],

@@ -11,11 +11,12 @@ import hashlib
 import secrets
 import time
 from collections import OrderedDict
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
 import msgspec
-from batchery.server.wire import Ticket
 from redis.asyncio import Redis
+
+from batchery.server.wire import Ticket
 
 __all__ = ["MemoryTickets", "RedisTickets", "Tickets"]
 
@@ -32,6 +33,7 @@ def _key(ticket: str) -> str:
     return hashlib.sha256(ticket.encode()).hexdigest()
 
 
+@runtime_checkable
 class Tickets(Protocol):
     async def issue(self, tenant: str, run_id: str) -> Ticket: ...
 

@@ -20,6 +20,7 @@ from typing import Any, Final, NamedTuple
 import msgspec
 import structlog
 from litestar import WebSocket
+from litestar.types import WebSocketResponseBodyEvent, WebSocketResponseStartEvent
 
 from batchery.server import metrics
 from batchery.server.auth import Authenticator, bearer_of
@@ -152,7 +153,9 @@ class FeedGate:
             finished = done.pop()
             if finished.cancelled() or finished.exception() is not None:
                 if not finished.cancelled():
-                    _log.error("progress socket failed", run_id=run_id, exc_info=finished.exception())
+                    _log.error(
+                        "progress socket failed", run_id=run_id, exc_info=finished.exception()
+                    )
                 return 1011, "internal error"
             return finished.result()
 
@@ -219,13 +222,17 @@ async def _refuse(socket: WebSocket[Any, Any, Any], refusal: Refusal) -> None:
     metrics.SOCKETS_REFUSED.labels(refusal.reason).inc()
     if _DENIAL in (socket.scope.get("extensions") or {}):
         body = refusal.reason.encode()
-        await socket.send(
-            {
-                "type": "websocket.http.response.start",
-                "status": refusal.status,
-                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(body))],
-            }
-        )
-        await socket.send({"type": "websocket.http.response.body", "body": body})
+        start: WebSocketResponseStartEvent = {
+            "type": "websocket.http.response.start",
+            "status": refusal.status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+        }
+        done: WebSocketResponseBodyEvent = {
+            "type": "websocket.http.response.body",
+            "body": body,
+            "more_body": False,
+        }
+        await socket.send(start)
+        await socket.send(done)
         return
     await socket.close(4000 + refusal.status, refusal.reason)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Final, Literal
 
 import msgspec
+
 from batchery.events import (
     BatchSubmitted,
     FallbackStarted,

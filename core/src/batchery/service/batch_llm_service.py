@@ -26,7 +26,7 @@ from batchery.service._tasks import task_group
 from batchery.service.batch_runner import BatchRunner
 from batchery.service.limiter import LimiterRegistry
 from batchery.service.options import ServiceOptions
-from batchery.service.planning import RunPlan, Sizing, cache_key, plan_run
+from batchery.service.planning import RunPlan, Sizing, cache_key, plan_run, with_model
 from batchery.service.policy import PRIOR_LATENCY_S, batch_turnaround
 from batchery.service.realtime_runner import RealtimeRunner
 from batchery.spi import ModelPrice, Provider
@@ -112,7 +112,9 @@ class BatchLlmService:
         cached = None
         if use_cache:
             keys = [
-                cache_key(chosen.info.name, item) for item in items if isinstance(item, LlmRequest)
+                cache_key(chosen.info.name, with_model(item, chosen, model, self._options))
+                for item in items
+                if isinstance(item, LlmRequest)
             ]
             cached = await self._store.cache.get_many(keys)
         return plan_run(

@@ -27,6 +27,7 @@ __all__ = [
     "cache_key",
     "estimate_tokens",
     "plan_run",
+    "with_model",
 ]
 
 DEFAULT_OUTPUT_TOKENS = 256
@@ -141,7 +142,7 @@ def plan_run(
     chunk_of, chunks = _layout(requests, ready, decision.mode, provider, options)
     return RunPlan(
         provider=info.name,
-        model=model or _single_model(todo),
+        model=model or _single_model(todo or requests),
         decision=decision,
         requests=requests,
         chunk_of=chunk_of,
@@ -149,6 +150,19 @@ def plan_run(
         cache_keys=keys,
         chunks=chunks,
     )
+
+
+def with_model(
+    request: LlmRequest, provider: Provider, model: str | None, options: ServiceOptions
+) -> LlmRequest:
+    """The request with the model it will run on: its own, the run's, or the defaults."""
+    chosen = (
+        request.model
+        or model
+        or options.default_model
+        or provider.info.default_models.get(request.kind)
+    )
+    return msgspec.structs.replace(request, model=chosen)
 
 
 def _validated(

@@ -108,6 +108,10 @@ def decide(
     def chosen(mode: Mode, reason: str) -> ModeDecision:
         return ModeDecision(mode=mode, reason=reason, estimates=estimates)
 
+    if work.count == 0:
+        return chosen(Mode.REALTIME if requested is Mode.AUTO else requested,
+                      "nothing left to send: every request was answered from the cache or"
+                      " refused")
     if requested is not Mode.AUTO:
         return chosen(requested, f"{requested} mode was requested")
     if not batch:

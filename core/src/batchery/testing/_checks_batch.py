@@ -22,8 +22,8 @@ __all__: list[str] = []
 
 CLOCK_SKEW_S = 300.0
 """How far before the caller's clock a batch's `created_at` may be (core allows the same)."""
-EXPIRE_REAL_S = 1.0
-"""Real seconds the expiry check lets the provider's whole completion window take."""
+EXPIRE_REAL_S = 0.5
+"""Real seconds the expiry check gives the provider's whole completion window."""
 CANCEL_TIME_SCALES = (100.0, 20.0, 4.0)
 """Slower and slower clocks, until the kit catches a batch in progress to cancel it."""
 
@@ -134,7 +134,7 @@ async def batch_expired(kit: Kit) -> None:
     results it finished; the requests it never ran are not permanent failures.
 
     The emulator's clock runs so fast that the provider's completion window
-    (`INFO.limits.completion_window_s`) passes in about a second.
+    (`INFO.limits.completion_window_s`) passes in half a second.
 
     Troubleshooting: read results at `expired` as at `completed` (an expired batch still has
     output); mark unrun requests retryable (or leave them out) so core resubmits them; and let

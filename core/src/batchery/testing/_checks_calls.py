@@ -88,9 +88,7 @@ async def reconcile_lost_create(kit: Kit) -> None:
         nothing = await s.provider.find_batch(new_tag(), created_after=since, request_count=6)
         expect(nothing is None, f"an unused tag found {nothing!r}")
         latest = max(state.created_at for state in found.values())
-        late = await s.provider.find_batch(
-            tags[5], created_after=latest + 1, request_count=5
-        )
+        late = await s.provider.find_batch(tags[5], created_after=latest + 1, request_count=5)
         expect(late is None, f"created_after={latest + 1} still found {late!r}")
         final = await kit.wait(s.provider, found[5].batch_id)
         expect(final.status is BatchStatus.COMPLETED, f"the found batch ended {final.status}")
@@ -228,4 +226,3 @@ async def realtime_overloaded(kit: Kit) -> None:
     Troubleshooting: treat `overloaded_error` (and status 529) as retryable.
     """
     await _expect_retryable(kit, "http_529", 529)
-

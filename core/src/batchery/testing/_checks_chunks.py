@@ -78,10 +78,8 @@ async def chunk_sizes(kit: Kit) -> None:
             max_bytes=min(limits.max_bytes_per_batch, SYNTHETIC_MAX_BYTES),
         )
         chunks: dict[int, list[tuple[LlmRequest, int]]] = defaultdict(list)
-        for (request, size), index in zip(
-            zip(sent, sizes, strict=True), planner.assign_all(zip(sent, sizes)), strict=True
-        ):
-            chunks[index].append((request, size))
+        for request, size in zip(sent, sizes, strict=True):
+            chunks[planner.assign(request, size)].append((request, size))
         measured: list[tuple[int, int]] = []
         ids: list[str] = []
         for chunk in chunks.values():
@@ -119,7 +117,7 @@ def _expect_consistent(measured: Sequence[tuple[int, int]]) -> None:
 
 
 @check("batch")
-async def chunk_at_count_limit(kit: Kit) -> None:
+async def chunk_at_count_limit(kit: Kit) -> str | None:
     """A chunk of exactly `INFO.limits.max_requests_per_batch` small requests, planned by
     `ChunkPlanner` at the provider's real limits, is accepted (it leaves validation without
     failing).
@@ -136,17 +134,8 @@ async def chunk_at_count_limit(kit: Kit) -> None:
         if limit > FULL_COUNT_MAX:
             raise Unsupported(f"a count limit of {limit:,} is too large to submit quickly")
         sent = kit.requests(s.provider, limit, prefix="n")
-        planner = ChunkPlanner(
-            max_requests=limit, max_bytes=s.info.limits.max_bytes_per_batch
-        )
-        chosen = [
-            request
-            for request, index in zip(
-                sent, planner.assign_all((r, s.provider.batch_size_of(r)) for r in sent),
-                strict=True,
-            )
-            if index == 0
-        ]
+        planner = ChunkPlanner(max_requests=limit, max_bytes=s.info.limits.max_bytes_per_batch)
+        chosen = [r for r in sent if planner.assign(r, s.provider.batch_size_of(r)) == 0]
         state = await s.provider.submit_batch(chosen, tag=new_tag())
         settled = await kit.wait(
             s.provider,
@@ -168,7 +157,7 @@ async def chunk_at_count_limit(kit: Kit) -> None:
 
 
 @check("batch")
-async def custom_id_round_trip(kit: Kit) -> None:
+async def custom_id_round_trip(kit: Kit) -> str | None:
     """Awkward but valid custom ids (unicode, spaces, URL characters, quotes, 64 and 512
     characters, ids differing only in case) come back unchanged, in batch and in realtime.
 

@@ -61,7 +61,7 @@ async def collect_duplicates(kit: Kit) -> None:
     """
     async with kit.session("duplicate=0.5") as s:
         sent = kit.requests(s.provider, 24)
-        final, collected = await run_batch(kit, s, sent)
+        _, collected = await run_batch(kit, s, sent)
         expect_all_ok(kit, s.info, collected, sent)
         expect(
             bool(collected.malformed),
@@ -82,14 +82,15 @@ async def collect_unknown_ids(kit: Kit) -> None:
     """
     async with kit.session("unknown_id=0.5") as s:
         sent = kit.requests(s.provider, 24)
-        final, collected = await run_batch(kit, s, sent)
+        _, collected = await run_batch(kit, s, sent)
         ids = {r.custom_id for r in sent}
         known = [r for r in collected.results if r.custom_id in ids]
         strays = len(collected.results) - len(known) + len(collected.malformed)
         expect(strays > 0, "the lines with unknown ids vanished; yield them so core can see them")
-        expect(len(known) == len(ids) == len({r.custom_id for r in known}), (
-            f"{len(known)} results for the {len(ids)} sent ids: each must come back exactly once"
-        ))
+        expect(
+            len(known) == len(ids) == len({r.custom_id for r in known}),
+            (f"{len(known)} results for the {len(ids)} sent ids: each must come back exactly once"),
+        )
         expect(all(r.ok for r in known), "a sent request lost its answer to a stray line")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import traceback
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from urllib.parse import quote, urlsplit
 
@@ -68,10 +68,10 @@ class _Seen:
         self.texts.append((where, repr(value)))
         self.texts.append((where, str(value)))
 
-    async def attempt(self, where: str, call: object) -> None:
+    async def attempt(self, where: str, call: Awaitable[object]) -> None:
         """Await `call` and keep its result or its exception."""
         try:
-            self.add(where, await call)  # type: ignore[misc]
+            self.add(where, await call)
         except Exception as exc:
             self.add(where, exc)
 

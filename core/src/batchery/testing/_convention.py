@@ -21,7 +21,7 @@ def module_info(module: type[Module]) -> ProviderInfo:
     info = getattr(module, "INFO", None)
     if not isinstance(info, ProviderInfo):
         raise ConventionError(
-            f"{module.__qualname__}.INFO must be a batchery.spi.ProviderInfo, "
+            f"{module.__qualname__}.INFO must be a ProviderInfo (batchery.spi), "
             f"not {type(info).__name__}"
         )
     return info

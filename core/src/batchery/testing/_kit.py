@@ -165,10 +165,14 @@ class Collected:
 
 
 class Kit:
-    """Runs scenarios for one provider module; a fresh canary key per kit."""
+    """Runs scenarios for one provider module; a fresh canary key per kit.
 
-    def __init__(self, config: KitConfig) -> None:
+    `faults` are the fault names the emulator accepts (see `capabilities.emulator_faults`).
+    """
+
+    def __init__(self, config: KitConfig, faults: frozenset[str] = frozenset()) -> None:
         self.config = config
+        self.faults = faults
         self.key = new_canary()
 
     @property
@@ -263,7 +267,7 @@ class Kit:
         what: str = "a terminal state",
         timeout_s: float | None = None,
     ) -> BatchState:
-        """Poll `get_batch` until `until` holds; a 404 (transient after create) is polled through."""
+        """Poll `get_batch` until `until` holds; a 404 (transient after a create) is waited out."""
         limit = timeout_s if timeout_s is not None else self.config.timeout_s
         deadline = time.monotonic() + limit
         state: BatchState | None = None
@@ -355,7 +359,9 @@ def expect_subset(collected: Collected, sent: Sequence[LlmRequest]) -> None:
     expect(not repeated, f"collect yielded these ids more than once: {repeated[:5]}")
 
 
-def expect_all_ok(kit: Kit, info: ProviderInfo, collected: Collected, sent: Sequence[LlmRequest]) -> None:
+def expect_all_ok(
+    kit: Kit, info: ProviderInfo, collected: Collected, sent: Sequence[LlmRequest]
+) -> None:
     """Every sent request came back exactly once, answered."""
     expect_subset(collected, sent)
     missing = sorted({r.custom_id for r in sent} - {r.custom_id for r in collected.ok})

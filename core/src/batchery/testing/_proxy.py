@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+
 from batchery.emulator import EmulatorServer
 
 __all__ = ["CountingProxy", "Exchange"]

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from batchery.testing._kit import Kit
 from batchery.testing.capabilities import CAPABILITIES
 
-__all__ = ["CHECKS", "Check", "check"]
+__all__ = ["CHECKS", "Check", "check", "ordered"]
 
-CheckFn = Callable[[Kit], Awaitable[str | None]]
+CheckFn = Callable[[Kit], Coroutine[Any, Any, str | None]]
 """A check returns an optional note for the report, raises `ConformanceFailure` or `Unsupported`."""
 
 
@@ -35,7 +36,14 @@ class Check:
 
 
 CHECKS: dict[str, Check] = {}
-"""Every check by name, in the order they are defined (which is the order they run)."""
+"""Every check by name, in the order they were registered; `ordered` gives report order."""
+
+
+def ordered(names: Iterable[str]) -> list[str]:
+    """`names` in report order: by capability (as in `CAPABILITIES`), then registration."""
+    ranks = {name: rank for rank, name in enumerate(CAPABILITIES)}
+    position = {name: rank for rank, name in enumerate(CHECKS)}
+    return sorted(names, key=lambda n: (ranks[CHECKS[n].capability], position[n]))
 
 
 def check(capability: str) -> Callable[[CheckFn], CheckFn]:

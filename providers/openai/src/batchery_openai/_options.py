@@ -21,6 +21,8 @@ class OpenAIOptions(msgspec.Struct, frozen=True, kw_only=True):
     idempotent GETs only (`max_get_attempts` in all, jittered exponential backoff between
     `backoff_initial_s` and `backoff_max_s`, or the server's `retry-after` up to
     `retry_after_cap_s`): a create is never repeated by the client (see `batchery.spi`).
+    `completion_window` is sent on every batch create; OpenAI accepts only "24h", while some
+    compatible servers take other windows.
     """
 
     api_key: Secret | None = None
@@ -34,6 +36,7 @@ class OpenAIOptions(msgspec.Struct, frozen=True, kw_only=True):
     backoff_max_s: float = 8.0
     retry_after_cap_s: float = 60.0
     max_connections: int = 64
+    completion_window: str = "24h"
 
     def __post_init__(self) -> None:
         if self.max_get_attempts < 1:

@@ -1,0 +1,101 @@
+"""`batchery costs` and `batchery cache`: what was spent and saved, and the result cache."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import click
+import msgspec
+from rich.table import Table
+
+from batchery.cli._common import parse_duration, settings_from, table_console
+from batchery.store import CostRow, open_store
+
+__all__ = ["cache_group", "costs_command"]
+
+_store_option = click.option("--store", help="Job store path or URL.")
+
+
+async def _report(url: str, since: float | None) -> list[CostRow]:
+    store = open_store(url)
+    await store.open()
+    try:
+        return await store.history.cost_report(since=since)
+    finally:
+        await store.close()
+
+
+@click.command("costs")
+@click.option("--since", help="Only the last DURATION, e.g. 24h or 30d.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows for programs.")
+@_store_option
+def costs_command(since: str | None, as_json: bool, store: str | None) -> None:
+    """Spend by provider, model, mode and day, with what realtime would have cost."""
+    loaded = settings_from(None, {"store": store})
+    start = time.time() - parse_duration(since) if since else None
+    rows = asyncio.run(_report(loaded.settings.store_url(), start))
+    if as_json:
+        click.echo(
+            msgspec.json.format(
+                msgspec.json.encode(
+                    [msgspec.structs.asdict(r) | {"savings_usd": r.savings_usd} for r in rows]
+                ),
+                indent=2,
+            )
+        )
+        return
+    table = Table(
+        "day", "provider", "model", "mode", "requests", "cached", "cost $", "realtime $", "saved $"
+    )
+    for r in rows:
+        table.add_row(
+            r.day,
+            r.provider,
+            r.model or "",
+            r.mode or "",
+            str(r.requests),
+            str(r.cached),
+            f"{r.cost_usd:.4f}",
+            f"{r.realtime_cost_usd:.4f}",
+            f"{r.savings_usd:.4f}",
+        )
+    cost = sum(r.cost_usd for r in rows)
+    realtime = sum(r.realtime_cost_usd for r in rows)
+    table.add_section()
+    table.add_row(
+        "total",
+        "",
+        "",
+        "",
+        str(sum(r.requests for r in rows)),
+        str(sum(r.cached for r in rows)),
+        f"{cost:.4f}",
+        f"{realtime:.4f}",
+        f"{realtime - cost:.4f}",
+    )
+    table_console().print(table)
+
+
+@click.group("cache")
+def cache_group() -> None:
+    """The result cache: answers reused when the same request runs again."""
+
+
+@cache_group.command("prune")
+@click.option("--older-than", help="Age to drop, e.g. 30d (default: cache_max_age_days).")
+@_store_option
+def prune_cache(older_than: str | None, store: str | None) -> None:
+    """Drop cached answers older than the given age."""
+    loaded = settings_from(None, {"store": store})
+    age = parse_duration(older_than) if older_than else loaded.settings.cache_max_age_days * 86400.0
+
+    async def prune() -> int:
+        opened = open_store(loaded.settings.store_url())
+        await opened.open()
+        try:
+            return await opened.cache.prune(time.time() - age)
+        finally:
+            await opened.close()
+
+    click.echo(f"{asyncio.run(prune())} cached answers removed")

@@ -1,0 +1,74 @@
+"""`batchery watch RUN_ID --url`: follow a run on a Batchery server until it finishes.
+
+Progress bars on a terminal, one plain line per event otherwise; the connection is resumed from
+the last event seen whenever it drops. Exits 0 when the run completed, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import click
+
+from batchery.cli._progress import follow
+from batchery.client import ClientError, ProgressClient
+from batchery.events import RunEvent
+
+__all__ = ["TOKEN_ENV", "watch_command"]
+
+TOKEN_ENV = "BATCHERY_TOKEN"  # noqa: S105 -- the variable's name, not a token
+
+
+def _token(token_file: Path | None) -> str:
+    if token_file is not None:
+        token = token_file.read_text().strip()
+    else:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise click.UsageError(f"give the API token in {TOKEN_ENV} or with --token-file")
+    return token
+
+
+async def _watch(url: str, token: str, run_id: str) -> str:
+    """Render the run's events; the run's final status."""
+    async with ProgressClient(url, token) as client:
+        snapshot = await client.snapshot(run_id)
+        state = snapshot.state
+        click.echo(
+            f"{run_id}: {snapshot.status}, {state.completed + state.failed}/{state.total} done",
+            err=True,
+        )
+        if state.finished:
+            return snapshot.status
+        queue: asyncio.Queue[RunEvent] = asyncio.Queue()
+        view = asyncio.create_task(follow(queue))
+        try:
+            async for event in client.follow(run_id, after_seq=state.seq):
+                queue.put_nowait(event)
+            await asyncio.wait_for(view, timeout=5.0)
+        finally:
+            view.cancel()
+        final = client.last_state(run_id)
+        return final.status if final is not None else snapshot.status
+
+
+@click.command("watch")
+@click.argument("run_id")
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="Server URL.")
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=f"File holding the API token (default: ${TOKEN_ENV}).",
+)
+def watch_command(run_id: str, url: str, token_file: Path | None) -> None:
+    """Follow RUN_ID on a Batchery server until it finishes."""
+    token = _token(token_file)
+    try:
+        status = asyncio.run(_watch(url, token, run_id))
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{run_id}: {status}", err=True)
+    if status != "completed":
+        raise click.exceptions.Exit(1)

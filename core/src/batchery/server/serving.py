@@ -1,0 +1,93 @@
+"""Running the server under uvicorn with the limits the progress feed needs.
+
+Clients send the feed nothing but control frames, so a message over 64 KiB is refused (1009);
+per-message compression is off (it costs a zlib context per socket and CPU per frame); pings
+find dead peers. Forwarded headers are ignored unless proxies are named, so client addresses
+(and the per-address cap) cannot be spoofed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Final
+
+import msgspec
+import uvicorn
+from litestar import Litestar
+
+__all__ = ["RunningServer", "serve_in_background", "uvicorn_config"]
+
+WS_MAX_SIZE: Final = 64 * 1024
+
+_DENIAL_NOISE: Final = "ASGI callable returned without completing handshake."
+
+
+class _DenialIsComplete(logging.Filter):
+    """uvicorn's sans-I/O WebSocket protocol logs an error after every denial response (an
+    HTTP status sent instead of `accept`), which is how the feed refuses; drop that line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != _DENIAL_NOISE
+
+
+def _quiet_denials() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _DenialIsComplete) for f in logger.filters):
+        logger.addFilter(_DenialIsComplete())
+
+
+def uvicorn_config(
+    app: Litestar,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    trusted_proxies: Sequence[str] = (),
+    backlog: int = 2048,
+) -> uvicorn.Config:
+    _quiet_denials()
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_max_size=WS_MAX_SIZE,
+        ws_per_message_deflate=False,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=list(trusted_proxies) or None,
+        backlog=backlog,
+        timeout_graceful_shutdown=5,
+    )
+
+
+class RunningServer(msgspec.Struct):
+    server: uvicorn.Server
+    url: str
+
+
+@contextlib.asynccontextmanager
+async def serve_in_background(
+    app: Litestar, *, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[RunningServer]:
+    """Serve `app` in this event loop (port 0 picks a free one) until the block ends."""
+    server = uvicorn.Server(uvicorn_config(app, host=host, port=port))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("the server stopped before it started")
+        await asyncio.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield RunningServer(server, f"http://{host}:{bound}")
+    finally:
+        server.should_exit = True
+        await task

@@ -1,0 +1,99 @@
+"""How to reach one Anthropic workspace: key, base URL, API version and the client's budgets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+
+import aiohttp
+import msgspec
+from batchery.secrets import Secret
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_TOKENS",
+    "AnthropicOptions",
+    "create_session",
+    "session_resource",
+]
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+"""Anthropic requires `max_tokens` on every request; this is used when a request gives none.
+
+4096 is the largest output every current Claude model accepts, so it never causes a 400.
+"""
+
+
+class AnthropicOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """Connection settings for one Anthropic workspace.
+
+    The key is a `Secret`, so the repr never shows it. Paths carry their own `/v1`, so
+    `base_url` is the bare origin, as the official SDK and `ANTHROPIC_BASE_URL` spell it.
+    Idempotent calls (GETs, cancel) are retried up to `max_get_attempts` times with jittered
+    backoff or the server's `retry-after` up to `retry_after_cap_s`; a create is sent once.
+    """
+
+    api_key: Secret | None = None
+    base_url: str = DEFAULT_BASE_URL
+    version: str = API_VERSION
+    default_max_tokens: int = DEFAULT_MAX_TOKENS
+    request_timeout_s: float = 120.0
+    create_timeout_s: float = 600.0
+    max_get_attempts: int = 4
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 8.0
+    retry_after_cap_s: float = 60.0
+    max_connections: int = 64
+
+    def __post_init__(self) -> None:
+        if self.max_get_attempts < 1:
+            raise ValueError("max_get_attempts must be at least 1")
+        if self.request_timeout_s <= 0 or self.create_timeout_s <= 0:
+            raise ValueError("timeouts must be positive")
+        if self.default_max_tokens < 1:
+            raise ValueError("default_max_tokens must be at least 1")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AnthropicOptions:
+        """Options from `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`; empty counts as unset."""
+        env = os.environ if environ is None else environ
+        key = env.get("ANTHROPIC_API_KEY") or None
+        return cls(
+            api_key=Secret(key) if key else None,
+            base_url=env.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL,
+        )
+
+    def url(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path
+
+
+def create_session(options: AnthropicOptions) -> aiohttp.ClientSession:
+    """A session sized for one workspace; call it inside a running event loop.
+
+    Each call sets its own total timeout; this default only bounds connecting and idle reads,
+    so a forgotten request cannot hang forever.
+    """
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        sock_connect=options.request_timeout_s,
+        sock_read=options.request_timeout_s,
+    )
+    connector = aiohttp.TCPConnector(limit=options.max_connections, limit_per_host=0)
+    return aiohttp.ClientSession(
+        timeout=timeout,
+        connector=connector,
+        raise_for_status=False,
+        headers={"User-Agent": "batchery-anthropic"},
+    )
+
+
+async def session_resource(options: AnthropicOptions) -> AsyncIterator[aiohttp.ClientSession]:
+    """The session as an async-generator resource: yielded open, closed on shutdown."""
+    session = create_session(options)
+    try:
+        yield session
+    finally:
+        await session.close()
