@@ -85,7 +85,10 @@ async def build_application(
     chosen = modules if only is None else {n: m for n, m in modules.items() if n in only}
     definitions: list[ModuleDefinition] = []
     for name, module in chosen.items():
-        options: dict[str, object] = dict(settings.providers.get(name, {}))
+        options: dict[str, object] = {
+            **settings.providers.get(name.replace("-", "_"), {}),
+            **settings.providers.get(name, {}),
+        }
         options.update((provider_options or {}).get(name, {}))
         definitions.append(module.for_root(**options))
     return await Application.create(

@@ -143,13 +143,15 @@ class ProgressClient:
         return self._states.get(run_id)
 
     async def follow(
-        self, run_id: str, *, after_seq: int | None = None
+        self, run_id: str, *, after_seq: int | None = None, state: RunState | None = None
     ) -> AsyncGenerator[RunEvent]:
-        """The run's events after `after_seq` (default: after the current snapshot)."""
-        if after_seq is None:
-            state = (await self.snapshot(run_id)).state
-        else:
-            state = RunState(run_id=run_id, seq=after_seq)
+        """The run's events after `state` (carrying it on), or after `after_seq`, or, given
+        neither, after the current snapshot; `last_state` then folds them in."""
+        if state is None:
+            if after_seq is None:
+                state = (await self.snapshot(run_id)).state
+            else:
+                state = RunState(run_id=run_id, seq=after_seq)
         self._states[run_id] = state
         if state.finished:
             return

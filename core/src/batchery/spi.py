@@ -184,12 +184,19 @@ class ReportsRateLimits(Protocol):
 
 
 class EmulatorOptions(msgspec.Struct, frozen=True, kw_only=True):
-    """How an emulator behaves: `time_scale` compresses provider time (1.0 is real time)."""
+    """How an emulator behaves: `time_scale` compresses provider time (1.0 is real time).
+
+    `requests_per_min` and `tokens_per_min` set the realtime rate limits it enforces, per
+    emulated minute, with the provider's real rate-limit headers; None keeps its generous
+    defaults.
+    """
 
     time_scale: float = 1.0
     faults: str = ""
     latency_s: float = 0.0
     seed: int = 0
+    requests_per_min: int | None = None
+    tokens_per_min: int | None = None
 
 
 class Emulator(Protocol):

@@ -38,16 +38,16 @@ async def test_a_client_cut_off_mid_run_ends_equal_to_the_snapshot(served: Serve
     run_id = await synthetic_run(served.service, "acme", total=200)
     seen: list[RunEvent] = []
     async with ProgressClient(served.url, TOKENS["acme"], retry_delay_s=0.01) as client:
-        start = (await client.snapshot(run_id)).state.seq
+        start = (await client.snapshot(run_id)).state
         emitter = asyncio.create_task(_emit(served, run_id, 200))
-        async for event in client.follow(run_id):
+        async for event in client.follow(run_id, state=start):
             seen.append(event)
             if len(seen) in (40, 120):
                 assert _drop_sockets(served) == 1
         await emitter
         snapshot = await client.snapshot(run_id)
 
-    assert [e.seq for e in seen] == list(range(start + 1, snapshot.state.seq + 1))
+    assert [e.seq for e in seen] == list(range(start.seq + 1, snapshot.state.seq + 1))
     assert isinstance(seen[-1], RunFinished)
     assert client.last_state(run_id) == snapshot.state
     assert snapshot.state.completed == 200

@@ -101,9 +101,17 @@ def test_nothing_left_to_send_says_so() -> None:
 
 
 def test_turnaround_is_cautious() -> None:
-    assert batch_turnaround([]) == PRIOR_BATCH_TURNAROUND_S
-    assert batch_turnaround([10.0, 30.0]) == 30.0
-    assert batch_turnaround([10.0, 10.0, 10.0, 10.0, 100.0]) > 10.0
+    assert batch_turnaround([], 100) == PRIOR_BATCH_TURNAROUND_S
+    assert batch_turnaround([(100, 10.0), (100, 30.0)], 100) == 30.0
+    assert batch_turnaround([(100, 10.0)] * 4 + [(100, 100.0)], 100) > 10.0
+
+
+def test_turnaround_comes_from_batches_of_a_similar_size() -> None:
+    seen = [(10, 1.0), (200, 3.0), (1000, 9.0)]
+
+    assert batch_turnaround(seen, 200) == 3.0
+    assert batch_turnaround(seen, 1000) == 9.0
+    assert batch_turnaround(seen, 100_000) == 9.0  # nothing similar: all history counts
 
 
 def test_the_hybrid_slice_is_small_and_never_the_whole_job() -> None:

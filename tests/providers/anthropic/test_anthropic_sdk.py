@@ -10,13 +10,15 @@ from typing import Literal
 import anthropic
 import pydantic
 import pytest
+from anthropic.types import MessageParam, OutputConfigParam
+from anthropic.types.messages import MessageBatch
 from batchery.spi import EmulatorOptions
 from batchery_anthropic.emulator import AnthropicEmulator
 
 KEY = "sk-ant-api03-SDKtest0123456789"
 MODEL = "claude-haiku-4-5"
-MESSAGES = [{"role": "user", "content": "Is the sky blue?"}]
-SCHEMA = {
+MESSAGES: list[MessageParam] = [{"role": "user", "content": "Is the sky blue?"}]
+SCHEMA: dict[str, object] = {
     "type": "object",
     "properties": {
         "verdict": {"type": "string", "enum": ["yes", "no"]},
@@ -46,12 +48,21 @@ def _request(custom_id: str, **params: object) -> dict[str, object]:
     return {"custom_id": custom_id, "params": body}
 
 
+async def _until_ended(client: anthropic.AsyncAnthropic, batch_id: str) -> MessageBatch:
+    async with asyncio.timeout(5):
+        while True:
+            batch = await client.messages.batches.retrieve(batch_id)
+            if batch.processing_status == "ended":
+                return batch
+            await asyncio.sleep(0.02)
+
+
 async def test_batch_round_trip(client: anthropic.AsyncAnthropic) -> None:
     tool = {"name": "verdict", "description": "answer", "input_schema": SCHEMA}
     requests = [_request(f"r-{i}") for i in range(30)]
     requests[7] = _request("r-7", tools=[tool], tool_choice={"type": "tool", "name": "verdict"})
     requests[8] = _request("r-8", max_tokens=0)
-    batch = await client.messages.batches.create(requests=requests)  # type: ignore[arg-type]
+    batch = await client.messages.batches.create(requests=requests)
     assert batch.id.startswith("msgbatch_")
     assert batch.type == "message_batch"
     assert batch.processing_status == "in_progress"
@@ -59,12 +70,7 @@ async def test_batch_round_trip(client: anthropic.AsyncAnthropic) -> None:
     assert batch.results_url is None
     assert (batch.expires_at - batch.created_at).total_seconds() == 24 * 3600
 
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    while batch.processing_status != "ended":
-        assert loop.time() - started < 5.0
-        await asyncio.sleep(0.02)
-        batch = await client.messages.batches.retrieve(batch.id)
+    batch = await _until_ended(client, batch.id)
     counts = batch.request_counts
     assert (counts.processing, counts.succeeded, counts.errored) == (0, 29, 1)
     assert batch.ended_at is not None
@@ -85,7 +91,7 @@ async def test_batch_round_trip(client: anthropic.AsyncAnthropic) -> None:
     assert plain.type == "succeeded"
     assert plain.message.usage.service_tier == "batch"
 
-    realtime = await client.messages.create(model=MODEL, max_tokens=256, messages=MESSAGES)  # type: ignore[arg-type]
+    realtime = await client.messages.create(model=MODEL, max_tokens=256, messages=MESSAGES)
     assert realtime.id.startswith("msg_")
     assert realtime.content == plain.message.content
     assert realtime.usage.input_tokens == plain.message.usage.input_tokens
@@ -102,7 +108,7 @@ async def test_list_pages_and_cancel() -> None:
 
 async def _list_and_cancel(client: anthropic.AsyncAnthropic) -> None:
     ids = [
-        (await client.messages.batches.create(requests=[_request("a")])).id  # type: ignore[list-item]
+        (await client.messages.batches.create(requests=[_request("a")])).id
         for _ in range(5)
     ]
     listed = [b.id async for b in client.messages.batches.list(limit=2)]
@@ -120,18 +126,16 @@ async def _list_and_cancel(client: anthropic.AsyncAnthropic) -> None:
 
 
 async def test_messages_text_and_structured_output(client: anthropic.AsyncAnthropic) -> None:
-    text = await client.messages.create(model=MODEL, max_tokens=256, messages=MESSAGES)  # type: ignore[arg-type]
+    text = await client.messages.create(model=MODEL, max_tokens=256, messages=MESSAGES)
     assert text.type == "message"
     assert text.role == "assistant"
     assert text.stop_reason == "end_turn"
     assert text.content[0].type == "text"
     assert "Is the sky blue?" in text.content[0].text
 
+    config: OutputConfigParam = {"format": {"type": "json_schema", "schema": SCHEMA}}
     structured = await client.messages.create(
-        model=MODEL,
-        max_tokens=256,
-        messages=MESSAGES,  # type: ignore[arg-type]
-        output_config={"format": {"type": "json_schema", "schema": SCHEMA}},
+        model=MODEL, max_tokens=256, messages=MESSAGES, output_config=config
     )
     block = structured.content[0]
     assert block.type == "text"
@@ -139,7 +143,7 @@ async def test_messages_text_and_structured_output(client: anthropic.AsyncAnthro
     assert answer["verdict"] in ("yes", "no")
     assert 0 <= answer["confidence"] <= 1
 
-    short = await client.messages.create(model=MODEL, max_tokens=2, messages=MESSAGES)  # type: ignore[arg-type]
+    short = await client.messages.create(model=MODEL, max_tokens=2, messages=MESSAGES)
     assert short.stop_reason == "max_tokens"
 
 
@@ -157,7 +161,7 @@ async def test_parse_with_a_pydantic_model(client: anthropic.AsyncAnthropic) -> 
     parsed = await client.messages.parse(
         model=MODEL,
         max_tokens=512,
-        messages=MESSAGES,  # type: ignore[arg-type]
+        messages=MESSAGES,
         output_format=Plan,
     )
     plan = parsed.parsed_output
@@ -170,7 +174,7 @@ async def test_errors_reach_the_sdk_as_its_own_exceptions(emulator: AnthropicEmu
         base_url=emulator.base_url, api_key="sk-ant-wrong", max_retries=0
     ) as wrong:
         with pytest.raises(anthropic.AuthenticationError) as denied:
-            await wrong.messages.create(model=MODEL, max_tokens=5, messages=MESSAGES)  # type: ignore[arg-type]
+            await wrong.messages.create(model=MODEL, max_tokens=5, messages=MESSAGES)
     assert denied.value.request_id is not None
     assert denied.value.request_id.startswith("req_")
     async with anthropic.AsyncAnthropic(
@@ -190,11 +194,11 @@ async def test_the_sdk_retries_overload_and_rate_limits() -> None:
         anthropic.AsyncAnthropic(base_url=emu.base_url, api_key=KEY, max_retries=8) as sdk,
     ):
         for _ in range(5):
-            answer = await sdk.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)  # type: ignore[arg-type]
+            answer = await sdk.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
             assert answer.content
     async with (
         AnthropicEmulator(EmulatorOptions(faults="http_529")) as emu,
         anthropic.AsyncAnthropic(base_url=emu.base_url, api_key=KEY, max_retries=0) as sdk,
     ):
         with pytest.raises(anthropic.OverloadedError):
-            await sdk.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)  # type: ignore[arg-type]
+            await sdk.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)

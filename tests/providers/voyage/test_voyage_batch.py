@@ -130,7 +130,8 @@ async def test_each_kind_completes_and_agrees_with_realtime(start: Start, kind: 
     for request in requests:
         batch = results[request.custom_id]
         realtime = await provider.call(request)
-        assert batch.ok and realtime.ok
+        assert batch.ok
+        assert realtime.ok
         assert (batch.mode.value, realtime.mode.value) == ("batch", "realtime")
         assert _answer(batch) == _answer(realtime) is not None
         assert batch.usage.input_tokens == realtime.usage.input_tokens > 0

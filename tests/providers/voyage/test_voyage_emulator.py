@@ -13,7 +13,6 @@ import aiohttp
 import msgspec
 import pytest
 from batchery.spi import EmulatorOptions
-from multidict import CIMultiDict
 from batchery_voyage.emulator import (
     FINALIZING_S,
     REQUESTS_PER_S,
@@ -22,6 +21,7 @@ from batchery_voyage.emulator import (
     VoyageEmulator,
     rerank_score,
 )
+from multidict import CIMultiDict
 
 KEY = "pa-EMULATORcanary0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -43,9 +43,17 @@ class Client:
             body = msgspec.json.decode(raw) if reply.content_type == "application/json" else raw
             return reply.status, body, CIMultiDict(reply.headers)
 
+    async def ok(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The body of a call that must succeed."""
+        status, body, _ = await self.call(method, path, **kwargs)
+        assert status == 200, body
+        return body
+
     async def upload(self, lines: list[Any] | bytes, purpose: str = "batch") -> Any:
-        data = lines if isinstance(lines, bytes) else b"".join(
-            msgspec.json.encode(line) + b"\n" for line in lines
+        data = (
+            lines
+            if isinstance(lines, bytes)
+            else b"".join(msgspec.json.encode(line) + b"\n" for line in lines)
         )
         form = aiohttp.FormData()
         form.add_field("purpose", purpose)
@@ -106,19 +114,16 @@ async def test_files_are_stored_listed_read_and_deleted(client: Client) -> None:
     assert first["object"] == "file"
     assert (first["purpose"], first["filename"], first["status"]) == ("batch", "input.jsonl", None)
     assert _time(first["expires_at"]) - _time(first["created_at"]) == pytest.approx(30 * 86400)
-    status, page, _ = await client.call("GET", "/files", params={"limit": "1"})
-    assert status == 200
+    page = await client.ok("GET", "/files", params={"limit": "1"})
     assert ([f["id"] for f in page["data"]], page["has_more"]) == ([second["id"]], True)
-    status, page, _ = await client.call("GET", "/files", params={"after": second["id"]})
+    page = await client.ok("GET", "/files", params={"after": second["id"]})
     assert [f["id"] for f in page["data"]] == [first["id"]]
-    status, page, _ = await client.call("GET", "/files", params={"purpose": "batch-output"})
+    page = await client.ok("GET", "/files", params={"purpose": "batch-output"})
     assert page["data"] == []
-    status, content, _ = await client.call("GET", f"/files/{first['id']}/content")
+    content = await client.ok("GET", f"/files/{first['id']}/content")
     assert content.count(b"\n") == 2
-    status, body, _ = await client.call("DELETE", f"/files/{first['id']}")
-    assert (status, body["deleted"]) == (200, True)
-    status, body, _ = await client.call("GET", f"/files/{first['id']}")
-    assert status == 404
+    assert (await client.ok("DELETE", f"/files/{first['id']}"))["deleted"] is True
+    assert (await client.call("GET", f"/files/{first['id']}"))[0] == 404
 
 
 async def test_uploads_need_the_batch_purpose(client: Client) -> None:
@@ -164,9 +169,7 @@ async def test_a_create_voyage_would_refuse_is_a_400(
 
 
 async def test_a_batch_walks_voyage_statuses_with_rfc3339_times(client: Client) -> None:
-    batch = await client.batch(
-        _lines(4), "/v1/embeddings", model="voyage-4", input_type="document"
-    )
+    batch = await client.batch(_lines(4), "/v1/embeddings", model="voyage-4", input_type="document")
     assert batch["id"].startswith("batch-")
     assert (batch["object"], batch["status"], batch["model"]) == ("batch", "validating", "voyage-4")
     assert batch["completion_window"] == "12h"
@@ -175,16 +178,19 @@ async def test_a_batch_walks_voyage_statuses_with_rfc3339_times(client: Client) 
     seen = []
     for step in (VALIDATING_S, 4 / REQUESTS_PER_S, FINALIZING_S):
         client.emulator.clock.advance(step)
-        status, body, _ = await client.call("GET", f"/batches/{batch['id']}")
+        body = await client.ok("GET", f"/batches/{batch['id']}")
         seen.append(body["status"])
     assert seen == ["in_progress", "finalizing", "completed"]
     assert body["request_counts"] == {"total": 4, "completed": 4, "failed": 0}
     assert _time(body["in_progress_at"]) == pytest.approx(created + VALIDATING_S)
     assert body["completed_at"] is not None
     assert body["error_file_id"] is None
-    status, output, _ = await client.call("GET", f"/files/{body['output_file_id']}")
-    assert (output["purpose"], output["filename"]) == ("batch-output", f"batch_{batch['id']}_output")
-    status, content, _ = await client.call("GET", f"/files/{body['output_file_id']}/content")
+    output = await client.ok("GET", f"/files/{body['output_file_id']}")
+    assert (output["purpose"], output["filename"]) == (
+        "batch-output",
+        f"batch_{batch['id']}_output",
+    )
+    content = await client.ok("GET", f"/files/{body['output_file_id']}/content")
     line = msgspec.json.decode(content.splitlines()[0])
     assert set(line) == {"batch_id", "custom_id", "response", "error"}
     assert (line["batch_id"], line["error"], line["response"]["status_code"]) == (
@@ -208,7 +214,7 @@ async def test_a_bad_input_file_fails_the_batch_with_line_errors(client: Client)
     )
     batch = await client.batch(lines, "/v1/embeddings", model="voyage-4")
     client.emulator.clock.advance(VALIDATING_S)
-    status, body, _ = await client.call("GET", f"/batches/{batch['id']}")
+    body = await client.ok("GET", f"/batches/{batch['id']}")
     assert body["status"] == "failed"
     assert body["failed_at"] is not None
     codes = [(e["code"], e["line"]) for e in body["errors"]["data"]]
@@ -226,7 +232,7 @@ async def test_more_than_100k_inputs_fail_validation(client: Client) -> None:
     lines = [{"custom_id": f"i{i}", "body": {"input": ["x"] * 1000}} for i in range(101)]
     batch = await client.batch(lines, "/v1/embeddings", model="voyage-4-lite")
     client.emulator.clock.advance(VALIDATING_S)
-    status, body, _ = await client.call("GET", f"/batches/{batch['id']}")
+    body = await client.ok("GET", f"/batches/{batch['id']}")
     assert body["status"] == "failed"
     assert body["errors"]["data"][0]["code"] == "too_many_inputs"
 
@@ -238,9 +244,9 @@ async def test_a_line_voyage_refuses_goes_to_the_error_file(client: Client) -> N
     ]
     batch = await client.batch(lines, "/v1/rerank", model="rerank-2.5-lite")
     client.emulator.clock.advance(VALIDATING_S + 2 / REQUESTS_PER_S + FINALIZING_S)
-    status, body, _ = await client.call("GET", f"/batches/{batch['id']}")
+    body = await client.ok("GET", f"/batches/{batch['id']}")
     assert body["request_counts"] == {"total": 2, "completed": 1, "failed": 1}
-    status, content, _ = await client.call("GET", f"/files/{body['error_file_id']}/content")
+    content = await client.ok("GET", f"/files/{body['error_file_id']}/content")
     line = msgspec.json.decode(content)
     assert line["custom_id"] == "bad"
     assert line["response"]["status_code"] == 400
@@ -258,12 +264,11 @@ async def test_cancel_is_refused_once_past_in_progress(client: Client) -> None:
 
 async def test_listing_batches_pages_newest_first(client: Client) -> None:
     ids = [(await client.batch(_lines(1), "/v1/embeddings", model="voyage-4"))["id"] for _ in "abc"]
-    status, page, _ = await client.call("GET", "/batches", params={"limit": "2"})
+    page = await client.ok("GET", "/batches", params={"limit": "2"})
     assert ([b["id"] for b in page["data"]], page["has_more"]) == (ids[:0:-1], True)
-    status, page, _ = await client.call("GET", "/batches", params={"after": page["last_id"]})
+    page = await client.ok("GET", "/batches", params={"after": page["last_id"]})
     assert [b["id"] for b in page["data"]] == ids[:1]
-    status, body, _ = await client.call("GET", "/batches", params={"limit": "101"})
-    assert status == 400
+    assert (await client.call("GET", "/batches", params={"limit": "101"}))[0] == 400
 
 
 async def test_embeddings_agree_across_encodings_and_repeat_exactly(client: Client) -> None:
@@ -284,7 +289,12 @@ async def test_embeddings_agree_across_encodings_and_repeat_exactly(client: Clie
 
 @pytest.mark.parametrize(
     ("dtype", "length", "low", "high"),
-    [("int8", 256, -128, 127), ("uint8", 256, 0, 255), ("binary", 32, -128, 127), ("ubinary", 32, 0, 255)],
+    [
+        ("int8", 256, -128, 127),
+        ("uint8", 256, 0, 255),
+        ("binary", 32, -128, 127),
+        ("ubinary", 32, 0, 255),
+    ],
 )
 async def test_quantized_embeddings(
     client: Client, dtype: str, length: int, low: int, high: int
@@ -370,7 +380,7 @@ async def test_realtime_calls_meet_a_per_minute_limit(monkeypatch: pytest.Monkey
         request = {"input": "x", "model": "voyage-4"}
         statuses = [(await client.call("POST", "/embeddings", json=request))[0] for _ in "abc"]
         assert statuses == [200, 200, 429]
-        status, _, headers = await client.call("POST", "/embeddings", json=request)
+        _, _, headers = await client.call("POST", "/embeddings", json=request)
         assert 1 <= int(headers["retry-after"]) <= 60
         emulator.clock.advance(60)
         assert (await client.call("POST", "/embeddings", json=request))[0] == 200

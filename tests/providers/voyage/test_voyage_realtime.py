@@ -262,13 +262,13 @@ async def test_an_unreachable_server_is_a_retryable_connection_error() -> None:
             "at least one chunk",
         ),
         (
-            LlmRequest(
-                custom_id="x", kind=RequestKind.RERANK, query="q", documents=("d",) * 1001
-            ),
+            LlmRequest(custom_id="x", kind=RequestKind.RERANK, query="q", documents=("d",) * 1001),
             "at most 1000 documents",
         ),
         (
-            LlmRequest(custom_id="x", kind=RequestKind.RERANK, query="q", documents=("d",), top_k=0),
+            LlmRequest(
+                custom_id="x", kind=RequestKind.RERANK, query="q", documents=("d",), top_k=0
+            ),
             "top_k must be at least 1",
         ),
         (LlmRequest(custom_id="x", kind=RequestKind.RERANK, query="q"), "needs a query"),

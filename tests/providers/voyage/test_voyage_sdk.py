@@ -25,6 +25,8 @@ from batchery.secrets import Secret
 from batchery.spi import EmulatorOptions
 from batchery_voyage import VoyageOptions, VoyageProvider, create_session
 from batchery_voyage.emulator import VoyageEmulator
+from voyageai.client import Client
+from voyageai.client_async import AsyncClient
 
 KEY = "pa-SDKtestkey0123456789"
 T = TypeVar("T")
@@ -37,8 +39,8 @@ async def emulator() -> AsyncIterator[VoyageEmulator]:
 
 
 @pytest.fixture
-async def sdk(emulator: VoyageEmulator) -> voyageai.AsyncClient:
-    return voyageai.AsyncClient(api_key=KEY, base_url=emulator.base_url)
+async def sdk(emulator: VoyageEmulator) -> AsyncClient:
+    return AsyncClient(api_key=KEY, base_url=emulator.base_url)
 
 
 @pytest.fixture
@@ -64,7 +66,7 @@ def in_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., asyncio
 
 
 async def test_embed_matches_the_batchery_client(
-    sdk: voyageai.AsyncClient, provider: VoyageProvider
+    sdk: AsyncClient, provider: VoyageProvider
 ) -> None:
     texts = ["first text", "second text"]
     answer = await sdk.embed(texts, model="voyage-3.5", input_type="document")
@@ -83,7 +85,7 @@ async def test_embed_matches_the_batchery_client(
         assert tuple(answer.embeddings[index]) == ours.vector
 
 
-async def test_embed_in_other_dtypes_and_dimensions(sdk: voyageai.AsyncClient) -> None:
+async def test_embed_in_other_dtypes_and_dimensions(sdk: AsyncClient) -> None:
     small = await sdk.embed(["x"], model="voyage-4", output_dimension=256)
     assert len(small.embeddings[0]) == 256
     quantized = await sdk.embed(["x"], model="voyage-4", output_dtype="int8")
@@ -94,7 +96,7 @@ async def test_embed_in_other_dtypes_and_dimensions(sdk: voyageai.AsyncClient) -
 
 
 async def test_contextualized_embed_matches_the_batchery_client(
-    sdk: voyageai.AsyncClient, provider: VoyageProvider
+    sdk: AsyncClient, provider: VoyageProvider
 ) -> None:
     chunks = ["the opening", "the middle", "the end"]
     answer = await sdk.contextualized_embed(
@@ -114,7 +116,7 @@ async def test_contextualized_embed_matches_the_batchery_client(
 
 
 async def test_rerank_matches_the_batchery_client(
-    sdk: voyageai.AsyncClient, provider: VoyageProvider
+    sdk: AsyncClient, provider: VoyageProvider
 ) -> None:
     documents = ["Paris is in France", "Berlin is in Germany", "France has Paris"]
     answer = await sdk.rerank("where is Paris", documents, model="rerank-2.5", top_k=2)
@@ -140,7 +142,7 @@ async def test_rerank_matches_the_batchery_client(
 async def test_the_sync_client_works_too(
     emulator: VoyageEmulator, in_thread: Callable[..., asyncio.Future[object]]
 ) -> None:
-    client = voyageai.Client(api_key=KEY, base_url=emulator.base_url)
+    client = Client(api_key=KEY, base_url=emulator.base_url)
     embedded = await in_thread(lambda: client.embed(["x"], model="voyage-4-lite"))
     assert len(embedded.embeddings[0]) == 1024  # type: ignore[attr-defined]
     ranked = await in_thread(lambda: client.rerank("q", ["a", "b"], model="rerank-2.5-lite"))
@@ -148,10 +150,10 @@ async def test_the_sync_client_works_too(
 
 
 async def test_sdk_errors_follow_voyage_statuses(emulator: VoyageEmulator) -> None:
-    wrong = voyageai.AsyncClient(api_key="pa-wrong", base_url=emulator.base_url)
+    wrong = AsyncClient(api_key="pa-wrong", base_url=emulator.base_url)
     with pytest.raises(voyageai.error.AuthenticationError):
         await wrong.embed(["x"], model="voyage-4")
-    right = voyageai.AsyncClient(api_key=KEY, base_url=emulator.base_url)
+    right = AsyncClient(api_key=KEY, base_url=emulator.base_url)
     with pytest.raises(voyageai.error.InvalidRequestError, match="not supported"):
         await right.embed(["x"], model="no-such-model")
 
@@ -168,7 +170,7 @@ async def test_sdk_sees_injected_faults_as_its_own_errors(
     faults: str, error: type[Exception]
 ) -> None:
     async with VoyageEmulator(EmulatorOptions(faults=faults)) as emulator:
-        client = voyageai.AsyncClient(api_key=KEY, base_url=emulator.base_url)
+        client = AsyncClient(api_key=KEY, base_url=emulator.base_url)
         with pytest.raises(error):
             await client.rerank("q", ["a"], model="rerank-2.5")
 
@@ -179,7 +181,7 @@ async def test_the_sdk_decodes_the_base64_the_emulator_sends(emulator: VoyageEmu
         body = {"input": ["x"], "model": "voyage-4", "encoding_format": "base64"}
         async with session.post(url, json=body, headers={"Authorization": f"Bearer {KEY}"}) as r:
             raw = (await r.json())["data"][0]["embedding"]
-    client = voyageai.AsyncClient(api_key=KEY, base_url=emulator.base_url)
+    client = AsyncClient(api_key=KEY, base_url=emulator.base_url)
     answer = await client.embed(["x"], model="voyage-4")
     packed = base64.b64decode(raw)
     assert answer.embeddings[0] == list(struct.unpack(f"<{len(packed) // 4}f", packed))

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from batchery.app import build_application, provider_modules
 from batchery.logging import configure_logging
-from batchery.modules import Application, Module
+from batchery.modules import Application, Module, ModuleError
 from batchery.service import BatchLlmService
 from batchery.settings import LoadedSettings, SettingsError, load_settings
 from batchery.spi import Emulator, EmulatorOptions, ProviderInfo
@@ -128,9 +128,12 @@ async def open_app(
         if base_url:
             options["base_url"] = base_url
     try:
-        app = await build_application(
-            loaded.settings, provider_options={provider: options}, only=[provider]
-        )
+        try:
+            app = await build_application(
+                loaded.settings, provider_options={provider: options}, only=[provider]
+            )
+        except ModuleError as exc:
+            raise click.UsageError(str(exc)) from None
         try:
             service = await app.get("batchery.service")
             yield AppContext(app, service, emulator, str(options.get("base_url") or "") or None)

@@ -32,14 +32,29 @@ __all__ = ["emulate_command"]
     help="Seconds added to each realtime call.",
 )
 @click.option("--seed", default=0, show_default=True)
+@click.option("--rpm", type=int, help="Realtime requests allowed per emulated minute.")
+@click.option("--tpm", type=int, help="Realtime tokens allowed per emulated minute.")
 def emulate_command(
-    name: str, host: str, port: int, time_scale: float, faults: str, latency_s: float, seed: int
+    name: str,
+    host: str,
+    port: int,
+    time_scale: float,
+    faults: str,
+    latency_s: float,
+    seed: int,
+    rpm: int | None,
+    tpm: int | None,
 ) -> None:
     """Serve the NAME provider's API on HOST:PORT; the first line printed is its address."""
     settings_from(None, {})
     try:
         options = EmulatorOptions(
-            time_scale=time_scale, faults=faults, latency_s=latency_s, seed=seed
+            time_scale=time_scale,
+            faults=faults,
+            latency_s=latency_s,
+            seed=seed,
+            requests_per_min=rpm,
+            tokens_per_min=tpm,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

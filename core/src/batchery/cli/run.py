@@ -15,7 +15,13 @@ from batchery.cli._common import open_app, parse_duration, settings_from
 from batchery.cli._progress import follow
 from batchery.inputs import InputFile, read_input
 from batchery.model import Mode
-from batchery.service import BatchLlmService, InvalidInputError, RunOutcome, RunPlan
+from batchery.service import (
+    BatchLlmService,
+    InvalidInputError,
+    ModeUnavailableError,
+    RunOutcome,
+    RunPlan,
+)
 from batchery.spi import ProviderError
 
 __all__ = ["Summary", "run_command", "summary_of", "write_results"]
@@ -218,6 +224,8 @@ def run_command(
     except InvalidInputError as exc:
         click.echo(f"{input_path}: {exc}", err=True)
         raise click.exceptions.Exit(2) from None
+    except ModeUnavailableError as exc:
+        raise click.UsageError(str(exc)) from None
     except ProviderError as exc:
         click.echo(
             f"error: {exc.message} ({exc.code}); the run is kept in the job store: "

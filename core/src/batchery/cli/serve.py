@@ -7,7 +7,6 @@ process against the same store: their events are read from the store's log.
 from __future__ import annotations
 
 import functools
-import socket
 from pathlib import Path
 
 import click
@@ -17,7 +16,7 @@ from batchery.app import build_application
 from batchery.cli._common import settings_from
 from batchery.server.app import create_app
 from batchery.server.config import ServerConfig, hash_token, new_token, read_tokens_file
-from batchery.server.serving import uvicorn_config
+from batchery.server.serving import bind, origin_of, uvicorn_config
 
 __all__ = ["serve_command"]
 
@@ -27,21 +26,6 @@ _DEFAULT_TENANT = "default"
 def _owners_path(store_url: str) -> str:
     """The run-owner table lives beside a SQLite job store."""
     return store_url.removeprefix("sqlite:///") + ".owners"
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """Bind and listen first, so the origins allowed and the URL printed carry the real port
-    (connections wait in the backlog until the application has started)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind((host, port))
-        listener.listen(2048)
-    except OSError as exc:
-        listener.close()
-        raise click.UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    return listener
 
 
 def _own_origins(host: str, port: int) -> tuple[str, ...]:
@@ -86,9 +70,12 @@ def serve_command(
 ) -> None:
     """Serve run progress: REST snapshots, a WebSocket feed per run and a live page."""
     loaded = settings_from(config_file, {"store": store})
-    listener = _listen(host, port)
+    try:
+        listener = bind(host, port)
+    except OSError as exc:
+        raise click.UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     bound = listener.getsockname()[1]
-    base = f"http://{host}:{bound}"
+    base = origin_of(listener)
     origins = _own_origins(host, bound) + allow_origin
     printed: str | None = None
     if tokens_file is not None:

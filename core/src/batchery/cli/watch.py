@@ -45,7 +45,7 @@ async def _watch(url: str, token: str, run_id: str) -> str:
         queue: asyncio.Queue[RunEvent] = asyncio.Queue()
         view = asyncio.create_task(follow(queue))
         try:
-            async for event in client.follow(run_id, after_seq=state.seq):
+            async for event in client.follow(run_id, state=state):
                 queue.put_nowait(event)
             await asyncio.wait_for(view, timeout=5.0)
         finally:

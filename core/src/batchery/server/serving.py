@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator, Sequence
 from typing import Final
 
@@ -18,7 +19,7 @@ import msgspec
 import uvicorn
 from litestar import Litestar
 
-__all__ = ["RunningServer", "serve_in_background", "uvicorn_config"]
+__all__ = ["RunningServer", "bind", "origin_of", "serve_in_background", "uvicorn_config"]
 
 WS_MAX_SIZE: Final = 64 * 1024
 
@@ -73,21 +74,42 @@ class RunningServer(msgspec.Struct):
     url: str
 
 
+def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening socket; binding before the app exists lets its allowed origins carry the
+    real port (connections wait in the backlog until the server starts)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(2048)
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+def origin_of(listener: socket.socket) -> str:
+    host, port = listener.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 @contextlib.asynccontextmanager
 async def serve_in_background(
-    app: Litestar, *, host: str = "127.0.0.1", port: int = 0
+    app: Litestar, listener: socket.socket | None = None
 ) -> AsyncIterator[RunningServer]:
-    """Serve `app` in this event loop (port 0 picks a free one) until the block ends."""
+    """Serve `app` in this event loop until the block ends, on `listener` or a free port."""
+    listener = listener or bind()
+    host, port = listener.getsockname()[:2]
     server = uvicorn.Server(uvicorn_config(app, host=host, port=port))
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
         if task.done():
             task.result()
             raise RuntimeError("the server stopped before it started")
         await asyncio.sleep(0.01)
-    bound = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield RunningServer(server, f"http://{host}:{bound}")
+        yield RunningServer(server, origin_of(listener))
     finally:
         server.should_exit = True
         await task

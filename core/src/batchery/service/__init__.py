@@ -7,12 +7,13 @@ from batchery.service.batch_llm_service import (
     UnknownProviderError,
 )
 from batchery.service.options import ServiceOptions
-from batchery.service.planning import InvalidInputError, RunPlan
+from batchery.service.planning import InvalidInputError, ModeUnavailableError, RunPlan
 
 __all__ = [
     "BatchLlmService",
     "InvalidInputError",
     "JobReport",
+    "ModeUnavailableError",
     "RunOutcome",
     "RunPlan",
     "ServiceOptions",

@@ -226,7 +226,7 @@ class BatchLlmService:
         limiter = self._limiters.limiter(provider, model)
         observed = await self._store.history.turnarounds(provider.info.name, model)
         return Sizing(
-            batch_turnaround_s=batch_turnaround(observed),
+            turnarounds=observed,
             latency_s=limiter.latency_s,
             requests_per_s=limiter.requests_per_s,
         )
@@ -298,7 +298,9 @@ class BatchLlmService:
     async def _drive(self, job: Job, *, resumed: bool) -> RunOutcome:
         lease = await self._start(job, resumed=resumed)
         observed = await self._store.history.turnarounds(job.provider, job.model)
-        runner = self._batch_runner(job, sla_s=2 * batch_turnaround(observed))
+        chunks = await self._store.chunks(job.id)
+        largest = max((c.request_count for c in chunks), default=job.total)
+        runner = self._batch_runner(job, sla_s=2 * batch_turnaround(observed, largest))
         async with task_group() as group:
             if job.mode in (Mode.BATCH, Mode.HYBRID):
                 group.create_task(runner.run(lease, job))

@@ -15,13 +15,21 @@ from batchery.model import ErrorInfo, LlmRequest, LlmResult, Mode, RejectedReque
 from batchery.pricing import CostBook
 from batchery.service.chunking import ChunkPlan, ChunkPlanner
 from batchery.service.options import ServiceOptions
-from batchery.service.policy import PRIOR_LATENCY_S, ModeDecision, Workload, decide, hybrid_slice
+from batchery.service.policy import (
+    PRIOR_LATENCY_S,
+    ModeDecision,
+    Workload,
+    batch_turnaround,
+    decide,
+    hybrid_slice,
+)
 from batchery.service.validation import check_custom_id, check_request
 from batchery.spi import Provider
 
 __all__ = [
     "DEFAULT_OUTPUT_TOKENS",
     "InvalidInputError",
+    "ModeUnavailableError",
     "RunPlan",
     "Sizing",
     "cache_key",
@@ -44,10 +52,14 @@ class InvalidInputError(ValueError):
         super().__init__(f"{len(problems)} request(s) cannot be accepted:\n{shown}{more}")
 
 
-class Sizing(msgspec.Struct, frozen=True, kw_only=True):
-    """What the planner may assume about capacity and turnaround right now."""
+class ModeUnavailableError(ValueError):
+    """The requested mode needs an API this provider does not have."""
 
-    batch_turnaround_s: float
+
+class Sizing(msgspec.Struct, frozen=True, kw_only=True):
+    """What the planner may assume about capacity, and the batch turnarounds seen so far."""
+
+    turnarounds: list[tuple[int, float]] = msgspec.field(default_factory=list)
     latency_s: float | None = None
     requests_per_s: float | None = None
 
@@ -112,6 +124,10 @@ def plan_run(
     `cached` maps cache keys to earlier answers; pass None to bypass the cache.
     """
     info = provider.info
+    if mode in (Mode.BATCH, Mode.HYBRID) and not info.batch:
+        raise ModeUnavailableError(f"{info.name} has no batch API; use mode realtime or auto")
+    if mode in (Mode.REALTIME, Mode.HYBRID) and not info.realtime:
+        raise ModeUnavailableError(f"{info.name} has no realtime API; use mode batch or auto")
     requests, rules = _validated(items, provider, model, options)
     keys = [
         cache_key(info.name, r) if rule is None else None
@@ -224,7 +240,14 @@ def _workload(
         output_tokens=tokens_out,
         realtime_cost_usd=None if realtime_cost is None else round(realtime_cost, 6),
         batch_cost_usd=None if batch_cost is None else round(batch_cost, 6),
-        batch_turnaround_s=sizing.batch_turnaround_s,
+        batch_turnaround_s=batch_turnaround(
+            sizing.turnarounds,
+            min(
+                len(todo),
+                provider.info.limits.max_requests_per_batch,
+                options.max_requests_per_batch or len(todo),
+            ),
+        ),
         latency_s=sizing.latency_s or PRIOR_LATENCY_S[kind],
         concurrency=options.realtime_concurrency,
         requests_per_s=sizing.requests_per_s,

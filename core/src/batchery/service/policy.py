@@ -62,13 +62,18 @@ class ModeDecision(msgspec.Struct, frozen=True, kw_only=True):
     estimates: list[ModeEstimate]
 
 
-def batch_turnaround(observed: list[float]) -> float:
-    """A cautious estimate from recent turnarounds: their upper quartile, or the prior."""
-    if not observed:
+def batch_turnaround(observed: list[tuple[int, float]], count: int) -> float:
+    """A cautious estimate for a batch of `count` from recent (size, seconds) observations.
+
+    Batches of a similar size (within a factor of four) speak for it when there are any;
+    then the upper quartile of their times, or the slowest of fewer than four; else the prior.
+    """
+    similar = [s for n, s in observed if count / 4 <= n <= count * 4] or [s for _, s in observed]
+    if not similar:
         return PRIOR_BATCH_TURNAROUND_S
-    if len(observed) < 4:
-        return max(observed)
-    return statistics.quantiles(observed, n=4)[2]
+    if len(similar) < 4:
+        return max(similar)
+    return statistics.quantiles(similar, n=4)[2]
 
 
 def realtime_seconds(work: Workload, count: int) -> float:
@@ -109,9 +114,10 @@ def decide(
         return ModeDecision(mode=mode, reason=reason, estimates=estimates)
 
     if work.count == 0:
-        return chosen(Mode.REALTIME if requested is Mode.AUTO else requested,
-                      "nothing left to send: every request was answered from the cache or"
-                      " refused")
+        return chosen(
+            Mode.REALTIME if requested is Mode.AUTO else requested,
+            "nothing left to send: every request was answered from the cache or refused",
+        )
     if requested is not Mode.AUTO:
         return chosen(requested, f"{requested} mode was requested")
     if not batch:

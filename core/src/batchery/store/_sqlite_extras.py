@@ -60,14 +60,14 @@ class SqliteHistory:
             )
 
     async def turnarounds(
-        self, provider: str, model: str | None, *, limit: int = 20
-    ) -> list[float]:
+        self, provider: str, model: str | None, *, limit: int = 50
+    ) -> list[tuple[int, float]]:
         async with self._db.conn.execute(
-            "SELECT seconds FROM turnarounds WHERE provider = ? AND model IS ?"
+            "SELECT requests, seconds FROM turnarounds WHERE provider = ? AND model IS ?"
             " ORDER BY finished_at DESC LIMIT ?",
             (provider, model, limit),
         ) as cur:
-            return [float(row[0]) async for row in cur]
+            return [(int(row[0]), float(row[1])) async for row in cur]
 
     async def cost_report(self, *, since: float | None = None) -> list[CostRow]:
         async with self._db.conn.execute(

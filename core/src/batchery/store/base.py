@@ -133,9 +133,9 @@ class RunHistory(Protocol):
     ) -> None: ...
 
     async def turnarounds(
-        self, provider: str, model: str | None, *, limit: int = 20
-    ) -> list[float]:
-        """Recent create-to-collected times in seconds, newest first."""
+        self, provider: str, model: str | None, *, limit: int = 50
+    ) -> list[tuple[int, float]]:
+        """Recent (batch size, create-to-collected seconds), newest first."""
         ...
 
     async def cost_report(self, *, since: float | None = None) -> list[CostRow]: ...

@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from batchery.testing._convention import ConventionError
-from batchery.testing._kit import ConformanceFailure, Kit, KitConfig, Unsupported, probe_request
+from batchery.testing._kit import (
+    ConformanceFailure,
+    Kit,
+    KitConfig,
+    RequestFactory,
+    Unsupported,
+    probe_request,
+)
 from batchery.testing._registry import CHECKS, Check
 from batchery.testing.capabilities import CAPABILITIES, Capability, Support, detect_support
 from batchery.testing.report import CheckResult, ConformanceReport, validate
@@ -31,6 +38,7 @@ __all__ = [
     "Kit",
     "KitConfig",
     "ProviderConformance",
+    "RequestFactory",
     "Support",
     "Unsupported",
     "detect_support",

@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+import msgspec
+
 from batchery.model import BatchState, LlmRequest, LlmResult, Message, Mode, RequestKind
 from batchery.modules import Application, Module
 from batchery.service.validation import check_request
@@ -33,10 +35,16 @@ __all__ = [
     "ConformanceFailure",
     "Kit",
     "KitConfig",
+    "RequestFactory",
     "Session",
     "Unsupported",
     "expect",
+    "expect_all_ok",
+    "expect_subset",
+    "new_canary",
+    "new_tag",
     "probe_request",
+    "run_batch",
 ]
 
 _KIND_PREFERENCE = (
@@ -111,21 +119,17 @@ def probe_request(
     if chosen is None:
         raise Unsupported(f"{info.name} declares no request kinds")
     text = f"Conformance probe {index}." + (" pad" * (padding // 4 + 1) if padding else "")
-    fields: dict[str, object] = {}
-    if chosen is RequestKind.CHAT:
-        fields = {"messages": (Message("user", text),), "max_tokens": 16}
-    elif chosen is RequestKind.EMBEDDING:
-        fields = {"input": text}
-    elif chosen is RequestKind.CONTEXTUAL_EMBEDDING:
-        fields = {"chunks": (text, f"Second chunk {index}.")}
-    else:
-        fields = {"query": f"probe {index}", "documents": (text, f"Other document {index}.")}
-    return LlmRequest(
-        custom_id=custom_id,
-        kind=chosen,
-        model=model or info.default_models.get(chosen),
-        **fields,  # type: ignore[arg-type]
+    request = LlmRequest(
+        custom_id=custom_id, kind=chosen, model=model or info.default_models.get(chosen)
     )
+    if chosen is RequestKind.CHAT:
+        return msgspec.structs.replace(request, messages=(Message("user", text),), max_tokens=16)
+    if chosen is RequestKind.EMBEDDING:
+        return msgspec.structs.replace(request, input=text)
+    if chosen is RequestKind.CONTEXTUAL_EMBEDDING:
+        return msgspec.structs.replace(request, chunks=(text, f"Second chunk {index}."))
+    documents = (text, f"Other document {index}.")
+    return msgspec.structs.replace(request, query=f"probe {index}", documents=documents)
 
 
 @dataclass(slots=True)
@@ -251,7 +255,8 @@ class Kit:
             problem = check_request(request, provider)
             if problem is not None:
                 raise ConformanceFailure(
-                    f"the kit's probe request {request!r} is refused before sending: {problem}. "
+                    f"the kit's {request.kind.value} probe request (model {request.model!r}) is "
+                    f"refused before sending: {problem}. "
                     "Set `kind`, `model` or `module_options` on your test class (or pass a "
                     "`request_factory`) so the kit sends requests your provider accepts."
                 )

@@ -48,8 +48,9 @@ CAPABILITIES: Mapping[str, Capability] = {
     c.name: c
     for c in (
         _cap("batch", "batch lifecycle, cancel, chunking and custom ids", "batch", True),
-        _cap("batch_failure", "a batch that fails validation", "batch", True, "token_limit"),
-        _cap("batch_expiry", "an expired batch keeps its results", "batch", True, "batch_expire"),
+        _cap("batch_expiry", "a batch that expires", "batch", True, "batch_expire"),
+        _cap("expired_results", "an expired batch keeps its results", "batch", False,
+             "batch_expire"),
         _cap("all_errors", "a completed batch with no output", "batch", True, "all_errors"),
         _cap("malformed_lines", "unreadable result lines", "batch", True, "malformed"),
         _cap("duplicate_lines", "result lines written twice", "batch", True, "duplicate"),
@@ -59,6 +60,7 @@ CAPABILITIES: Mapping[str, Capability] = {
              "create_lost"),
         _cap("dropped_create", "reconcile a create whose connection dropped", "batch", False,
              "create_dropped"),
+        _cap("batch_failure", "a batch that fails validation", "batch", False, "token_limit"),
         _cap("transient_not_found", "404 just after create", "batch", False, "batch_404"),
         _cap("line_errors", "per-request errors in a batch", "batch", False, "line_error"),
         _cap("empty_error_file", "an empty-string error file id", "batch", False,

@@ -104,6 +104,7 @@ class ProviderConformance:
     test_custom_id_round_trip = _test("custom_id_round_trip")
     test_batch_failed = _test("batch_failed")
     test_batch_expired = _test("batch_expired")
+    test_batch_expired_partial = _test("batch_expired_partial")
     test_batch_all_errors = _test("batch_all_errors")
     test_collect_malformed = _test("collect_malformed")
     test_collect_duplicates = _test("collect_duplicates")

@@ -151,7 +151,9 @@ class EchoProvider:
             message = f"Echo {method} {path}: {type(exc).__name__}"
             raise ProviderError(message, code="connection_error", retryable=True) from None
 
-    async def _json(self, method: str, path: str, into: type[_S], body: object = None, **params: str) -> _S:
+    async def _json(
+        self, method: str, path: str, into: type[_S], body: object = None, **params: str
+    ) -> _S:
         status, _, payload = await self._send(method, path, body, params or None)
         if status >= 300:
             info = _error(_decode_error(payload), status)
@@ -240,7 +242,8 @@ class EchoProvider:
         try:
             reply = msgspec.json.decode(payload, type=EchoReply)
         except msgspec.DecodeError:
-            error = ErrorInfo(code="bad_reply", message="Echo sent an unreadable reply", retryable=True)
+            message = "Echo sent an unreadable reply"
+            error = ErrorInfo(code="bad_reply", message=message, retryable=True)
             return _result(request.custom_id, None, None, Mode.REALTIME, error)
         return _result(request.custom_id, reply, None, Mode.REALTIME)
 

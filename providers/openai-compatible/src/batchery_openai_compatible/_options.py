@@ -62,6 +62,19 @@ class CompatibleOptions(msgspec.Struct, frozen=True, kw_only=True):
     default_models: dict[RequestKind, str] = msgspec.field(default_factory=dict)
 
 
+DEFAULT_INFO: Final = ProviderInfo(
+    name=PROVIDER,
+    title=TITLE,
+    kinds=frozenset({RequestKind.CHAT}),
+    limits=ProviderLimits(max_requests_per_batch=50_000, max_bytes_per_batch=100_000_000),
+    batch_discount=0.0,
+)
+"""The cautious defaults, readable before any server is configured.
+
+`key_env` is left out here because the variable is itself an option: a CLI check against a
+fixed name would refuse a Together key in TOGETHER_API_KEY or a local server that needs none.
+"""
+
 _OPTIONS: Final = frozenset(
     {"api_key", "base_url", "key_env", "kinds", "batch", "max_requests_per_batch"}
     | {"max_bytes_per_batch", "batch_discount", "completion_window", "default_model"}
@@ -227,17 +240,3 @@ def openai_options(options: CompatibleOptions) -> OpenAIOptions:
         base_url=options.base_url,
         completion_window=options.completion_window,
     )
-
-
-DEFAULT_INFO: Final = ProviderInfo(
-    name=PROVIDER,
-    title=TITLE,
-    kinds=frozenset({RequestKind.CHAT}),
-    limits=ProviderLimits(max_requests_per_batch=50_000, max_bytes_per_batch=100_000_000),
-    batch_discount=0.0,
-)
-"""The cautious defaults, readable before any server is configured.
-
-`key_env` is left out here because the variable is itself an option: a CLI check against a
-fixed name would refuse a Together key in TOGETHER_API_KEY or a local server that needs none.
-"""

@@ -118,9 +118,16 @@ async def decode_json(request: web.Request, into: type[T]) -> T:
 
 
 def _field_message(message: str) -> str:
-    """msgspec's `Expected ... - at `$.requests[0].custom_id`` as `requests.0.custom_id: ...`."""
+    """msgspec's complaint in the `path.to.field: problem` form Anthropic's 400s use."""
     text, _, where = message.partition(" - at `$")
     path = where.rstrip("`").lstrip(".").replace("[", ".").replace("]", "")
+    for marker, problem in (
+        ("Object missing required field `", "Field required"),
+        ("Object contains unknown field `", "Extra inputs are not permitted"),
+    ):
+        if text.startswith(marker):
+            field = text[len(marker) :].rstrip("`")
+            path, text = f"{path}.{field}" if path else field, problem
     return f"{path}: {text}" if path else text
 
 

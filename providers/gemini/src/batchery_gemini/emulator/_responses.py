@@ -1,9 +1,10 @@
 """generateContent and embedding answers for a request body, identical in batch and realtime.
 
-Answers are seeded by what shapes an answer (the model, the contents, the system instruction,
-the response MIME type and schema; the model, task, title and text for an embedding), read in
-either spelling proto JSON allows (`generationConfig` or `generation_config`), so the same
-request gets the same answer on either path and from any client. Token counts are the kit's
+Answers are seeded by what shapes an answer (the model, the turns with a missing role read as
+`user`, the system instruction's text, the response MIME type and schema; the model, task, title
+and text for an embedding), read in either spelling proto JSON allows (`generationConfig` or
+`generation_config`), so the same request gets the same answer on either path and from any
+client. Token counts are the kit's
 estimate, about four characters a token.
 """
 
@@ -143,14 +144,16 @@ def generate(model: str, body: Mapping[str, Any], *, response_id: str) -> dict[s
     if not isinstance(contents, list) or not contents:
         raise ApiError(400, "* GenerateContentRequest.contents: contents is not specified")
     texts: list[str] = []
+    turns: list[tuple[str, list[Any]]] = []
     prompt = ""
     for index, content in enumerate(contents):
         found = _texts(content, f"GenerateContentRequest.contents[{index}]")
-        role = content.get("role")
-        if role is not None and role not in _ROLES:
+        role = content.get("role") or "user"
+        if role not in _ROLES:
             raise ApiError(400, "Please use a valid role: user, model.")
         texts.extend(found)
-        if role in (None, "user") and found:
+        turns.append((role, content["parts"]))
+        if role == "user" and found:
             prompt = " ".join(found)
     system_instruction = field(body, "systemInstruction")
     system: list[str] = []
@@ -167,7 +170,7 @@ def generate(model: str, body: Mapping[str, Any], *, response_id: str) -> dict[s
     ):
         raise ApiError(400, "Invalid value at 'generation_config.temperature': 0 to 2.")
     mime, schema = _schema(config)
-    seed = request_seed("generate", model_id(model), contents, system_instruction, mime, schema)
+    seed = request_seed("generate", model_id(model), turns, system, mime, schema)
     candidates: list[dict[str, Any]] = []
     output_tokens = 0
     for index in range(count):

@@ -38,6 +38,7 @@ class _Api:
         clock: ScaledClock,
         plan: FaultPlan,
         latency_s: float,
+        rate: RateWindow,
     ) -> None:
         self.files = files
         self.batches = batches
@@ -45,9 +46,7 @@ class _Api:
         self.clock = clock
         self.plan = plan
         self.latency_s = latency_s
-        self.rate = RateWindow(
-            clock, requests_per_min=REQUESTS_PER_MIN, tokens_per_min=TOKENS_PER_MIN
-        )
+        self.rate = rate
         self.calls = itertools.count()
 
     async def upload_file(self, request: web.Request) -> web.StreamResponse:
@@ -169,8 +168,24 @@ def build_app(
     plan: FaultPlan,
     latency_s: float,
     api_key: str | None,
+    requests_per_min: int | None = None,
+    tokens_per_min: int | None = None,
 ) -> web.Application:
-    api = _Api(files=files, batches=batches, ids=ids, clock=clock, plan=plan, latency_s=latency_s)
+    """The OpenAI API over the emulator's state; rate limits default to a generous tier."""
+    rate = RateWindow(
+        clock,
+        requests_per_min=requests_per_min or REQUESTS_PER_MIN,
+        tokens_per_min=tokens_per_min or TOKENS_PER_MIN,
+    )
+    api = _Api(
+        files=files,
+        batches=batches,
+        ids=ids,
+        clock=clock,
+        plan=plan,
+        latency_s=latency_s,
+        rate=rate,
+    )
     app = web.Application(
         middlewares=[openai_middleware(api_key, ids)], client_max_size=_MAX_BODY_BYTES
     )

@@ -81,6 +81,8 @@ class OpenAIEmulator(EmulatorServer):
             clock=self.clock,
             plan=self.plan,
             latency_s=self.options.latency_s,
+            requests_per_min=self.options.requests_per_min,
+            tokens_per_min=self.options.tokens_per_min,
             api_key=self._api_key,
         )
 

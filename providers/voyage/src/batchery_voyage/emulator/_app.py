@@ -19,8 +19,13 @@ from batchery.emulator import FaultPlan, RateWindow, ScaledClock
 
 from batchery_voyage.emulator._batches import BatchStore
 from batchery_voyage.emulator._files import FileStore
-from batchery_voyage.emulator._http import ApiError, Ids, decode_json, json_response
-from batchery_voyage.emulator._http import voyage_middleware as middleware
+from batchery_voyage.emulator._http import (
+    ApiError,
+    Ids,
+    decode_json,
+    json_response,
+    voyage_middleware,
+)
 from batchery_voyage.emulator._responses import respond
 from batchery_voyage.emulator._wire import CreateBatchBody
 
@@ -174,7 +179,9 @@ def build_app(
     api_key: str | None,
 ) -> web.Application:
     api = _Api(files=files, batches=batches, clock=clock, plan=plan, latency_s=latency_s)
-    app = web.Application(middlewares=[middleware(api_key, ids)], client_max_size=_MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[voyage_middleware(api_key, ids)], client_max_size=_MAX_BODY_BYTES
+    )
     app.router.add_post("/v1/files", api.upload_file)
     app.router.add_get("/v1/files", api.list_files)
     app.router.add_get("/v1/files/{file_id}", api.get_file)
