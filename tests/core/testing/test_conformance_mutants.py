@@ -101,7 +101,7 @@ class ExpiredIsFailed(OpenAIProvider):
         (PlainNotFound, "batch_not_found", "ProviderError"),
         (StrictCancel, "cancel_idempotent", "cannot cancel"),
         (ForgetsRetryAfter, "realtime_rate_limited", "retry_after_s=None"),
-        (ExpiredIsFailed, "batch_expired", "delivered none"),
+        (ExpiredIsFailed, "batch_expired_partial", "collect delivered 0 answers"),
     ],
 )
 async def test_the_kit_fails_a_provider_with_the_bug(

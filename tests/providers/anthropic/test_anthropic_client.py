@@ -191,7 +191,8 @@ async def test_line_errors_are_classified_per_request(start: Start) -> None:
     failed = [r.error for r in got.values() if r.error is not None]
     assert 5 < len(failed) < 25
     retryable = {e.code: e.retryable for e in failed}
-    assert retryable.get("overloaded", True) and retryable.get("server_error", True)
+    assert retryable.get("overloaded", True)
+    assert retryable.get("server_error", True)
     assert retryable.get("invalid_request", False) is False
 
 
@@ -293,9 +294,8 @@ async def test_a_new_batch_may_be_unknown_for_a_while(start: Start) -> None:
 
 async def test_a_wrong_key_is_permanent_and_never_shown(start: Start) -> None:
     _, provider = await start(key="sk-ant-api03-WRONGwrongWRONGwrong")
-    with structlog.testing.capture_logs() as logs:
-        with pytest.raises(ProviderError) as denied:
-            await provider.submit_batch(chats(1), tag="t")
+    with structlog.testing.capture_logs() as logs, pytest.raises(ProviderError) as denied:
+        await provider.submit_batch(chats(1), tag="t")
     assert (denied.value.code, denied.value.retryable, denied.value.status) == ("auth", False, 401)
     assert "WRONGwrong" not in str(denied.value)
     assert "WRONGwrong" not in str(logs)

@@ -10,7 +10,6 @@ from typing import Any
 import aiohttp
 import msgspec
 import pytest
-from multidict import CIMultiDict
 from batchery.spi import EmulatorOptions
 from batchery_anthropic.emulator import (
     CACHE_MIN_TOKENS,
@@ -22,6 +21,7 @@ from batchery_anthropic.emulator import (
     AnthropicEmulator,
 )
 from batchery_anthropic.emulator import _ratelimit as ratelimit
+from multidict import CIMultiDict
 
 KEY = "sk-ant-api03-EMULATORtest"
 HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}

@@ -120,7 +120,10 @@ def test_permanent_errors_carry_no_wait() -> None:
 
 
 def test_error_bodies_decode_leniently() -> None:
-    body = b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_1"}'
+    body = (
+        b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},'
+        b'"request_id":"req_1"}'
+    )
     assert decode_error_body(body) == ErrorObject(type="overloaded_error", message="Overloaded")
     assert decode_error_body(b"<html>502</html>") is None
     assert decode_error_body(b'{"error": null}') is None

@@ -30,8 +30,13 @@ def stamp(when: float) -> str:
 def batch(
     batch_id: str, *, created: float, total: int = 2, ended: bool = False, **extra: Any
 ) -> dict[str, Any]:
-    counts = {"processing": 0 if ended else total, "succeeded": total if ended else 0,
-              "errored": 0, "canceled": 0, "expired": 0}  # fmt: skip
+    counts = {
+        "processing": 0 if ended else total,
+        "succeeded": total if ended else 0,
+        "errored": 0,
+        "canceled": 0,
+        "expired": 0,
+    }
     body = {
         "id": batch_id,
         "type": "message_batch",
@@ -52,8 +57,10 @@ def reply(
     status: int, body: Any, **headers: str
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(status=status, body=msgspec.json.encode(body), headers=headers,
-                            content_type="application/json")  # fmt: skip
+        payload = msgspec.json.encode(body)
+        return web.Response(
+            status=status, body=payload, headers=headers, content_type="application/json"
+        )
 
     return handler
 
@@ -92,8 +99,12 @@ async def serve() -> AsyncIterator[Serve]:
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         servers.append(server)
-        options = AnthropicOptions(api_key=Secret(KEY), base_url=str(server.make_url("")),
-                                   backoff_initial_s=0.01, backoff_max_s=0.02)  # fmt: skip
+        options = AnthropicOptions(
+            api_key=Secret(KEY),
+            base_url=str(server.make_url("")),
+            backoff_initial_s=0.01,
+            backoff_max_s=0.02,
+        )
         sessions.append(create_session(options))
         return AnthropicProvider(options, sessions[-1]), seen
 
@@ -131,9 +142,8 @@ async def test_the_create_body_holds_the_requests_inline(serve: Serve) -> None:
         return web.json_response(batch("msgbatch_1", created=time.time()))
 
     provider, _ = await serve({("POST", "/v1/messages/batches"): create})
-    requests = chats(2) + [
-        LlmRequest(custom_id="a/b", messages=(Message("user", "y"),), max_tokens=9)
-    ]
+    odd = LlmRequest(custom_id="a/b", messages=(Message("user", "y"),), max_tokens=9)
+    requests = [*chats(2), odd]
     state = await provider.submit_batch(requests, tag="t")
     assert (state.batch_id, state.total, state.tag) == ("msgbatch_1", 2, "t")
     [body] = bodies
@@ -185,12 +195,12 @@ async def test_reads_give_up_on_permanent_errors_and_long_waits(serve: Serve) ->
 
 async def test_find_batch_pages_newest_first_until_too_old(serve: Serve) -> None:
     now = time.time()
+    first = [batch("m5", created=now, total=5), batch("m4", created=now - 10, total=4)]
+    second = [batch("m3", created=now - 20, total=3), batch("m2", created=now - 9999, total=2)]
     pages = {
-        None: {"data": [batch("m5", created=now, total=5), batch("m4", created=now - 10, total=4)],
-               "has_more": True, "first_id": "m5", "last_id": "m4"},
-        "m4": {"data": [batch("m3", created=now - 20, total=3), batch("m2", created=now - 9999, total=2)],
-               "has_more": True, "first_id": "m3", "last_id": "m2"},
-    }  # fmt: skip
+        None: {"data": first, "has_more": True, "first_id": "m5", "last_id": "m4"},
+        "m4": {"data": second, "has_more": True, "first_id": "m3", "last_id": "m2"},
+    }
 
     async def listing(request: web.Request) -> web.Response:
         assert request.query["limit"] == "1000"
@@ -205,9 +215,12 @@ async def test_find_batch_pages_newest_first_until_too_old(serve: Serve) -> None
 
 
 async def test_results_stream_from_the_results_url_with_a_binary_accept(serve: Serve) -> None:
-    line = {"custom_id": "c0", "result": {"type": "succeeded", "message": {
-        "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn",
-        "usage": {"input_tokens": 1, "output_tokens": 1}}}}  # fmt: skip
+    message = {
+        "content": [{"type": "text", "text": "hi"}],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 1, "output_tokens": 1},
+    }
+    line = {"custom_id": "c0", "result": {"type": "succeeded", "message": message}}
     payload = (
         msgspec.json.encode(line)
         + b"\r\n"

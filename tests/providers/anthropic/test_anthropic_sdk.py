@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Literal
+from typing import Literal, cast
 
 import anthropic
 import pydantic
 import pytest
 from anthropic.types import MessageParam, OutputConfigParam
 from anthropic.types.messages import MessageBatch
+from anthropic.types.messages.batch_create_params import Request
 from batchery.spi import EmulatorOptions
 from batchery_anthropic.emulator import AnthropicEmulator
 
@@ -42,10 +43,11 @@ async def client(emulator: AnthropicEmulator) -> AsyncIterator[anthropic.AsyncAn
         yield sdk
 
 
-def _request(custom_id: str, **params: object) -> dict[str, object]:
+def _request(custom_id: str, **params: object) -> Request:
+    """A batch request; extra params (some deliberately invalid) go in untyped."""
     body: dict[str, object] = {"model": MODEL, "max_tokens": 256, "messages": MESSAGES}
     body.update(params)
-    return {"custom_id": custom_id, "params": body}
+    return cast(Request, {"custom_id": custom_id, "params": body})
 
 
 async def _until_ended(client: anthropic.AsyncAnthropic, batch_id: str) -> MessageBatch:
@@ -107,10 +109,7 @@ async def test_list_pages_and_cancel() -> None:
 
 
 async def _list_and_cancel(client: anthropic.AsyncAnthropic) -> None:
-    ids = [
-        (await client.messages.batches.create(requests=[_request("a")])).id
-        for _ in range(5)
-    ]
+    ids = [(await client.messages.batches.create(requests=[_request("a")])).id for _ in range(5)]
     listed = [b.id async for b in client.messages.batches.list(limit=2)]
     assert listed == ids[::-1]
     page = await client.messages.batches.list(limit=2, after_id=ids[3])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from batchery.spi import RateLimitState
 from batchery_openai._ratelimits import parse_duration, rate_limit_state
 
@@ -46,3 +45,26 @@ def test_headers_become_a_state() -> None:
 def test_no_headers_no_state() -> None:
     assert rate_limit_state({"content-type": "application/json"}) is None
     assert rate_limit_state({"x-ratelimit-limit-requests": "many"}) is None
+
+
+async def test_the_provider_reports_headers_to_its_observers() -> None:
+    from batchery.model import LlmRequest, Message
+    from batchery.secrets import Secret
+    from batchery.spi import EmulatorOptions, ReportsRateLimits
+    from batchery_openai import OpenAIOptions, OpenAIProvider, create_session
+    from batchery_openai.emulator import OpenAIEmulator
+
+    seen: list[tuple[str | None, RateLimitState]] = []
+    async with OpenAIEmulator(EmulatorOptions(requests_per_min=50)) as emulator:
+        options = OpenAIOptions(api_key=Secret("sk-test"), base_url=emulator.base_url)
+        async with create_session(options) as session:
+            provider = OpenAIProvider(options, session)
+            assert isinstance(provider, ReportsRateLimits)
+            provider.observe_rate_limits(lambda model, state: seen.append((model, state)))
+            await provider.call(
+                LlmRequest(custom_id="a", model="gpt-4o-mini", messages=(Message("user", "hi"),))
+            )
+
+    [(model, state)] = seen
+    assert model == "gpt-4o-mini"
+    assert (state.limit_requests, state.remaining_requests) == (50, 49)

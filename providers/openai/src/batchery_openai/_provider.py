@@ -31,12 +31,14 @@ from batchery.spi import (
     ProviderError,
     ProviderInfo,
     ProviderLimits,
+    RateLimitObserver,
 )
 
 from ._errors import classify, decode_error_body
 from ._http import OpenAIHttp
 from ._jsonl import encode_line, parse_stream, write_lines
 from ._options import OpenAIOptions
+from ._ratelimits import rate_limit_state
 from ._translate import (
     DEFAULT_MODELS,
     ENDPOINTS,
@@ -106,7 +108,7 @@ class OpenAIProvider:
         base_url_env="OPENAI_BASE_URL",
     )
 
-    __slots__ = ("_http", "_info", "_options")
+    __slots__ = ("_http", "_info", "_options", "_rate_observers")
 
     def __init__(
         self,
@@ -119,6 +121,11 @@ class OpenAIProvider:
         self._options = options
         self._info = info or self.INFO
         self._http = OpenAIHttp(options, session)
+        self._rate_observers: list[RateLimitObserver] = []
+
+    def observe_rate_limits(self, observer: RateLimitObserver) -> None:
+        """Tell `observer` what every realtime response's `x-ratelimit-*` headers say."""
+        self._rate_observers.append(observer)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(options={self._options!r})"
@@ -307,6 +314,10 @@ class OpenAIProvider:
         except ProviderError as exc:
             error = ErrorInfo(code=exc.code, message=exc.message, retryable=exc.retryable)
             return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
+        state = rate_limit_state(reply.headers)
+        if state is not None:
+            for observer in self._rate_observers:
+                observer(request.model, state)
         if reply.status >= 300:
             error = classify(
                 reply.status,
