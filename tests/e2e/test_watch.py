@@ -63,7 +63,7 @@ def _runs(url: str) -> list[dict[str, object]]:
 def test_watch_follows_a_run_from_another_process_to_its_end(server: str, tmp_path: Path) -> None:
     demo = subprocess.Popen(
         _cli("demo", "--store", str(tmp_path / "jobs.db"), "--requests", "60",
-             "--time-scale", "8"),
+             "--time-scale", "20"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=_env(),

@@ -13,6 +13,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from batchery.modules import Application, Module, ModuleDefinition
+from batchery.nodes import discover_nodes
 from batchery.plugins import PluginEntry, discover_providers
 from batchery.progress import ProgressBus
 from batchery.service import BatchLlmService, ServiceOptions
@@ -44,7 +45,10 @@ def _price_overrides(options: Mapping[str, Any]) -> Mapping[str, Mapping[str, Mo
 
 
 class BatcheryModule(Module):
+    """Core's own module; global, so any node plugin's `service` and `bus` slots are filled."""
+
     name = "batchery"
+    global_ = True
     exports = ("service", "store", "bus")
     collects = {"llm_providers": "provider"}
 
@@ -75,11 +79,14 @@ async def build_application(
     *,
     provider_options: Mapping[str, Mapping[str, object]] | None = None,
     only: Sequence[str] | None = None,
+    nodes: Sequence[str] = (),
     overrides: Mapping[str, object] | None = None,
 ) -> Application:
-    """Boot core and the provider modules; `provider_options` go to each module's `for_root`.
+    """Boot core, the provider modules (all, or `only` these) and the named node plugins.
 
-    Options in the settings (`providers.<name>.<option>`) come first, explicit ones win.
+    `provider_options` go to each provider module's `for_root`; options in the settings
+    (`providers.<name>.<option>`) come first, explicit ones win. A node is reached as
+    `app.get("<node>.node")`.
     """
     modules = provider_modules()
     chosen = modules if only is None else {n: m for n, m in modules.items() if n in only}
@@ -91,6 +98,13 @@ async def build_application(
         }
         options.update((provider_options or {}).get(name, {}))
         definitions.append(module.for_root(**options))
+    found_nodes = {e.name: e for e in discover_nodes()} if nodes else {}
+    for name in nodes:
+        entry = found_nodes.get(name)
+        if entry is None or entry.module is None:
+            reason = entry.error if entry is not None else "no such node plugin is installed"
+            raise LookupError(f"node {name!r} cannot be loaded: {reason}")
+        definitions.append(entry.module.for_root())
     return await Application.create(
         BatcheryModule.for_root(settings=settings), extra=definitions, overrides=overrides or {}
     )

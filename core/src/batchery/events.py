@@ -19,6 +19,8 @@ __all__ = [
     "ItemRetried",
     "ModeChosen",
     "ModeEstimate",
+    "NodeFinished",
+    "NodeStarted",
     "OverSla",
     "Phase",
     "Progress",
@@ -109,6 +111,26 @@ class OverSla(Event, frozen=True, kw_only=True, tag="over_sla"):
     age_s: float
 
 
+class NodeStarted(Event, frozen=True, kw_only=True, tag="node_started"):
+    """A graph node began; the jobs it runs have ids that start with this event's `run_id`."""
+
+    node: str
+    items: int
+
+
+class NodeFinished(Event, frozen=True, kw_only=True, tag="node_finished"):
+    """A graph node ended: what it produced, what failed (by item id), what it cost."""
+
+    node: str
+    items: int
+    produced: int
+    failed_items: list[str] = msgspec.field(default_factory=list)
+    retried: int = 0
+    cost_usd: float = 0.0
+    realtime_cost_usd: float = 0.0
+    savings_usd: float = 0.0
+
+
 class RunFinished(Event, frozen=True, kw_only=True, tag="run_finished"):
     """The end of a run. Savings are against realtime prices for the same work."""
 
@@ -132,6 +154,8 @@ RunEvent = (
     | FallbackStarted
     | OverSla
     | RunFinished
+    | NodeStarted
+    | NodeFinished
 )
 
 _decoder: msgspec.json.Decoder[RunEvent] = msgspec.json.Decoder(RunEvent)

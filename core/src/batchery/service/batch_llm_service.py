@@ -139,12 +139,14 @@ class BatchLlmService:
         fingerprint: str | None = None,
         deadline_s: float | None = None,
         use_cache: bool = True,
+        run_id: str | None = None,
     ) -> RunOutcome:
         """Run a workload to the end and return its outcome; results stay in the store.
 
         With a `fingerprint`, a job made from the same input is resumed (or, when finished,
         returned) instead of starting again, so a crashed run repeated by the caller never
-        submits twice. `deadline_s` is how long the caller can wait, from now.
+        submits twice. `deadline_s` is how long the caller can wait, from now. `run_id`
+        names the job, so a caller (a graph node, say) can tie its jobs' events to itself.
         """
         if fingerprint is not None:
             existing = await self._store.find_job(fingerprint)
@@ -158,7 +160,7 @@ class BatchLlmService:
             deadline_s=deadline_s,
             use_cache=use_cache,
         )
-        job = await self._create(plan, fingerprint, deadline_s)
+        job = await self._create(plan, fingerprint, deadline_s, run_id)
         return await self._drive(job, resumed=False)
 
     async def resume(self, job_id: str) -> RunOutcome:
@@ -232,10 +234,14 @@ class BatchLlmService:
         )
 
     async def _create(
-        self, plan: RunPlan, fingerprint: str | None, deadline_s: float | None
+        self,
+        plan: RunPlan,
+        fingerprint: str | None,
+        deadline_s: float | None,
+        run_id: str | None = None,
     ) -> Job:
         now = time.time()
-        job_id = f"run_{uuid.uuid4().hex[:16]}"
+        job_id = run_id or f"run_{uuid.uuid4().hex[:16]}"
         chunks = [
             ChunkRecord(
                 id=f"{job_id}-{c.index}",

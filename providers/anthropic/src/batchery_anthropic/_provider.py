@@ -82,7 +82,8 @@ def _spool(requests: Iterable[LlmRequest], max_tokens: int) -> tuple[IO[bytes], 
             if problem is not None:
                 raise ValueError(f"request {request.custom_id!r}: {problem}")
             _ENCODER.encode_into(batch_item(request, default_max_tokens=max_tokens), buffer)
-            file.write(b"," if count else b"")
+            if count:
+                file.write(b",")
             file.write(buffer)
             count += 1
         if count == 0:
@@ -97,8 +98,10 @@ def _spool(requests: Iterable[LlmRequest], max_tokens: int) -> tuple[IO[bytes], 
 
 
 def _not_found(batch_id: str) -> BatchNotFoundError:
-    """Retryable: Anthropic answers 404 for a while just after a create (anthropic-sdk-python
-    #1432), so a collect that meets one must be tried again, not given up."""
+    """A retryable not-found: Anthropic may answer 404 for a while just after a create.
+
+    (anthropic-sdk-python#1432.) A collect that meets one is tried again later, not given up.
+    """
     message = f"Anthropic does not know batch {batch_id!r}"
     return BatchNotFoundError(message, code="not_found", status=404, retryable=True)
 
@@ -124,8 +127,8 @@ class AnthropicProvider:
         key_env="ANTHROPIC_API_KEY",
         base_url_env="ANTHROPIC_BASE_URL",
     )
-    """256 MB is read as 256,000,000 bytes, so the create body's few bytes of framing (and any
-    reading of "MB" as MiB) stay inside the limit."""
+    """256 MB is taken as 256,000,000 bytes: below 256 MiB by far more than the create body's
+    few bytes of framing, whichever way Anthropic counts."""
 
     __slots__ = ("_claims", "_http", "_options")
 

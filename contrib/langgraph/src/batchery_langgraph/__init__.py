@@ -1,0 +1,1 @@
+"""Batchery nodes in LangGraph graphs."""

@@ -1,0 +1,1 @@
+"""The infer-atoms graph node."""

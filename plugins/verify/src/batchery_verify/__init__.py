@@ -1,0 +1,1 @@
+"""The verify graph node."""
