@@ -36,6 +36,8 @@ __all__ = ["BatchLlmService", "JobReport", "RunOutcome", "UnknownProviderError"]
 
 Items = Iterable[LlmRequest | RejectedRequest]
 
+_CACHE_BATCH = 1000
+
 
 class UnknownProviderError(LookupError):
     def __init__(self, name: str, known: Iterable[str]) -> None:
@@ -365,15 +367,18 @@ class BatchLlmService:
         )
 
     async def _remember(self, job: Job) -> None:
-        """Put the job's fresh answers in the result cache."""
-        answers = {
-            r.custom_id: r async for r in self._store.results(job.id) if r.ok and not r.cached
-        }
-        entries = [
-            (cache_key(job.provider, request), answers[request.custom_id])
-            async for request in self._store.requests(job.id)
-            if request.custom_id in answers
-        ]
+        """Put the job's fresh answers in the result cache, streaming both in input order."""
+        requests = aiter(self._store.requests(job.id))
+        entries: list[tuple[str, LlmResult]] = []
+        async for result in self._store.results(job.id):
+            request = await anext(requests)
+            while request.custom_id != result.custom_id:
+                request = await anext(requests)
+            if result.ok and not result.cached:
+                entries.append((cache_key(job.provider, request), result))
+            if len(entries) >= _CACHE_BATCH:
+                await self._store.cache.put_many(entries)
+                entries.clear()
         if entries:
             await self._store.cache.put_many(entries)
 

@@ -79,20 +79,23 @@ class RealtimeRunner:
         queue: asyncio.Queue[LlmRequest | None] = asyncio.Queue(workers * 2)
         pending: list[LlmResult] = []
         last_flush = time.monotonic()
+        counts = await self._store.counts(job.id)
+        succeeded, failed = counts.succeeded, counts.failed
 
         async def flush() -> None:
-            nonlocal last_flush
+            nonlocal last_flush, succeeded, failed
             batch = pending.copy()
             pending.clear()
             last_flush = time.monotonic()
             if batch:
                 await self._store.save_results(lease, batch)
-                counts = await self._store.counts(job.id)
+                ok = sum(1 for r in batch if r.ok)
+                succeeded, failed = succeeded + ok, failed + len(batch) - ok
                 await self._bus.emit(
                     job.id,
                     Progress,
-                    completed=counts.succeeded,
-                    failed=counts.failed,
+                    completed=succeeded,
+                    failed=failed,
                     total=counts.total,
                     phase="realtime",
                 )
