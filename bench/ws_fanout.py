@@ -139,6 +139,12 @@ async def subscriber(
             stats.events += len(frame.events)
 
 
+def cpu_s(pid: int) -> float:
+    """User plus system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -170,6 +176,8 @@ async def bench(args: argparse.Namespace) -> None:
         await asyncio.sleep(0.5)
         connected = rss_mb(server.pid)
         peak = connected
+        server_cpu = cpu_s(server.pid)
+        client_cpu = cpu_s(os.getpid())
         server.stdin.write(b"go\n")
         await server.stdin.drain()
         done_line = asyncio.create_task(server.stdout.readline())
@@ -178,6 +186,8 @@ async def bench(args: argparse.Namespace) -> None:
             await asyncio.wait({done_line}, timeout=0.25)
         _, emitted, took = done_line.result().decode().split()
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
+        server_cpu = cpu_s(server.pid) - server_cpu
+        client_cpu = cpu_s(os.getpid()) - client_cpu
         after = rss_mb(server.pid)
     server.stdin.write(b"stop\n")
     await server.stdin.drain()
@@ -195,6 +205,8 @@ async def bench(args: argparse.Namespace) -> None:
     print(f"server RSS           idle {idle:.1f} MB, {args.subscribers} connected "
           f"{connected:.1f} MB, peak {peak:.1f} MB, after {after:.1f} MB")  # fmt: skip
     print(f"server RSS growth    {peak - idle:.1f} MB (idle to peak)")
+    print(f"CPU while emitting   server {server_cpu:.1f}s, subscribers {client_cpu:.1f}s "
+          f"({os.cpu_count()} cores)")  # fmt: skip
 
 
 def main() -> None:

@@ -64,3 +64,19 @@ def test_kinds_and_models_never_share_a_chunk() -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         ChunkPlanner(max_requests=0, max_bytes=1)
+
+
+def test_queries_and_documents_never_share_a_chunk() -> None:
+    planner = ChunkPlanner(max_requests=10, max_bytes=10_000)
+
+    def embedding(cid: str, input_type: str | None) -> LlmRequest:
+        return LlmRequest(
+            custom_id=cid, kind=RequestKind.EMBEDDING, model="m", input="t", input_type=input_type
+        )
+
+    indices = [
+        planner.assign(embedding(c, t), 1)
+        for c, t in (("a", "query"), ("b", "document"), ("c", "query"), ("d", None))
+    ]
+
+    assert indices == [0, 1, 0, 2]

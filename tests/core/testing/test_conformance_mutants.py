@@ -111,4 +111,4 @@ async def test_the_kit_fails_a_provider_with_the_bug(
     (result,) = report.results
     assert result.outcome == "failed", result
     assert said in result.detail
-    assert not report.passed_required
+    assert report.failed == (result,)

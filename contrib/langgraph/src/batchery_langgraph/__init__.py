@@ -1,1 +1,14 @@
-"""Batchery nodes in LangGraph graphs."""
+"""Batchery nodes in LangGraph graphs: plain nodes, progress on the custom stream.
+
+```python
+app = await build_application(settings, only=["openai"], nodes=["infer-atoms", "verify"])
+bus = await app.get("batchery.bus")
+builder.add_node(as_langgraph_node(await app.get("infer-atoms.node"), bus))
+```
+"""
+
+from batchery_langgraph._keys import run_key
+from batchery_langgraph._mirror import EventMirror
+from batchery_langgraph._node import LangGraphNode, as_langgraph_node
+
+__all__ = ["EventMirror", "LangGraphNode", "as_langgraph_node", "run_key"]

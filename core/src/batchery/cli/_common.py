@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 import click
@@ -105,8 +105,10 @@ async def open_app(
     base_url: str | None = None,
     emulator_options: EmulatorOptions | None = None,
     require_key: bool = True,
+    nodes: Sequence[str] = (),
 ) -> AsyncIterator[AppContext]:
-    """Boot the application for `provider`, against a fresh in-process emulator if asked.
+    """Boot the application for `provider` (and the named node plugins), against a fresh
+    in-process emulator if asked.
 
     Without an emulator the provider's key must be in its environment variable: say so now,
     before anything is stored, rather than fail on the first call.
@@ -130,9 +132,9 @@ async def open_app(
     try:
         try:
             app = await build_application(
-                loaded.settings, provider_options={provider: options}, only=[provider]
+                loaded.settings, provider_options={provider: options}, only=[provider], nodes=nodes
             )
-        except ModuleError as exc:
+        except (ModuleError, LookupError) as exc:
             raise click.UsageError(str(exc)) from None
         try:
             service = await app.get("batchery.service")

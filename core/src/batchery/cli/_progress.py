@@ -1,9 +1,14 @@
-"""Show a run's events as they happen: progress bars on a terminal, plain lines otherwise."""
+"""Show a run's events as they happen: progress bars on a terminal, plain lines otherwise.
+
+A graph node's events come with those of the jobs it runs; each job gets its own bar, labelled
+with the node that started it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from rich.console import Console
@@ -22,6 +27,8 @@ from batchery.events import (
     FallbackStarted,
     ItemRetried,
     ModeChosen,
+    NodeFinished,
+    NodeStarted,
     OverSla,
     RunEvent,
     RunFinished,
@@ -76,20 +83,42 @@ def describe(event: RunEvent) -> str:
                 f"{event.run_id} {event.status}: {event.succeeded} succeeded, "
                 f"{event.failed} failed of {event.total} in {event.duration_s:.1f}s"
             )
+        case NodeStarted():
+            return f"{event.run_id} node {event.node} started on {event.items} items"
+        case NodeFinished():
+            return (
+                f"{event.run_id} node {event.node} finished: {event.produced} produced from "
+                f"{event.items} items, {len(event.failed_items)} failed, "
+                f"${event.cost_usd:.4f} (saved ${event.savings_usd:.4f})"
+            )
 
 
-async def follow(queue: asyncio.Queue[RunEvent], *, stream: TextIO | None = None) -> None:
-    """Render events from `queue` until the run finishes (or the task is cancelled)."""
+def _run_finished(event: RunEvent) -> bool:
+    return isinstance(event, RunFinished)
+
+
+def _label(run_id: str, nodes: dict[str, str]) -> str:
+    """The node that runs `run_id` (its run ids start with the node's), if any."""
+    return next((name for prefix, name in nodes.items() if run_id.startswith(prefix)), "")
+
+
+async def follow(
+    queue: asyncio.Queue[RunEvent],
+    *,
+    stream: TextIO | None = None,
+    until: Callable[[RunEvent], bool] = _run_finished,
+) -> None:
+    """Render events from `queue` until one satisfies `until` (by default: a run finished)."""
     out = stream or sys.stderr
     if not out.isatty():
         while True:
             event = await queue.get()
             print(describe(event), file=out, flush=True)
-            if isinstance(event, RunFinished):
+            if until(event):
                 return
     console = Console(file=out)
     with Progress(
-        TextColumn("[bold]{task.description:<12}"),
+        TextColumn("[bold]{task.description:<22}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[failed]} failed"),
@@ -98,21 +127,24 @@ async def follow(queue: asyncio.Queue[RunEvent], *, stream: TextIO | None = None
         console=console,
         transient=False,
     ) as bars:
-        task: TaskID | None = None
+        tasks: dict[str, TaskID] = {}
+        nodes: dict[str, str] = {}
         while True:
             event = await queue.get()
             if isinstance(event, ProgressEvent):
-                done = event.completed + event.failed
-                if task is None:
-                    task = bars.add_task(event.phase, total=event.total, failed=0)
+                label = f"{_label(event.run_id, nodes)} {event.phase}".strip()
+                if event.run_id not in tasks:
+                    tasks[event.run_id] = bars.add_task(label, total=event.total, failed=0)
                 bars.update(
-                    task,
-                    description=event.phase,
-                    completed=done,
+                    tasks[event.run_id],
+                    description=label,
+                    completed=event.completed + event.failed,
                     total=event.total,
                     failed=event.failed,
                 )
             else:
+                if isinstance(event, NodeStarted):
+                    nodes[event.run_id] = event.node
                 bars.console.print(describe(event))
-            if isinstance(event, RunFinished):
+            if until(event):
                 return

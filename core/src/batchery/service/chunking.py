@@ -1,13 +1,11 @@
 """Split a batch job into chunks that each fit one provider batch.
 
-A provider batch holds one kind and one model, at most `max_requests` requests and at most
-`max_bytes` of upload. The byte limit is applied with a margin because providers count the
+A provider batch holds one kind, one model and one input type (a Voyage batch embeds either
+queries or documents), at most `max_requests` requests and at most `max_bytes` of upload. The byte limit is applied with a margin because providers count the
 file as they receive it, not as we estimate it.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable, Iterator
 
 import msgspec
 
@@ -40,7 +38,7 @@ class ChunkPlanner:
             raise ValueError("chunk limits must be positive")
         self._max_requests = max_requests
         self._max_bytes = int(max_bytes * BYTE_MARGIN)
-        self._open: dict[tuple[RequestKind, str | None], _Open] = {}
+        self._open: dict[tuple[RequestKind, str | None, str | None], _Open] = {}
         self._plans: dict[int, ChunkPlan] = {}
         self._next = 0
 
@@ -50,7 +48,7 @@ class ChunkPlanner:
 
     def assign(self, request: LlmRequest, size: int) -> int:
         """The chunk index for `request`, whose upload takes `size` bytes."""
-        key = (request.kind, request.model)
+        key = (request.kind, request.model, request.input_type)
         current = self._open.get(key)
         if current is None or (
             current.count + 1 > self._max_requests or current.size + size > self._max_bytes
@@ -66,7 +64,3 @@ class ChunkPlanner:
 
     def plans(self) -> list[ChunkPlan]:
         return [self._plans[i] for i in sorted(self._plans)]
-
-    def assign_all(self, sized: Iterable[tuple[LlmRequest, int]]) -> Iterator[int]:
-        for request, size in sized:
-            yield self.assign(request, size)

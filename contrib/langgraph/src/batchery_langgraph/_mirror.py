@@ -1,0 +1,59 @@
+"""Copy one node call's progress events from the Batchery bus to LangGraph's custom stream."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import msgspec
+from batchery.events import NodeStarted, RunEvent
+
+__all__ = ["EventMirror"]
+
+_calling: ContextVar[EventMirror | None] = ContextVar("batchery_langgraph_calling", default=None)
+
+
+class EventMirror:
+    """A progress-bus sink that writes a node run's events to `writer` as plain dicts.
+
+    An event belongs to the run when its run id starts with the node's run id (the node's own
+    events and those of every job it runs). That id is known up front when the adapter chose
+    it; otherwise it is learned from the `NodeStarted` the call itself emits. Sinks run inside
+    `ProgressBus.emit`, in the emitting task's context, so a context variable set around the
+    call tells its `NodeStarted` apart from that of a parallel call of the same node.
+    A sink sees every committed event in order, unlike a subscriber's bounded queue, so none
+    is dropped on the way to LangGraph.
+    """
+
+    def __init__(
+        self, writer: Callable[[Any], None], *, node: str, run_id: str | None = None
+    ) -> None:
+        self._writer = writer
+        self._node = node
+        self.run_id = run_id
+
+    @contextmanager
+    def attributing(self) -> Iterator[None]:
+        """Mark the code run inside as this call, so its `NodeStarted` names the run."""
+        token = _calling.set(self)
+        try:
+            yield
+        finally:
+            _calling.reset(token)
+
+    def owns(self, event: RunEvent) -> bool:
+        if self.run_id is None:
+            if not (
+                isinstance(event, NodeStarted)
+                and event.node == self._node
+                and _calling.get() is self
+            ):
+                return False
+            self.run_id = event.run_id
+        return event.run_id.startswith(self.run_id)
+
+    async def __call__(self, event: RunEvent, body: bytes) -> None:
+        if self.owns(event):
+            self._writer(msgspec.to_builtins(event))
