@@ -4,8 +4,12 @@ A `RunFeed` holds the last `ring_size` events of a run in `seq` order with no ho
 arrive through the channels backend (memory, or Redis from any instance), duplicates are
 dropped, and a hole, or a run that stays silent for `poll_interval_s`, is filled from the job
 store's durable log. That last rule also follows runs driven by another process that shares
-the store. Sockets read the ring at their own pace; one that falls behind what the ring still
-holds is told to resync instead of growing a queue.
+the store.
+
+Sockets wake together on a tick, at most once per `flush_interval_s`, and sockets at the same
+position send the very same pre-built frame, so the cost of a new event is one frame per tick
+shared by every socket, not one wake-up and one encoding per socket per event. A socket that
+falls behind what the ring still holds is told to resync instead of growing a queue.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from litestar.channels import ChannelsPlugin, Subscriber
 
 from batchery.store import JobStore
 
-__all__ = ["FeedRegistry", "RunFeed", "channel_of", "peek"]
+__all__ = ["FeedRegistry", "Frame", "RunFeed", "channel_of", "encode_frame", "peek"]
 
 _log: structlog.typing.FilteringBoundLogger = structlog.get_logger("batchery.server")
 
@@ -48,37 +52,66 @@ def peek(body: bytes) -> tuple[int, bool]:
     return head.seq, head.type == _FINISHED
 
 
+class Frame(NamedTuple):
+    """An `events` frame ready to send: its first and last `seq`, and whether it ends the run."""
+
+    first: int
+    last: int
+    text: str
+    finished: bool
+
+
+def encode_frame(items: list[tuple[int, bytes]]) -> Frame:
+    text = (b'{"type":"events","events":[' + b",".join(b for _, b in items) + b"]}").decode()
+    return Frame(items[0][0], items[-1][0], text, peek(items[-1][1])[1])
+
+
 class RunFeed:
     """The shared tail of one run; create through `FeedRegistry.follow`."""
 
     def __init__(
-        self, run_id: str, store: JobStore, *, ring_size: int, poll_interval_s: float
+        self,
+        run_id: str,
+        store: JobStore,
+        *,
+        ring_size: int,
+        poll_interval_s: float,
+        flush_interval_s: float,
     ) -> None:
         self.run_id = run_id
         self._store = store
         self._ring: deque[tuple[int, bytes]] = deque(maxlen=ring_size)
         self._poll_interval_s = poll_interval_s
+        self._flush_interval_s = flush_interval_s
         self._changed = asyncio.Event()
+        self._tick: asyncio.TimerHandle | None = None
+        self._last_tick = 0.0
+        self._cached: tuple[int, int, int, Frame] | None = None
+        self._heard = False
         self.finished_at: int | None = None
         self.followers = 0
-        self._heard = False
 
     @property
     def head(self) -> int:
         """The highest `seq` this feed holds (0 before any)."""
         return self._ring[-1][0] if self._ring else 0
 
-    def since(self, cursor: int, limit: int) -> list[tuple[int, bytes]]:
-        """Up to `limit` held events after `cursor`, oldest first (they may start past
-        `cursor + 1` when the reader is behind what the ring holds)."""
+    def frame(self, cursor: int, limit: int) -> Frame | None:
+        """Up to `limit` held events after `cursor` as one frame, oldest first; it starts past
+        `cursor + 1` when the reader is behind what the ring holds."""
         if not self._ring or self.head <= cursor:
-            return []
+            return None
+        key = (cursor, self.head, limit)
+        if self._cached is not None and self._cached[:3] == key:
+            return self._cached[3]
         start = max(0, cursor + 1 - self._ring[0][0])
         end = min(len(self._ring), start + limit)
-        return [self._ring[i] for i in range(start, end)]
+        built = encode_frame([self._ring[i] for i in range(start, end)])
+        self._cached = (*key, built)
+        return built
 
     async def changed(self) -> None:
-        """Return at the next change (new events, or the log read that found none)."""
+        """Return at the next tick after new events (or the log read that found some)."""
         await self._changed.wait()
 
     def _append(self, seq: int, body: bytes, finished: bool) -> None:
@@ -87,6 +120,18 @@ class RunFeed:
             self.finished_at = seq
 
     def _notify(self) -> None:
+        if self._tick is not None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = self._last_tick + self._flush_interval_s - loop.time()
+        if delay <= 0:
+            self._wake()
+        else:
+            self._tick = loop.call_later(delay, self._wake)
+
+    def _wake(self) -> None:
+        self._tick = None
+        self._last_tick = asyncio.get_running_loop().time()
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
@@ -112,18 +157,22 @@ class RunFeed:
 
     async def run(self, subscriber: Subscriber) -> None:
         """Feed the ring from the channel, and from the log on holes and silence."""
-        async with subscriber.run_in_background(self._on_event, join=False):
-            while True:
-                self._heard = False
-                if self.finished_at is None:
-                    try:
-                        await self._catch_up()
-                    except Exception:
-                        _log.exception("run feed could not read the log", run_id=self.run_id)
-                await asyncio.sleep(self._poll_interval_s)
-                while self._heard and self.finished_at is None:
+        try:
+            async with subscriber.run_in_background(self._on_event, join=False):
+                while True:
+                    if self.finished_at is None:
+                        try:
+                            await self._catch_up()
+                        except Exception:
+                            _log.exception("run feed could not read the log", run_id=self.run_id)
                     self._heard = False
                     await asyncio.sleep(self._poll_interval_s)
+                    while self._heard:
+                        self._heard = False
+                        await asyncio.sleep(self._poll_interval_s)
+        finally:
+            if self._tick is not None:
+                self._tick.cancel()
 
 
 class _Entry(NamedTuple):
@@ -142,11 +191,15 @@ class FeedRegistry:
         *,
         ring_size: int,
         poll_interval_s: float,
+        flush_interval_s: float,
     ) -> None:
         self._store = store
         self._channels = channels
-        self._ring_size = ring_size
-        self._poll_interval_s = poll_interval_s
+        self._options = {
+            "ring_size": ring_size,
+            "poll_interval_s": poll_interval_s,
+            "flush_interval_s": flush_interval_s,
+        }
         self._feeds: dict[str, _Entry] = {}
         self._lock = asyncio.Lock()
 
@@ -160,12 +213,7 @@ class FeedRegistry:
         async with self._lock:
             entry = self._feeds.get(run_id)
             if entry is None:
-                feed = RunFeed(
-                    run_id,
-                    self._store,
-                    ring_size=self._ring_size,
-                    poll_interval_s=self._poll_interval_s,
-                )
+                feed = RunFeed(run_id, self._store, **self._options)  # type: ignore[arg-type]
                 subscriber = await self._channels.subscribe(channel_of(run_id))
                 task = asyncio.create_task(feed.run(subscriber))
                 entry = self._feeds[run_id] = _Entry(feed, task, subscriber)

@@ -1,8 +1,9 @@
 """Split a batch job into chunks that each fit one provider batch.
 
 A provider batch holds one kind, one model and one input type (a Voyage batch embeds either
-queries or documents), at most `max_requests` requests and at most `max_bytes` of upload. The byte limit is applied with a margin because providers count the
-file as they receive it, not as we estimate it.
+queries or documents), at most `max_requests` requests and at most `max_bytes` of upload. The
+byte limit is applied with a margin because providers count the file as they receive it, not
+as we estimate it.
 """
 
 from __future__ import annotations
