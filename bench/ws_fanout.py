@@ -57,8 +57,7 @@ async def serve(args: argparse.Namespace) -> None:
     from batchery.settings import Settings
 
     configure_logging(level="warning", fmt="console")
-    shm = "/dev/shm" if Path("/dev/shm").is_dir() else None
-    with tempfile.TemporaryDirectory(dir=shm) as scratch:
+    with tempfile.TemporaryDirectory(dir=args.scratch) as scratch:
         app = await build_application(Settings(store=f"{scratch}/bench.db"), only=[])
         service = await app.get("batchery.service", BatchLlmService)
         listener = bind()
@@ -67,6 +66,7 @@ async def serve(args: argparse.Namespace) -> None:
             allowed_origins=(origin_of(listener),),
             redis_url=args.redis,
             flush_interval_s=args.flush,
+            frames_per_s=args.frames_per_s,
         )
         total = int(args.rate * args.seconds)
         now = time.time()
@@ -153,7 +153,8 @@ def percentile(values: list[float], q: float) -> float:
 async def bench(args: argparse.Namespace) -> None:
     server = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--serve", "--rate", str(args.rate), "--seconds",
-        str(args.seconds), "--flush", str(args.flush), *(["--redis", args.redis] if args.redis
+        str(args.seconds), "--flush", str(args.flush), "--frames-per-s", str(args.frames_per_s),
+        *(["--redis", args.redis] if args.redis
         else []),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
     )  # fmt: skip
@@ -215,10 +216,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--flush", type=float, default=0.05, help="server flush interval (s)")
+    parser.add_argument(
+        "--frames-per-s", type=float, default=5000.0, help="server frame budget per run"
+    )
     parser.add_argument("--redis", help="fan out through Redis at this URL")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.pop("BATCHERY_STORE", None)
+    shm = Path("/dev/shm")  # noqa: S108 -- memory-backed, so fsync does not pace the run
+    args.scratch = str(shm) if shm.is_dir() else None
     asyncio.run(serve(args) if args.serve else bench(args))
 
 

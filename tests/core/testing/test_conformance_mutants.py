@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Mapping
 
 import msgspec
 import pytest
+import structlog
 from batchery.model import BatchState, BatchStatus, LlmRequest, LlmResult
 from batchery.modules import Module
 from batchery.spi import CollectedLine, MalformedLine, ProviderError
@@ -41,6 +42,13 @@ class LeakyCall(OpenAIProvider):
         key = self._options.api_key.reveal() if self._options.api_key else ""
         error = msgspec.structs.replace(result.error, message=f"{result.error.message} (key {key})")
         return msgspec.structs.replace(result, error=error)
+
+
+class LogsKey(OpenAIProvider):
+    async def get_batch(self, batch_id: str) -> BatchState:
+        key = self._options.api_key.reveal() if self._options.api_key else ""
+        structlog.get_logger().debug("polling", credentials=key)
+        return await super().get_batch(batch_id)
 
 
 class AbortsOnMalformed(OpenAIProvider):
@@ -96,6 +104,7 @@ class ExpiredIsFailed(OpenAIProvider):
     [
         (HalfSize, "chunk_sizes", "batch_size_of"),
         (LeakyCall, "secrets_never_leak", "call"),
+        (LogsKey, "secrets_never_leak", "log event"),
         (AbortsOnMalformed, "collect_malformed", "collect on a completed batch raised"),
         (NeverFinds, "reconcile_lost_create", "find_batch found no batch"),
         (PlainNotFound, "batch_not_found", "ProviderError"),

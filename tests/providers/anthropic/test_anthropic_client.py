@@ -183,24 +183,24 @@ async def test_every_request_failing_still_completes(start: Start) -> None:
 
 async def test_line_errors_are_classified_per_request(start: Start) -> None:
     emulator, provider = await start("line_error=0.5")
-    requests = [*chats(30), *chats(1, prefix="bad", temperature=None, max_tokens=None)]
-    state = await provider.submit_batch(requests, tag="t")
-    finish(emulator, 31)
+    state = await provider.submit_batch(chats(40), tag="t")
+    finish(emulator, 40)
     got = results(await collect(provider, await provider.get_batch(state.batch_id)))
-    assert len(got) == 31
+    assert len(got) == 40
     failed = [r.error for r in got.values() if r.error is not None]
-    assert 5 < len(failed) < 25
-    retryable = {e.code: e.retryable for e in failed}
-    assert retryable.get("overloaded", True)
-    assert retryable.get("server_error", True)
-    assert retryable.get("invalid_request", False) is False
+    assert 5 < len(failed) < 35
+    verdicts = {e.code: e.retryable for e in failed}
+    assert set(verdicts) <= {"invalid_request", "overloaded", "server_error"}
+    assert verdicts.get("overloaded", True)
+    assert verdicts.get("server_error", True)
+    assert not verdicts.get("invalid_request", False)
 
 
 async def test_broken_duplicate_unknown_and_shuffled_lines(start: Start) -> None:
-    emulator, provider = await start("malformed=0.2,duplicate=0.2,unknown_id=0.2,shuffle")
-    requests = chats(40)
+    emulator, provider = await start("malformed=0.3,duplicate=0.3,unknown_id=0.3,shuffle")
+    requests = chats(60)
     state = await provider.submit_batch(requests, tag="t")
-    finish(emulator, 40)
+    finish(emulator, 60)
     items = await collect(provider, await provider.get_batch(state.batch_id))
     good = [i for i in items if isinstance(i, LlmResult)]
     bad = [i for i in items if isinstance(i, MalformedLine)]

@@ -26,6 +26,13 @@ seed whatever order concurrent requests arrive in.
 | `unknown_id` | rate | 1 | an extra output line follows, carrying a custom_id nobody sent |
 | `empty_error_file` | rate | 1 | a batch with no errors says `error_file_id: ""` instead of null |
 | `all_errors` | rate | 1 | every request of a batch fails: `completed` with no output file |
+| `fenced_json` | rate | 1 | a JSON (schema) answer comes wrapped in a Markdown code fence |
+| `prose_json` | rate | 1 | a JSON answer comes with a sentence before and after it |
+| `truncated_json` | rate | 1 | a JSON answer is cut off part way, as at a token limit |
+
+The content faults (`*_json`) are drawn per answer content rather than per call: a request is
+damaged the same way every time it is sent, in batch and in realtime alike, the way a model
+repeats its mistake on the same prompt; only a changed request draws afresh.
 
 Each emulator states which of these it supports; parsing with `allowed=` refuses the rest.
 """
@@ -74,6 +81,9 @@ FAULTS: Mapping[str, FaultKind] = _kinds(
     FaultKind("unknown_id", "rate", 1.0),
     FaultKind("empty_error_file", "rate", 1.0),
     FaultKind("all_errors", "rate", 1.0),
+    FaultKind("fenced_json", "rate", 1.0),
+    FaultKind("prose_json", "rate", 1.0),
+    FaultKind("truncated_json", "rate", 1.0),
 )
 """Every fault any emulator knows, by name; the module docstring's table says what each does."""
 

@@ -29,6 +29,7 @@ _HASH_PREFIX: Final = "sha256:"
 
 _Positive = Annotated[int, msgspec.Meta(ge=1)]
 _Seconds = Annotated[float, msgspec.Meta(gt=0)]
+_Rate = Annotated[float, msgspec.Meta(gt=0)]
 
 
 def hash_token(token: str) -> str:
@@ -57,6 +58,8 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
         ring_size: events kept per followed run; a socket further behind is told to resync.
         send_timeout_s: a socket that cannot take a frame within this is closed as slow.
         flush_interval_s: the least time between two frames to one socket (batches events).
+        frames_per_s: frames per second one run's feed may send over all its sockets; with
+            many sockets the time between frames grows past `flush_interval_s` to stay under.
         poll_interval_s: how long a followed, unfinished run may stay silent before its log is
             read (catches runs driven by another process and events a backend dropped).
         max_frame_events: events per frame at most.
@@ -74,6 +77,7 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
     ring_size: _Positive = 2_048
     send_timeout_s: _Seconds = 5.0
     flush_interval_s: Annotated[float, msgspec.Meta(ge=0)] = 0.05
+    frames_per_s: _Rate = 5_000.0
     poll_interval_s: _Seconds = 1.0
     max_frame_events: _Positive = 500
 

@@ -8,7 +8,9 @@ the store.
 
 Sockets wake together on a tick, at most once per `flush_interval_s`, and sockets at the same
 position send the very same pre-built frame, so the cost of a new event is one frame per tick
-shared by every socket, not one wake-up and one encoding per socket per event. A socket that
+shared by every socket, not one wake-up and one encoding per socket per event. With many
+sockets the ticks space out so the feed sends at most `frames_per_s` frames a second: each
+send is a system call, and their number, not the bytes, is what loads a server. A socket that
 falls behind what the ring still holds is told to resync instead of growing a queue.
 """
 
@@ -26,7 +28,7 @@ from litestar.channels import ChannelsPlugin, Subscriber
 
 from batchery.store import JobStore
 
-__all__ = ["FeedRegistry", "Frame", "RunFeed", "channel_of", "encode_frame", "peek"]
+__all__ = ["EncodedFrame", "FeedRegistry", "RunFeed", "channel_of", "encode_frame", "peek"]
 
 _log: structlog.typing.FilteringBoundLogger = structlog.get_logger("batchery.server")
 
@@ -52,7 +54,7 @@ def peek(body: bytes) -> tuple[int, bool]:
     return head.seq, head.type == _FINISHED
 
 
-class Frame(NamedTuple):
+class EncodedFrame(NamedTuple):
     """An `events` frame ready to send: its first and last `seq`, and whether it ends the run."""
 
     first: int
@@ -61,9 +63,9 @@ class Frame(NamedTuple):
     finished: bool
 
 
-def encode_frame(items: list[tuple[int, bytes]]) -> Frame:
+def encode_frame(items: list[tuple[int, bytes]]) -> EncodedFrame:
     text = (b'{"type":"events","events":[' + b",".join(b for _, b in items) + b"]}").decode()
-    return Frame(items[0][0], items[-1][0], text, peek(items[-1][1])[1])
+    return EncodedFrame(items[0][0], items[-1][0], text, peek(items[-1][1])[1])
 
 
 class RunFeed:
@@ -77,16 +79,18 @@ class RunFeed:
         ring_size: int,
         poll_interval_s: float,
         flush_interval_s: float,
+        frames_per_s: float,
     ) -> None:
         self.run_id = run_id
         self._store = store
         self._ring: deque[tuple[int, bytes]] = deque(maxlen=ring_size)
         self._poll_interval_s = poll_interval_s
         self._flush_interval_s = flush_interval_s
+        self._frames_per_s = frames_per_s
         self._changed = asyncio.Event()
         self._tick: asyncio.TimerHandle | None = None
         self._last_tick = 0.0
-        self._cached: tuple[int, int, int, Frame] | None = None
+        self._cached: tuple[int, int, int, EncodedFrame] | None = None
         self._heard = False
         self.finished_at: int | None = None
         self.followers = 0
@@ -96,7 +100,7 @@ class RunFeed:
         """The highest `seq` this feed holds (0 before any)."""
         return self._ring[-1][0] if self._ring else 0
 
-    def frame(self, cursor: int, limit: int) -> Frame | None:
+    def frame(self, cursor: int, limit: int) -> EncodedFrame | None:
         """Up to `limit` held events after `cursor` as one frame, oldest first; it starts past
         `cursor + 1` when the reader is behind what the ring holds."""
         if not self._ring or self.head <= cursor:
@@ -123,7 +127,8 @@ class RunFeed:
         if self._tick is not None:
             return
         loop = asyncio.get_running_loop()
-        delay = self._last_tick + self._flush_interval_s - loop.time()
+        interval = max(self._flush_interval_s, self.followers / self._frames_per_s)
+        delay = self._last_tick + interval - loop.time()
         if delay <= 0:
             self._wake()
         else:
@@ -192,14 +197,14 @@ class FeedRegistry:
         ring_size: int,
         poll_interval_s: float,
         flush_interval_s: float,
+        frames_per_s: float,
     ) -> None:
         self._store = store
         self._channels = channels
-        self._options = {
-            "ring_size": ring_size,
-            "poll_interval_s": poll_interval_s,
-            "flush_interval_s": flush_interval_s,
-        }
+        self._ring_size = ring_size
+        self._poll_interval_s = poll_interval_s
+        self._flush_interval_s = flush_interval_s
+        self._frames_per_s = frames_per_s
         self._feeds: dict[str, _Entry] = {}
         self._lock = asyncio.Lock()
 
@@ -213,7 +218,14 @@ class FeedRegistry:
         async with self._lock:
             entry = self._feeds.get(run_id)
             if entry is None:
-                feed = RunFeed(run_id, self._store, **self._options)  # type: ignore[arg-type]
+                feed = RunFeed(
+                    run_id,
+                    self._store,
+                    ring_size=self._ring_size,
+                    poll_interval_s=self._poll_interval_s,
+                    flush_interval_s=self._flush_interval_s,
+                    frames_per_s=self._frames_per_s,
+                )
                 subscriber = await self._channels.subscribe(channel_of(run_id))
                 task = asyncio.create_task(feed.run(subscriber))
                 entry = self._feeds[run_id] = _Entry(feed, task, subscriber)

@@ -154,6 +154,8 @@ class BatcheryPlugin(InitPlugin):
             self._channels,
             ring_size=config.ring_size,
             poll_interval_s=config.poll_interval_s,
+            flush_interval_s=config.flush_interval_s,
+            frames_per_s=config.frames_per_s,
         )
         gate = FeedGate(
             config=config,

@@ -25,7 +25,7 @@ from litestar.types import WebSocketResponseBodyEvent, WebSocketResponseStartEve
 from batchery.server import metrics
 from batchery.server.auth import Authenticator, bearer_of
 from batchery.server.config import ServerConfig
-from batchery.server.feed import FeedRegistry, RunFeed, peek
+from batchery.server.feed import EncodedFrame, FeedRegistry, RunFeed, encode_frame
 from batchery.server.limits import ConnectionLimits
 from batchery.server.owners import RunOwners
 from batchery.server.tickets import Tickets
@@ -162,46 +162,48 @@ class FeedGate:
     async def _send_all(
         self, socket: WebSocket[Any, Any, Any], feed: RunFeed, cursor: int
     ) -> tuple[int, str]:
-        """Send every event after `cursor` in order; the close code and reason when done."""
-        config = self._config
+        """Send every event after `cursor` in order; the close code and reason when done.
+
+        A live socket sends at most one frame per tick, the frame its neighbours at the same
+        position send too; a socket starting behind the ring reads the log first.
+        """
+        limit = self._config.max_frame_events
         live = False
         while True:
-            items = feed.since(cursor, config.max_frame_events)
-            if items and items[0][0] == cursor + 1:
+            frame = feed.frame(cursor, limit)
+            if frame is not None and frame.first == cursor + 1:
                 live = True
-            elif items or feed.head > cursor:
+                frames = [frame]
+            elif frame is not None:
                 if live:
                     await self._send_resync(socket, cursor)
                     return _SLOW
-                items = await self._store.events(feed.run_id, after_seq=cursor)
-            if not items:
-                if feed.finished_at is not None and cursor >= feed.finished_at:
-                    return _FINISHED
+                rows = await self._store.events(feed.run_id, after_seq=cursor)
+                frames = [encode_frame(rows[i : i + limit]) for i in range(0, len(rows), limit)]
+            elif feed.finished_at is not None and cursor >= feed.finished_at:
+                return _FINISHED
+            else:
                 await feed.changed()
                 continue
-            for start in range(0, len(items), config.max_frame_events):
-                chunk = items[start : start + config.max_frame_events]
+            for each in frames:
                 try:
-                    await self._send_frame(socket, chunk)
+                    await self._send_frame(socket, each)
                 except _Slow:
                     return _SLOW
-                cursor = chunk[-1][0]
-                if peek(chunk[-1][1])[1]:
+                cursor = each.last
+                if each.finished:
                     return _FINISHED
-            if live and config.flush_interval_s:
-                await asyncio.sleep(config.flush_interval_s)
+            if live and cursor >= feed.head:
+                await feed.changed()
 
-    async def _send_frame(
-        self, socket: WebSocket[Any, Any, Any], items: list[tuple[int, bytes]]
-    ) -> None:
-        frame = b'{"type":"events","events":[' + b",".join(body for _, body in items) + b"]}"
+    async def _send_frame(self, socket: WebSocket[Any, Any, Any], frame: EncodedFrame) -> None:
         try:
             async with asyncio.timeout(self._config.send_timeout_s):
-                await socket.send_text(frame.decode())
+                await socket.send_text(frame.text)
         except TimeoutError:
             raise _Slow from None
         metrics.FRAMES_SENT.inc()
-        metrics.EVENTS_SENT.inc(len(items))
+        metrics.EVENTS_SENT.inc(frame.last - frame.first + 1)
 
     async def _send_resync(self, socket: WebSocket[Any, Any, Any], cursor: int) -> None:
         frame = ResyncFrame(after_seq=cursor, reason="slow_consumer")

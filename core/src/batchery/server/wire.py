@@ -19,6 +19,8 @@ from batchery.events import (
     FallbackStarted,
     ItemRetried,
     ModeChosen,
+    NodeFinished,
+    NodeStarted,
     OverSla,
     Progress,
     RunEvent,
@@ -67,7 +69,11 @@ CLOSE_TOO_MANY: Final = 4429
 
 
 class RunState(msgspec.Struct, frozen=True, kw_only=True):
-    """A run's progress as of event `seq`; `completed` counts successes, `failed` failures."""
+    """A run's progress as of event `seq`; `completed` counts successes, `failed` failures.
+
+    Cost and savings (USD, against realtime prices) arrive with the final event; until then
+    the snapshot's `counts` carry what has been spent so far.
+    """
 
     run_id: str
     seq: int = 0
@@ -85,6 +91,10 @@ class RunState(msgspec.Struct, frozen=True, kw_only=True):
     fallbacks: int = 0
     over_sla: int = 0
     duration_s: float | None = None
+    node: str | None = None
+    cached: int = 0
+    cost_usd: float | None = None
+    savings_usd: float | None = None
 
     @property
     def finished(self) -> bool:
@@ -107,7 +117,7 @@ class RunState(msgspec.Struct, frozen=True, kw_only=True):
                     total=event.total,
                 )
             case ModeChosen():
-                return replace(state, mode=event.mode)
+                return replace(state, mode=event.mode, cached=event.cached)
             case BatchSubmitted():
                 return replace(state, batches=state.batches + 1)
             case Progress():
@@ -135,6 +145,25 @@ class RunState(msgspec.Struct, frozen=True, kw_only=True):
                     phase="done",
                     eta_s=None,
                     duration_s=event.duration_s,
+                    cached=event.cached,
+                    cost_usd=event.cost_usd,
+                    savings_usd=event.savings_usd,
+                )
+            case NodeStarted():
+                return replace(state, status="running", node=event.node, total=event.items)
+            case NodeFinished():
+                return replace(
+                    state,
+                    status="completed",
+                    node=event.node,
+                    total=event.items,
+                    completed=event.produced,
+                    failed=len(event.failed_items),
+                    phase="done",
+                    eta_s=None,
+                    retries=state.retries + event.retried,
+                    cost_usd=event.cost_usd,
+                    savings_usd=event.savings_usd,
                 )
 
 

@@ -26,6 +26,7 @@ import pytest
 
 from batchery.model import RequestKind
 from batchery.modules import Module
+from batchery.testing._convention import check_module
 from batchery.testing._kit import Kit, KitConfig, Unsupported
 from batchery.testing._registry import CHECKS, ordered
 from batchery.testing.report import CheckResult, ConformanceReport, Detected, Outcome, detect, plan
@@ -124,8 +125,9 @@ class ProviderConformance:
 
     @classmethod
     def kit_config(cls) -> KitConfig:
+        """The kit's configuration from the class attributes; override to add to it."""
         return KitConfig(
-            module=cls.module,
+            module=check_module(getattr(cls, "module", None)),
             module_options=cls.module_options,
             capabilities=cls.capabilities,
             kind=cls.kind,

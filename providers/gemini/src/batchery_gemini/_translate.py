@@ -24,7 +24,7 @@ from batchery.model import (
 )
 from batchery.secrets import Secret
 
-from ._errors import classify, redact
+from ._errors import classify
 from ._wire import (
     BatchView,
     Content,
@@ -278,7 +278,7 @@ def batch_state(operation: OperationView, secret: Secret | None) -> BatchState:
     status = batch_status(batch.state, done=operation.done, failed=operation.error is not None)
     error = None
     if operation.error is not None and status is not BatchStatus.COMPLETED:
-        error = redact(classify(None, operation.error, secret=secret).message, secret)[:500]
+        error = classify(None, operation.error, secret=secret).message
     return BatchState(
         batch_id=operation.name,
         status=status,

@@ -44,7 +44,7 @@ function apply(state, ev) {
     case "run_started":
       return { ...next, status: "running", provider: ev.provider, model: ev.model, mode: ev.mode, total: ev.total };
     case "mode_chosen":
-      return { ...next, mode: ev.mode };
+      return { ...next, mode: ev.mode, cached: ev.cached ?? 0 };
     case "batch_submitted":
       return { ...next, batches: next.batches + 1 };
     case "progress":
@@ -56,7 +56,19 @@ function apply(state, ev) {
     case "over_sla":
       return { ...next, over_sla: next.over_sla + 1 };
     case "run_finished":
-      return { ...next, status: ev.status, total: ev.total, completed: ev.succeeded, failed: ev.failed, phase: "done", eta_s: null, duration_s: ev.duration_s };
+      return {
+        ...next, status: ev.status, total: ev.total, completed: ev.succeeded, failed: ev.failed,
+        phase: "done", eta_s: null, duration_s: ev.duration_s, cached: ev.cached ?? 0,
+        cost_usd: ev.cost_usd ?? null, savings_usd: ev.savings_usd ?? null,
+      };
+    case "node_started":
+      return { ...next, status: "running", node: ev.node, total: ev.items };
+    case "node_finished":
+      return {
+        ...next, status: "completed", node: ev.node, total: ev.items, completed: ev.produced,
+        failed: ev.failed_items.length, phase: "done", eta_s: null,
+        retries: next.retries + (ev.retried ?? 0), cost_usd: ev.cost_usd, savings_usd: ev.savings_usd,
+      };
     default:
       return next;
   }
@@ -111,8 +123,8 @@ function render(entry) {
   text("status", state.status + (state.mode ? " · " + state.mode : ""));
   text("phase", state.phase || "—");
   text("eta", state.phase === "done" ? duration(state.duration_s) : duration(state.eta_s));
-  text("cost", usd(snapshot.counts.cost_usd));
-  text("savings", usd(snapshot.counts.savings_usd));
+  text("cost", usd(state.cost_usd ?? snapshot.counts.cost_usd));
+  text("savings", usd(state.savings_usd ?? snapshot.counts.savings_usd));
   row.querySelector(".fill").style.width = (total ? (100 * state.completed) / total : percent) + "%";
   const fail = row.querySelector(".fail");
   fail.style.left = (total ? (100 * state.completed) / total : 0) + "%";

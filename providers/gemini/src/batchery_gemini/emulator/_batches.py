@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import msgspec
 from batchery.emulator import FaultPlan, ScaledClock
 
 from batchery_gemini.emulator._batch_io import (
@@ -313,7 +312,7 @@ class BatchStore:
         response = {"@type": kind + "Output", **output} if done and output else None
         return Operation(
             name=batch.name,
-            metadata=msgspec.structs.replace(resource),
+            metadata=resource,
             done=done,
             error=batch.error,
             response=response,

@@ -14,7 +14,7 @@ import hashlib
 import secrets
 import string
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import msgspec
 from aiohttp import web
@@ -166,6 +166,7 @@ class FileStore:
             return _status("active", session.received)
         if "cancel" in commands:
             self._end(upload_id)
+            session.path.unlink(missing_ok=True)
             return _status("cancelled", session.received)
         if "upload" in commands:
             offset = request.headers.get("X-Goog-Upload-Offset", "")
@@ -199,7 +200,6 @@ class FileStore:
         return json_response({"file": wire}, headers={"x-goog-upload-status": "final"})
 
     async def _append(self, request: web.Request, session: _Session, upload_id: str) -> None:
-        out: BinaryIO
         with session.path.open("ab") as out:
             while chunk := await request.content.read(_CHUNK):
                 session.received += len(chunk)

@@ -138,7 +138,9 @@ class _Api:
                 headers=headers,
             )
         created = int(self.clock.now())
-        payload = respond(url, body, completion_id=self.ids.chat_completion(), created=created)
+        payload = respond(
+            url, body, completion_id=self.ids.chat_completion(), created=created, plan=self.plan
+        )
         return json_response(payload, headers=headers)
 
 

@@ -263,7 +263,9 @@ def _answer(
         return status, {"error": error}
     completion_id = derived_id("chatcmpl-", batch_id, index)
     try:
-        return 200, respond(item.url, item.body, completion_id=completion_id, created=created)
+        return 200, respond(
+            item.url, item.body, completion_id=completion_id, created=created, plan=plan
+        )
     except ApiError as exc:
         return exc.status, msgspec.to_builtins(exc.body())
 

@@ -37,6 +37,9 @@ SUPPORTED_FAULTS = frozenset(
         "unknown_id",
         "empty_error_file",
         "all_errors",
+        "fenced_json",
+        "prose_json",
+        "truncated_json",
     }
 )
 """Every fault of the kit's catalogue except Anthropic's `http_529`."""

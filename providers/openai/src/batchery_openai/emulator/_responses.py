@@ -2,7 +2,9 @@
 
 Answers are seeded by the parts of the body that shape an answer (model, messages, response
 format; model and input for embeddings), so the same body gets the same content on either path.
-Token counts are the kit's estimate, about four characters a token.
+Token counts are the kit's estimate, about four characters a token. With a fault plan, JSON
+answers can come back damaged the way models damage them (fenced, wrapped in prose, cut off),
+drawn from the same seed, so a request is damaged identically on either path.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import msgspec
 from batchery.emulator import (
+    FaultPlan,
     embedding_vector,
     estimate_tokens,
     request_seed,
@@ -33,11 +36,20 @@ _DEFAULT_DIMENSIONS = 1536
 _FIXED_DIMENSIONS = frozenset({"text-embedding-ada-002"})
 _MAX_INPUTS = 2048
 
+_PROSE = ("Here is the JSON you asked for:\n", "\nLet me know if you need anything else.")
 
-def respond(url: str, body: Mapping[str, Any], *, completion_id: str, created: int) -> Any:
+
+def respond(
+    url: str,
+    body: Mapping[str, Any],
+    *,
+    completion_id: str,
+    created: int,
+    plan: FaultPlan | None = None,
+) -> Any:
     """The 200 body for `body` sent to `url` (`/v1/...`); an invalid body raises `ApiError`."""
     if url.endswith("/chat/completions"):
-        return chat_completion(body, completion_id=completion_id, created=created)
+        return chat_completion(body, completion_id=completion_id, created=created, plan=plan)
     return embeddings(body)
 
 
@@ -67,11 +79,14 @@ def _limit_of(body: Mapping[str, Any]) -> int | None:
     return None
 
 
-def chat_completion(body: Mapping[str, Any], *, completion_id: str, created: int) -> Any:
+def chat_completion(
+    body: Mapping[str, Any], *, completion_id: str, created: int, plan: FaultPlan | None = None
+) -> Any:
     """A `chat.completion` body: JSON valid for a `json_schema` response format, else text.
 
     `max_completion_tokens` (or `max_tokens`) truncates text answers with `finish_reason:
-    "length"`; JSON answers are never truncated, so they always parse.
+    "length"`. JSON answers are never truncated by the limit, so they parse, unless `plan`
+    holds a content fault that damages them.
     """
     model = _model_of(body)
     messages = body.get("messages")
@@ -97,6 +112,8 @@ def chat_completion(body: Mapping[str, Any], *, completion_id: str, created: int
         finish = "stop"
         if schema is not None:
             content = msgspec.json.encode(schema_answer(schema, seed + index)).decode()
+            if plan is not None:
+                content, finish = _damaged(content, plan, seed + index)
         else:
             content = text_answer(prompt, seed + index)
             if limit is not None and estimate_tokens(content) > limit:
@@ -133,6 +150,19 @@ def chat_completion(body: Mapping[str, Any], *, completion_id: str, created: int
         "service_tier": "default",
         "system_fingerprint": "fp_emulator",
     }
+
+
+def _damaged(content: str, plan: FaultPlan, key: int) -> tuple[str, str]:
+    """The JSON answer `content` as the plan's content faults leave it, and its finish reason."""
+    finish = "stop"
+    if plan.hit("truncated_json", key):
+        cut = 1 + int(plan.roll("truncated_json", key, "at") * (len(content) - 1))
+        content, finish = content[:cut], "length"
+    if plan.hit("fenced_json", key):
+        content = "```json\n" + content + ("\n```" if finish == "stop" else "")
+    if plan.hit("prose_json", key):
+        content = _PROSE[0] + content + (_PROSE[1] if finish == "stop" else "")
+    return content, finish
 
 
 def _schema_of(response_format: Any) -> Mapping[str, Any] | None:

@@ -1,0 +1,50 @@
+"""JSON answers from an LLM: ask with a schema, parse with recovery, re-ask only what failed.
+
+Provider-neutral and shared by the graph nodes: `parse_answer` reads a model's text against a
+JSON schema (undoing code fences, surrounding prose and a cut-off tail), `PromptTemplate`
+checks prompt templates when they are configured, and `collect_answers` runs many prompts
+through `BatchLlmService`, asking again only for the answers that could not be used.
+"""
+
+from batchery.answers._collect import (
+    DEFAULT_RETRY_PROMPT,
+    RETRY_FIELDS,
+    AnswerFailure,
+    Ask,
+    AskOptions,
+    Collected,
+    collect_answers,
+    job_id_for,
+)
+from batchery.answers._parse import (
+    CODE_FENCE,
+    SURROUNDING_PROSE,
+    TRUNCATED_TAIL,
+    AnswerError,
+    ParsedAnswer,
+    parse_answer,
+)
+from batchery.answers._prompts import PromptError, PromptTemplate
+from batchery.answers._schema import SchemaError, check_schema, schema_errors
+
+__all__ = [
+    "CODE_FENCE",
+    "DEFAULT_RETRY_PROMPT",
+    "RETRY_FIELDS",
+    "SURROUNDING_PROSE",
+    "TRUNCATED_TAIL",
+    "AnswerError",
+    "AnswerFailure",
+    "Ask",
+    "AskOptions",
+    "Collected",
+    "ParsedAnswer",
+    "PromptError",
+    "PromptTemplate",
+    "SchemaError",
+    "check_schema",
+    "collect_answers",
+    "job_id_for",
+    "parse_answer",
+    "schema_errors",
+]

@@ -1,0 +1,112 @@
+"""What infer-atoms reads, writes and is configured with; all msgspec Structs, so they serialise."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Literal, Self
+
+import msgspec
+from batchery.answers import AnswerFailure, AskOptions
+from batchery.model import Mode
+
+__all__ = ["DEFAULT_CATEGORIES", "Atom", "InferAtomsReport", "InferAtomsSettings", "Item"]
+
+DEFAULT_CATEGORIES = (
+    "functional",
+    "validation",
+    "error_handling",
+    "security",
+    "performance",
+    "data",
+    "interface",
+    "other",
+)
+
+_Category = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^\S(.*\S)?$")]
+
+
+class Item(msgspec.Struct, frozen=True, kw_only=True):
+    """One input item: a requirement, a test case, a document chunk..., keyed by its id."""
+
+    id: str
+    text: str
+    kind: str = "item"
+
+
+class Atom(msgspec.Struct, frozen=True, kw_only=True):
+    """A small, self-contained, verifiable statement of behaviour found in one item.
+
+    `id` is `{item_id}#{n}`, n counting the item's atoms from 1 in the model's order, so the
+    same items give the same ids on every run and in either mode.
+    """
+
+    id: str
+    item_id: str
+    statement: str
+    category: str
+    confidence: float
+
+
+class InferAtomsReport(msgspec.Struct, frozen=True, kw_only=True):
+    """How the run went: which items failed and why, which answers needed repair, the cost.
+
+    `failed` holds every item that produced no atoms, by id, with the reason; `repaired` maps
+    an item id to the repairs its answer needed (`code_fence`, `surrounding_prose`,
+    `truncated_tail`: a repaired tail may have lost the atoms that were cut off).
+    """
+
+    run_id: str
+    items: int
+    atoms: int
+    failed: list[AnswerFailure]
+    repaired: dict[str, tuple[str, ...]]
+    retried: int
+    jobs: list[str]
+    cost_usd: float
+    realtime_cost_usd: float
+    savings_usd: float
+
+
+class InferAtomsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The node's settings; `InferAtomsModule.for_root(**settings)` takes the same names.
+
+    `provider` and `model` default to the service's; `mode` "auto" lets the service's policy
+    choose (realtime below its batch threshold, batch from it). Prompts left None use the
+    defaults in `batchery_infer_atoms.DEFAULT_*_PROMPT`.
+    """
+
+    provider: str | None = None
+    model: str | None = None
+    mode: Literal["auto", "batch", "realtime"] = "auto"
+    deadline_s: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    max_parse_retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
+    max_atoms_per_item: Annotated[int, msgspec.Meta(ge=1, le=50)] = 8
+    categories: Annotated[tuple[_Category, ...], msgspec.Meta(min_length=1)] = DEFAULT_CATEGORIES
+    max_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    temperature: Annotated[float, msgspec.Meta(ge=0, le=2)] | None = None
+    system_prompt: str | None = None
+    prompt: str | None = None
+    retry_prompt: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(set(self.categories)) != len(self.categories):
+            raise ValueError(f"categories must not repeat: {list(self.categories)}")
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, object]) -> Self:
+        """Settings from `for_root` options; a bad one raises ValueError naming it and the rule."""
+        try:
+            return msgspec.convert(dict(options), cls)
+        except msgspec.ValidationError as exc:
+            raise ValueError(f"infer-atoms settings: {exc}") from None
+
+    def ask_options(self) -> AskOptions:
+        return AskOptions(
+            provider=self.provider,
+            model=self.model,
+            mode=Mode(self.mode),
+            deadline_s=self.deadline_s,
+            max_parse_retries=self.max_parse_retries,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+        )
