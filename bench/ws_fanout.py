@@ -217,7 +217,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--flush", type=float, default=0.05, help="server flush interval (s)")
     parser.add_argument(
-        "--frames-per-s", type=float, default=5000.0, help="server frame budget per run"
+        "--frames-per-s", type=float, default=2500.0, help="server frame budget per run"
     )
     parser.add_argument("--redis", help="fan out through Redis at this URL")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)

@@ -123,12 +123,6 @@ async def test_a_server_without_batch_runs_realtime_in_auto(
     assert (emulator.files(), emulator.batches()) == ([], [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core's mode policy honours a requested batch mode even when the provider has no "
-    "batch API (the refusal of the former _choose_mode was lost); the provider's own refusal "
-    "then sends the work realtime",
-)
 async def test_the_service_refuses_batch_mode_on_a_server_without_batch(
     emulator: OpenAIEmulator, tmp_path: Path
 ) -> None:

@@ -34,9 +34,9 @@ class PromptTemplate:
         template = string.Template(text)
         for match in template.pattern.finditer(text):
             if match.group("invalid") is not None:
-                at = match.start("invalid")
+                at = text[match.start() : match.start() + 12]
                 raise PromptError(
-                    f"prompt {name!r} has a '$' at character {at} that starts no field name; "
+                    f"prompt {name!r} has a '$' that starts no field name (at {at!r}); "
                     "write $$ for a dollar sign"
                 )
         used = set(template.get_identifiers())

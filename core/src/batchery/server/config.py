@@ -77,7 +77,7 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
     ring_size: _Positive = 2_048
     send_timeout_s: _Seconds = 5.0
     flush_interval_s: Annotated[float, msgspec.Meta(ge=0)] = 0.05
-    frames_per_s: _Rate = 5_000.0
+    frames_per_s: _Rate = 2_500.0
     poll_interval_s: _Seconds = 1.0
     max_frame_events: _Positive = 500
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from batchery_verify._model import VERDICTS
 
-__all__ = ["ANSWER_SCHEMA", "DEFAULT_PROMPT", "DEFAULT_SYSTEM_PROMPT", "NO_SOURCE", "PROMPT_FIELDS"]
+__all__ = ["DEFAULT_PROMPT", "DEFAULT_SYSTEM_PROMPT", "NO_SOURCE", "PROMPT_FIELDS", "answer_schema"]
 
 PROMPT_FIELDS = ("statement", "category", "item_id", "source")
 """Fields both prompts may use; the user prompt must use `$statement`."""
@@ -37,14 +37,21 @@ Atom ($category): $statement
 Source: $source\
 """
 
-ANSWER_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["score", "verdict", "reasons"],
-    "properties": {
-        "score": {"type": "integer", "minimum": 0, "maximum": 100},
-        "verdict": {"type": "string", "enum": list(VERDICTS)},
-        "reasons": {"type": "array", "minItems": 1, "maxItems": 3, "items": {"type": "string"}},
-    },
-}
-"""The answer's shape (strict-mode friendly: every key required, no others)."""
+
+def answer_schema() -> dict[str, Any]:
+    """The answer's shape (strict-mode friendly: every key required, no others)."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["score", "verdict", "reasons"],
+        "properties": {
+            "score": {"type": "integer", "minimum": 0, "maximum": 100},
+            "verdict": {"type": "string", "enum": list(VERDICTS)},
+            "reasons": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 3,
+                "items": {"type": "string"},
+            },
+        },
+    }
