@@ -23,16 +23,22 @@ from langgraph.types import RetryPolicy, Send
 
 from .conftest import BootFactory
 
-ECHO = NodeInfo(name="echo", title="Echo", reads=("items",), writes=("answers",))
+ECHO = NodeInfo(name="echo", title="Echo", reads=("items", "run_id"), writes=("answers",))
 
 
 class State(TypedDict, total=False):
     items: list[str]
     answers: Annotated[list[str], operator.add]
+    run_id: str
 
 
 class EchoNode:
-    """Asks the model about each item and writes the answers; resumes by run id on a retry."""
+    """Asks the model about each item and writes the answers.
+
+    Given a `run_id` in its state it names its run after it, and a repeated call resumes that
+    run's job (by fingerprint) instead of submitting it again. The result cache is off, so a
+    second submission would show as a second batch.
+    """
 
     info = ECHO
 
@@ -42,11 +48,10 @@ class EchoNode:
         self.fail_first = fail_first
         self.run_ids: list[str | None] = []
 
-    async def __call__(
-        self, state: Mapping[str, Any], *, run_id: str | None = None
-    ) -> dict[str, Any]:
-        self.run_ids.append(run_id)
-        node_run = run_id or f"node_{uuid.uuid4().hex[:12]}"
+    async def __call__(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        given: str | None = state.get("run_id")
+        self.run_ids.append(given)
+        node_run = f"{given}-echo" if given else f"echo-{uuid.uuid4().hex[:12]}"
         items: list[str] = state["items"]
         await self.service.bus.emit(node_run, NodeStarted, node="echo", items=len(items))
         requests = [
@@ -54,7 +59,11 @@ class EchoNode:
             for n, item in enumerate(items)
         ]
         outcome = await self.service.run(
-            requests, mode=self.mode, run_id=f"{node_run}-0", fingerprint=f"{node_run}-0"
+            requests,
+            mode=self.mode,
+            run_id=f"{node_run}-0",
+            fingerprint=f"{node_run}-0",
+            use_cache=False,
         )
         if self.fail_first:
             self.fail_first = False
@@ -72,10 +81,9 @@ class EchoNode:
 
 
 class PlainEchoNode(EchoNode):
-    """The same node without the `run_id` keyword: it always names its own run."""
+    """The same node, declaring no `run_id` read: it always names its own run."""
 
-    async def __call__(self, state: Mapping[str, Any]) -> dict[str, Any]:  # type: ignore[override]
-        return await super().__call__(state)
+    info = NodeInfo(name="echo", title="Echo", reads=("items",), writes=("answers",))
 
 
 def _graph(node: LangGraphNode, **node_options: Any) -> Any:
@@ -123,9 +131,10 @@ async def test_the_custom_stream_carries_the_nodes_events_in_order(boot: BootFac
     chunks = [part["data"] for part in parts[:-1]]
     assert all(type(chunk) is dict for chunk in chunks)
     events = _decoded(chunks)
-    node_run = echo.run_ids[0]
-    assert node_run is not None
-    assert node_run.startswith("lg-echo-")
+    given = echo.run_ids[0]
+    assert given is not None
+    assert given.startswith("lg-")
+    node_run = f"{given}-echo"
     assert isinstance(events[0], NodeStarted)
     assert isinstance(events[-1], NodeFinished)
     assert (events[0].run_id, events[-1].run_id) == (node_run, node_run)
@@ -159,6 +168,28 @@ async def test_a_retried_task_resumes_its_jobs_instead_of_submitting_again(
     assert echo.run_ids[0] == echo.run_ids[1]
     assert len(batches) == 1
     assert len(final["answers"]) == len(ITEMS)
+
+
+async def test_the_states_own_run_id_stays_the_prefix_and_the_state_is_unchanged(
+    boot: BootFactory,
+) -> None:
+    async with boot() as booted:
+        echo = EchoNode(booted.service, Mode.REALTIME)
+        graph = _graph(as_langgraph_node(echo, booted.bus))
+        chunks = [
+            chunk
+            async for chunk in graph.astream(
+                {"items": ITEMS[:2], "run_id": "nightly"}, stream_mode="custom"
+            )
+        ]
+        final = await graph.ainvoke({"items": ITEMS[:2], "run_id": "nightly"})
+
+    first, second = echo.run_ids
+    assert first is not None
+    assert first.startswith("nightly-lg-")
+    assert second != first
+    assert final["run_id"] == "nightly"
+    assert all(chunk["run_id"].startswith(first) for chunk in chunks)
 
 
 async def test_each_parallel_call_streams_only_its_own_run(boot: BootFactory) -> None:

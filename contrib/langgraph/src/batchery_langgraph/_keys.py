@@ -9,8 +9,8 @@ from langgraph.runtime import ExecutionInfo
 __all__ = ["run_key"]
 
 
-def run_key(node: str, info: ExecutionInfo | None) -> str | None:
-    """A run id for `node` derived from LangGraph's execution info, or None outside a graph.
+def run_key(info: ExecutionInfo | None, base: str | None = None) -> str | None:
+    """A run id derived from LangGraph's execution info (under `base` if given), or None.
 
     LangGraph derives a task's id from its checkpoint, so the id is new for every step of every
     run and unchanged when a `RetryPolicy` retries the task or a checkpointed thread re-runs a
@@ -18,7 +18,7 @@ def run_key(node: str, info: ExecutionInfo | None) -> str | None:
     the failed attempt started and resume them, not submit the work again.
     """
     if info is None:
-        return None
+        return base
     parts = (info.thread_id or "", info.checkpoint_ns, info.task_id)
-    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
-    return f"lg-{node}-{digest}"
+    key = "lg-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+    return key if base is None else f"{base}-{key}"

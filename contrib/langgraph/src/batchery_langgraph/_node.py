@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,17 +12,10 @@ from langgraph.runtime import Runtime
 from batchery_langgraph._keys import run_key
 from batchery_langgraph._mirror import EventMirror
 
-__all__ = ["LangGraphNode", "as_langgraph_node"]
+__all__ = ["RUN_ID_KEY", "LangGraphNode", "as_langgraph_node"]
 
-_RUN_ID = "run_id"
-
-
-def _takes_run_id(node: GraphNode) -> bool:
-    parameter = inspect.signature(node.__call__).parameters.get(_RUN_ID)
-    return parameter is not None and parameter.kind in (
-        inspect.Parameter.KEYWORD_ONLY,
-        inspect.Parameter.POSITIONAL_OR_KEYWORD,
-    )
+RUN_ID_KEY = "run_id"
+"""The state key under which a node that lists it in `NodeInfo.reads` takes its run id."""
 
 
 class LangGraphNode:
@@ -35,16 +27,16 @@ class LangGraphNode:
     custom stream as a plain dict, so `stream_mode="custom"` shows Batchery's progress with no
     Batchery import on the reading side.
 
-    When the node's `__call__` takes a `run_id` keyword, it gets one derived from LangGraph's
-    execution info (see `run_key`), stable across retries of the same task, so a node that
-    resumes its jobs by run id never submits a batch twice when LangGraph retries it.
+    A node that reads `run_id` from its state gets one derived from LangGraph's execution info
+    (`run_key`, under the state's own `run_id` if it has one): the same on every attempt of a
+    task, so a node that resumes its jobs by run id never submits a batch twice when LangGraph
+    retries it. The graph's state itself is left as it is.
     """
 
     def __init__(self, node: GraphNode, bus: ProgressBus) -> None:
         self.node = node
         self.bus = bus
         self.__name__ = node.info.name
-        self._takes_run_id = _takes_run_id(node)
 
     @property
     def info(self) -> NodeInfo:
@@ -59,14 +51,17 @@ class LangGraphNode:
                 f"node {self.info.name!r} needs a mapping state (a TypedDict or dict schema), "
                 f"not {type(state).__name__}"
             )
-        run_id = run_key(self.info.name, runtime.execution_info) if self._takes_run_id else None
+        run_id = None
+        base = state.get(RUN_ID_KEY)
+        if RUN_ID_KEY in self.info.reads and (base is None or isinstance(base, str)):
+            run_id = run_key(runtime.execution_info, base)
+            if run_id is not None:
+                state = {**state, RUN_ID_KEY: run_id}
         mirror = EventMirror(runtime.stream_writer, node=self.info.name, run_id=run_id)
         self.bus.add_sink(mirror)
         try:
             with mirror.attributing():
-                if run_id is None:
-                    return await self.node(state)
-                return await self.node(state, **{_RUN_ID: run_id})
+                return await self.node(state)
         finally:
             self.bus.remove_sink(mirror)
 

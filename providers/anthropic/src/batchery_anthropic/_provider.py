@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import AsyncIterator, Iterable
+from importlib.resources import files
 from typing import IO, ClassVar, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -20,6 +21,7 @@ from batchery.model import (
     Mode,
     RequestKind,
 )
+from batchery.pricing import load_prices
 from batchery.spi import (
     BatchNotFoundError,
     CollectedLine,
@@ -123,6 +125,7 @@ class AnthropicProvider:
         kinds=frozenset({RequestKind.CHAT}),
         limits=ProviderLimits(max_requests_per_batch=100_000, max_bytes_per_batch=256_000_000),
         batch_discount=0.5,
+        prices=load_prices(files("batchery_anthropic") / "prices.toml"),
         default_models={RequestKind.CHAT: DEFAULT_MODEL},
         key_env="ANTHROPIC_API_KEY",
         base_url_env="ANTHROPIC_BASE_URL",

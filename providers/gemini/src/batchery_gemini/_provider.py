@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import AsyncIterator, Iterable
+from importlib.resources import files
 from typing import IO, ClassVar
 from urllib.parse import quote
 
@@ -26,6 +27,7 @@ from batchery.model import (
     Mode,
     RequestKind,
 )
+from batchery.pricing import load_prices
 from batchery.spi import (
     BatchNotFoundError,
     CollectedLine,
@@ -135,6 +137,7 @@ class GeminiProvider:
         kinds=KINDS,
         limits=ProviderLimits(max_requests_per_batch=100_000, max_bytes_per_batch=2_000_000_000),
         batch_discount=0.5,
+        prices=load_prices(files("batchery_gemini") / "prices.toml"),
         default_models=dict(DEFAULT_MODELS),
         key_env="GEMINI_API_KEY",
         base_url_env="GEMINI_BASE_URL",

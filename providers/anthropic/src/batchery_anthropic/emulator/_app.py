@@ -46,13 +46,14 @@ class _Api:
         clock: ScaledClock,
         plan: FaultPlan,
         latency_s: float,
+        limits: Limits,
     ) -> None:
         self.batches = batches
         self.ids = ids
         self.clock = clock
         self.plan = plan
         self.latency_s = latency_s
-        self.limits = Limits(clock)
+        self.limits = limits
         self.calls = itertools.count()
 
     def _hide_new(self, batch_id: str) -> None:
@@ -151,8 +152,12 @@ def build_app(
     plan: FaultPlan,
     latency_s: float,
     api_key: str | None,
+    requests_per_min: int | None = None,
+    tokens_per_min: int | None = None,
 ) -> web.Application:
-    api = _Api(batches=batches, ids=ids, clock=clock, plan=plan, latency_s=latency_s)
+    """Anthropic's API over the emulator's state; `tokens_per_min` limits input tokens."""
+    limits = Limits(clock, requests_per_min=requests_per_min, input_tokens_per_min=tokens_per_min)
+    api = _Api(batches=batches, ids=ids, clock=clock, plan=plan, latency_s=latency_s, limits=limits)
     app = web.Application(middlewares=[middleware(api_key, ids)], client_max_size=MAX_BATCH_BYTES)
     batch = "/v1/messages/batches/{batch_id}"
     app.router.add_post("/v1/messages/batches", api.create_batch)

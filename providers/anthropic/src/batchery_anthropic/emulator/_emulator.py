@@ -78,6 +78,8 @@ class AnthropicEmulator(EmulatorServer):
             plan=self.plan,
             latency_s=self.options.latency_s,
             api_key=self._api_key,
+            requests_per_min=self.options.requests_per_min,
+            tokens_per_min=self.options.tokens_per_min,
         )
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:

@@ -33,9 +33,17 @@ _UNCOUNTED = 10**12
 class Limits:
     """The two windows one emulator keeps: requests with input tokens, and output tokens."""
 
-    def __init__(self, clock: ScaledClock) -> None:
+    def __init__(
+        self,
+        clock: ScaledClock,
+        *,
+        requests_per_min: int | None = None,
+        input_tokens_per_min: int | None = None,
+    ) -> None:
         self.input = RateWindow(
-            clock, requests_per_min=REQUESTS_PER_MIN, tokens_per_min=INPUT_TOKENS_PER_MIN
+            clock,
+            requests_per_min=requests_per_min or REQUESTS_PER_MIN,
+            tokens_per_min=input_tokens_per_min or INPUT_TOKENS_PER_MIN,
         )
         self.output = RateWindow(
             clock, requests_per_min=_UNCOUNTED, tokens_per_min=OUTPUT_TOKENS_PER_MIN

@@ -50,15 +50,14 @@ class _Api:
         clock: ScaledClock,
         plan: FaultPlan,
         latency_s: float,
+        rate: RateWindow,
     ) -> None:
         self.files = files
         self.batches = batches
         self.clock = clock
         self.plan = plan
         self.latency_s = latency_s
-        self.rate = RateWindow(
-            clock, requests_per_min=REQUESTS_PER_MIN, tokens_per_min=TOKENS_PER_MIN
-        )
+        self.rate = rate
         self.calls = itertools.count()
         self.creates = itertools.count()
 
@@ -216,8 +215,16 @@ def build_app(
     latency_s: float,
     api_key: str | None,
     log: RequestLog,
+    requests_per_min: int | None = None,
+    tokens_per_min: int | None = None,
 ) -> web.Application:
-    api = _Api(files=files, batches=batches, clock=clock, plan=plan, latency_s=latency_s)
+    """The Gemini API over the emulator's state; rate limits default to a generous tier."""
+    rate = RateWindow(
+        clock,
+        requests_per_min=requests_per_min or REQUESTS_PER_MIN,
+        tokens_per_min=tokens_per_min or TOKENS_PER_MIN,
+    )
+    api = _Api(files=files, batches=batches, clock=clock, plan=plan, latency_s=latency_s, rate=rate)
     app = web.Application(
         middlewares=[google_middleware(api_key, log)], client_max_size=INLINE_LIMIT_BYTES * 2
     )

@@ -89,6 +89,8 @@ class GeminiEmulator(EmulatorServer):
             latency_s=self.options.latency_s,
             api_key=self._api_key,
             log=self._log,
+            requests_per_min=self.options.requests_per_min,
+            tokens_per_min=self.options.tokens_per_min,
         )
 
     @property
