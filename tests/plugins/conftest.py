@@ -64,6 +64,9 @@ NodesFactory = Callable[..., AbstractAsyncContextManager[Nodes]]
 def nodes(tmp_path: Path) -> NodesFactory:
     """Open the emulator with `faults` and an app with `names`; each opening gets a new store.
 
+    `store` reuses a given store file; `time_scale` slows the emulator's batches when a test
+    needs to act while one is in flight.
+
     `overrides` go to `build_application` (e.g. `{"verify.settings": VerifySettings(...)}`);
     other keyword arguments replace core settings.
     """
@@ -75,9 +78,10 @@ def nodes(tmp_path: Path) -> NodesFactory:
         names: Sequence[str] = ("infer-atoms", "verify"),
         overrides: Mapping[str, object] | None = None,
         store: Path | None = None,
+        time_scale: float = 2000.0,
         **settings: object,
     ) -> AsyncIterator[Nodes]:
-        options = EmulatorOptions(time_scale=2000.0, faults=faults, seed=7)
+        options = EmulatorOptions(time_scale=time_scale, faults=faults, seed=7)
         path = store or tmp_path / f"jobs-{next(stores)}.db"
         async with OpenAIEmulator(options, api_key=API_KEY) as emulator:
             chosen = msgspec.structs.replace(FAST, store=str(path), **settings)

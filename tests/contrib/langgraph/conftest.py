@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
@@ -34,13 +34,21 @@ BootFactory = Callable[..., AbstractAsyncContextManager[Booted]]
 
 @pytest.fixture
 def boot(tmp_path: Path) -> BootFactory:
-    """Open an emulator and an app on its own store (named `store`) with the given nodes."""
+    """Open an emulator with `faults` and an app on its own store with the given nodes.
+
+    `overrides` go to `build_application` (a node's settings, say); other keywords are settings.
+    """
 
     @asynccontextmanager
     async def open_booted(
-        *, store: str = "jobs.db", nodes: Sequence[str] = (), **settings: object
+        *,
+        store: str = "jobs.db",
+        nodes: Sequence[str] = (),
+        overrides: Mapping[str, object] | None = None,
+        faults: str = "",
+        **settings: object,
     ) -> AsyncIterator[Booted]:
-        options = EmulatorOptions(time_scale=2000.0, seed=7)
+        options = EmulatorOptions(time_scale=2000.0, faults=faults, seed=7)
         async with OpenAIEmulator(options, api_key=KEY) as emulator:
             chosen = msgspec.structs.replace(FAST, store=str(tmp_path / store), **settings)
             app = await build_application(
@@ -48,6 +56,7 @@ def boot(tmp_path: Path) -> BootFactory:
                 only=["openai"],
                 nodes=nodes,
                 provider_options={"openai": {"base_url": emulator.base_url, "api_key": KEY}},
+                overrides=overrides,
             )
             try:
                 service = await app.get("batchery.service", BatchLlmService)

@@ -11,7 +11,12 @@ import aiohttp
 import pytest
 from batchery.app import build_application
 from batchery.server.app import create_app
-from batchery.server.wire import SUBPROTOCOL, TICKET_PREFIX
+from batchery.server.wire import (
+    CLOSE_NOT_FOUND,
+    CLOSE_UNAUTHORIZED,
+    SUBPROTOCOL,
+    TICKET_PREFIX,
+)
 from batchery.settings import Settings
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
@@ -185,7 +190,7 @@ def test_without_the_denial_extension_refusals_are_close_codes(tmp_path: Path) -
     settings = Settings(store=str(tmp_path / "jobs.db"))
     app = create_app(server_config(), functools.partial(build_application, settings, only=[]))
     with TestClient(app) as client:
-        for headers, code in (({}, 4401), (bearer("acme"), 4404)):
+        for headers, code in (({}, CLOSE_UNAUTHORIZED), (bearer("acme"), CLOSE_NOT_FOUND)):
             with (
                 pytest.raises(WebSocketDisconnect) as refused,
                 client.websocket_connect(

@@ -1,6 +1,7 @@
-"""Two instances sharing a store and Redis: events and tickets reach every instance.
+"""Two instances sharing a store and Redis: events and tickets reach every instance; without
+Redis, followers still get every event, from the log.
 
-Redis is at 127.0.0.1:6379 here and in CI, where these tests must run; elsewhere they skip
+Redis is at 127.0.0.1:6379 here and in CI, where the Redis test must run; elsewhere it skips
 when no Redis answers.
 """
 
@@ -30,12 +31,13 @@ def _redis_answers() -> bool:
         return False
 
 
-pytestmark = pytest.mark.skipif(
+needs_redis = pytest.mark.skipif(
     not os.environ.get("CI") and not _redis_answers(),
-    reason="no Redis at 127.0.0.1:6379 (CI runs these)",
+    reason="no Redis at 127.0.0.1:6379 (CI runs this)",
 )
 
 
+@needs_redis
 async def test_events_and_tickets_cross_instances(
     open_server: ServerFactory, tmp_path: Path
 ) -> None:
@@ -81,3 +83,33 @@ async def test_events_and_tickets_cross_instances(
                         seqs += [e.seq for e in frame.events]
                 assert ws.close_code == 1000
         assert seqs == list(range(1, 54))
+
+
+async def test_without_redis_followers_fall_back_to_the_log(open_server: ServerFactory) -> None:
+    async with open_server(redis_url="redis://127.0.0.1:9/0", poll_interval_s=0.1) as served:
+        run_id = await synthetic_run(served.service, "acme", total=20)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(
+                served.ws_url(run_id), headers=bearer("acme"), protocols=(SUBPROTOCOL,)
+            ) as ws,
+        ):
+            async with session.get(served.url + "/health") as response:
+                assert response.status == 503
+                assert (await response.json())["channels"] is False
+            for done in range(1, 21):
+                await served.service.bus.emit(
+                    run_id, Progress, completed=done, failed=0, total=20, phase="realtime"
+                )
+            await served.service.bus.emit(
+                run_id, RunFinished, status="completed", total=20, succeeded=20, failed=0,
+                duration_s=0.1,
+            )  # fmt: skip
+            seqs: list[int] = []
+            async with asyncio.timeout(10):
+                async for message in ws:
+                    frame = decode_frame(message.data)
+                    assert isinstance(frame, EventsFrame)
+                    seqs += [e.seq for e in frame.events]
+            assert ws.close_code == 1000
+        assert seqs == list(range(1, 24))

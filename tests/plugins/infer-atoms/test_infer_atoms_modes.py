@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 import pytest
 from batchery.app import BatcheryModule
-from batchery.events import ModeChosen, NodeFinished, NodeStarted, RunFinished
+from batchery.events import BatchSubmitted, ModeChosen, NodeFinished, NodeStarted, RunFinished
 from batchery.model import Mode
 from batchery.modules import Application
 from batchery.nodes import GraphNode, discover_nodes
@@ -106,7 +107,7 @@ async def test_events_tie_the_node_and_its_jobs_to_the_callers_run_id(nodes: Nod
     run_id = report.run_id
     events = [e for e in n.events if e.run_id.startswith(run_id)]
 
-    assert run_id.startswith("graph-7-infer-atoms-")
+    assert run_id == "graph-7-infer-atoms"
     assert events == [e for e in n.events if e.run_id.startswith("graph-7")]
     assert isinstance(events[0], NodeStarted)
     assert (events[0].run_id, events[0].node, events[0].items) == (run_id, "infer-atoms", 4)
@@ -124,14 +125,61 @@ async def test_events_tie_the_node_and_its_jobs_to_the_callers_run_id(nodes: Nod
     assert job_events[-1].succeeded == 4
 
 
-async def test_repeated_calls_get_distinct_run_ids(nodes: NodesFactory) -> None:
-    state = {"items": sample_items(2), "run_id": "same"}
+async def test_calls_without_a_run_id_get_distinct_run_ids(nodes: NodesFactory) -> None:
+    state = {"items": sample_items(2)}
     async with nodes() as n:
         first = await n.run("infer-atoms", state)
         second = await n.run("infer-atoms", state)
 
     assert first["infer_atoms_report"].run_id != second["infer_atoms_report"].run_id
+    assert first["infer_atoms_report"].run_id.startswith("infer-atoms-")
     assert first["atoms"] == second["atoms"]
+
+
+async def test_a_call_repeated_under_its_run_id_resumes_instead_of_sending_again(
+    nodes: NodesFactory,
+) -> None:
+    state = {"items": sample_items(24), "run_id": "task-1"}
+    async with nodes(faults="truncated_json=0.3") as n:
+        first = await n.run("infer-atoms", state)
+        second = await n.run("infer-atoms", state)
+        await n.emulator.refresh()
+        batches = n.emulator.batches()
+
+    assert second == first
+    assert first["infer_atoms_report"].retried > 0
+    assert len(batches) == 1
+    chosen = [e for e in n.events if isinstance(e, ModeChosen)]
+    assert len(chosen) == len(first["infer_atoms_report"].jobs)
+
+
+async def test_an_interrupted_call_repeated_under_its_run_id_resumes_its_batch(
+    nodes: NodesFactory,
+) -> None:
+    state = {"items": sample_items(24), "run_id": "task-2"}
+    async with nodes(time_scale=20.0) as n:
+        node = await n.node("infer-atoms")
+        async with n.bus.subscribe() as events:
+            call = asyncio.create_task(node(state))
+            while not isinstance(await events.get(), BatchSubmitted):
+                pass
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+        update = await node(state)
+        await n.emulator.refresh()
+        batches = n.emulator.batches()
+
+    assert len(batches) == 1
+    assert update["infer_atoms_report"].jobs == ["task-2-infer-atoms-1"]
+    check_atoms(update["atoms"], [item["id"] for item in state["items"]])
+
+
+async def test_a_run_id_already_used_for_other_items_is_refused(nodes: NodesFactory) -> None:
+    async with nodes() as n:
+        await n.run("infer-atoms", {"items": sample_items(2), "run_id": "task-3"})
+        with pytest.raises(ValueError, match="'task-3-infer-atoms-1' already exists and was made"):
+            await n.run("infer-atoms", {"items": sample_items(3), "run_id": "task-3"})
 
 
 async def test_no_items_means_no_jobs_but_a_start_and_a_finish(nodes: NodesFactory) -> None:

@@ -115,7 +115,7 @@ async def test_events_tie_the_node_and_its_jobs_to_one_run_id(nodes: NodesFactor
     report: VerifyReport = update["verify_report"]
     events = [e for e in n.events if e.run_id.startswith(report.run_id)]
 
-    assert report.run_id.startswith("graph-9-verify-")
+    assert report.run_id == "graph-9-verify"
     started, *job_events, finished = events
     assert isinstance(started, NodeStarted)
     assert (started.node, started.items) == ("verify", 5)
@@ -137,3 +137,18 @@ async def test_the_plugin_is_discovered_and_is_a_graph_node(nodes: NodesFactory)
         node = await n.node("verify")
     assert isinstance(node, GraphNode)
     assert node.info is INFO
+
+
+async def test_a_call_repeated_under_its_run_id_resumes_instead_of_sending_again(
+    nodes: NodesFactory,
+) -> None:
+    state = {"atoms": atoms(22), "run_id": "task-5"}
+    async with nodes(names=["verify"]) as n:
+        first = await n.run("verify", state)
+        second = await n.run("verify", state)
+        await n.emulator.refresh()
+        batches = n.emulator.batches()
+
+    assert second == first
+    assert first["verify_report"].jobs == ["task-5-verify-1"]
+    assert len(batches) == 1

@@ -45,7 +45,7 @@ class LangGraphNode:
     def __repr__(self) -> str:
         return f"LangGraphNode({self.info.name!r})"
 
-    async def __call__(self, state: Mapping[str, Any], runtime: Runtime[Any]) -> dict[str, Any]:
+    async def __call__(self, state: Any, runtime: Runtime[Any]) -> dict[str, Any]:
         if not isinstance(state, Mapping):
             raise TypeError(
                 f"node {self.info.name!r} needs a mapping state (a TypedDict or dict schema), "

@@ -5,10 +5,15 @@ whose answers could not be parsed, bypasses the cache (it would hand back the sa
 answer) and adds a note saying why the last answer failed: a model given the same prompt tends
 to repeat its mistake, and a changed prompt is also what makes a deterministic emulator answer
 afresh. Every ask ends as a value or as a failure with its reason; none is dropped.
+
+Each round's job is fingerprinted by its id and its requests, so calling again with the same
+run id and the same asks (a graph task retried after a crash) resumes or returns the jobs the
+first call made instead of sending anything twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
@@ -128,7 +133,9 @@ async def collect_answers(
 
     An answer that cannot be parsed (or that `accept` refuses) is asked again, up to
     `options.max_parse_retries` more times; one the provider failed is not (the service has
-    already retried what a retry could fix). Raises ValueError for duplicate or unusable ids.
+    already retried what a retry could fix). A job of `run_id` that already exists is resumed
+    when it was made from the same requests. Raises ValueError for duplicate or unusable ids,
+    and when `run_id` already names jobs made from other requests.
     """
     check_schema(schema)
     settings = options or AskOptions()
@@ -156,6 +163,13 @@ async def collect_answers(
             )
             for ask in pending
         ]
+        fingerprint = _fingerprint(job_id, requests, settings)
+        existing = await service.store.get_job(job_id)
+        if existing is not None and existing.fingerprint != fingerprint:
+            raise ValueError(
+                f"job {job_id!r} already exists and was made from other requests: "
+                "a run id names one piece of work, so give this one a new run id"
+            )
         outcome = await service.run(
             requests,
             provider=settings.provider,
@@ -164,6 +178,7 @@ async def collect_answers(
             deadline_s=_remaining(settings.deadline_s, started),
             use_cache=attempt == 1,
             run_id=job_id,
+            fingerprint=fingerprint,
         )
         jobs.append(job_id)
         cost += outcome.counts.cost_usd
@@ -237,6 +252,12 @@ def _read(
         return _Answer(accept(key, parsed.value), parsed.repairs)
     except AnswerError as exc:
         return _Problem(str(exc), ask_again=True)
+
+
+def _fingerprint(job_id: str, requests: Sequence[LlmRequest], options: AskOptions) -> str:
+    where = (options.provider, options.model, options.mode)
+    material = msgspec.json.encode([job_id, where, requests], order="sorted")
+    return f"{job_id}:{hashlib.sha256(material).hexdigest()[:32]}"
 
 
 def _remaining(deadline_s: float | None, started: float) -> float | None:

@@ -1,70 +1,181 @@
-"""`batchery demo`: the main job on the embedded default, start to finish in seconds.
+"""`batchery demo`: the infer-atoms → verify pipeline on bundled sample items, in seconds.
 
-A few hundred review-classification requests go through batch mode against the in-process
-OpenAI emulator, with the job store on SQLite and progress shown live.
+The sample items that ship with the infer-atoms node go through infer-atoms, then verify,
+against the in-process OpenAI emulator, with the job store on SQLite. The service's policy picks
+each node's mode (batch, at this size), progress shows live, and a closing table says what each
+node produced, what it cost and what it saved against realtime. Core imports neither node: both
+are found through the `batchery.nodes` entry point, as a third party's would be.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from batchery.cli._common import open_app, settings_from
+from batchery.cli._common import AppContext, open_app, settings_from, table_console
 from batchery.cli._progress import follow
+from batchery.events import BatchSubmitted, ModeChosen, NodeFinished, NodeStarted, RunEvent
 from batchery.logging import configure_logging
-from batchery.model import LlmRequest, LlmResult, Message, Mode
+from batchery.nodes import discover_nodes
 from batchery.spi import EmulatorOptions
 
-__all__ = ["demo_command", "demo_requests"]
+__all__ = ["PIPELINE", "demo_command", "demo_items"]
 
-_TOPICS = ("battery life", "screen", "delivery", "price", "support", "sound", "camera", "fit")
-_TONES = ("loved", "was disappointed by", "had mixed feelings about", "was surprised by")
-_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "sentiment": {"type": "string", "enum": ["positive", "negative", "mixed"]},
-        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-        "topic": {"type": "string"},
-    },
-    "required": ["sentiment", "confidence", "topic"],
-    "additionalProperties": False,
-}
+PIPELINE = ("infer-atoms", "verify")
+_NEEDS = "the demo needs the node plugins batchery-infer-atoms and batchery-verify"
 
 
-def demo_requests(count: int) -> list[LlmRequest]:
-    """`count` review-classification requests with a JSON answer schema."""
-    return [
-        LlmRequest(
-            custom_id=f"review-{n:04d}",
-            messages=(
-                Message("system", "Classify the customer review. Answer in JSON."),
-                Message(
-                    "user",
-                    f"Customer {n} {_TONES[n % len(_TONES)]} the {_TOPICS[n % len(_TOPICS)]}.",
-                ),
-            ),
-            max_tokens=60,
-            response_schema=_SCHEMA,
-        )
-        for n in range(count)
-    ]
+def _sample_loader() -> Callable[[], list[dict[str, str]]]:
+    """`load_samples` of the package that registered the infer-atoms node, found by entry point."""
+    entry = next((e for e in discover_nodes() if e.name == PIPELINE[0]), None)
+    if entry is None or entry.module is None:
+        raise click.UsageError(f"{_NEEDS}: {entry.error if entry else 'infer-atoms is missing'}")
+    package = importlib.import_module(entry.value.partition(":")[0])
+    loader: object = getattr(package, "load_samples", None)
+    if not callable(loader):
+        raise click.UsageError(f"{entry.value} ships no load_samples(); {_NEEDS}")
+    return cast(Callable[[], list[dict[str, str]]], loader)
 
 
-def _table(results: list[LlmResult]) -> Table:
-    table = Table("custom_id", "ok")
-    table.add_column("answer", no_wrap=True, overflow="ellipsis", max_width=60)
-    for result in results[:5]:
-        answer = result.text if result.ok else (result.error.message if result.error else "")
-        table.add_row(result.custom_id, "yes" if result.ok else "no", (answer or "")[:80])
-    return table
+def demo_items(count: int, samples: list[dict[str, str]]) -> list[dict[str, str]]:
+    """`count` items from `samples`, repeated as needed; repeats get ids like `REQ-001/2`."""
+    if not samples:
+        raise click.UsageError("the infer-atoms plugin ships no sample items")
+    items = []
+    for n in range(count):
+        sample, copy = samples[n % len(samples)], n // len(samples) + 1
+        items.append(sample if copy == 1 else {**sample, "id": f"{sample['id']}/{copy}"})
+    return items
+
+
+@dataclass
+class _NodeRun:
+    node: str
+    modes: list[ModeChosen] = field(default_factory=list)
+    batches: int = 0
+    finished: NodeFinished | None = None
+
+
+class _Tally:
+    """A progress-bus sink keeping, per node run, its jobs' modes, its batches and its figures.
+
+    A sink sees every event in order, where a subscriber's bounded queue could drop some.
+    """
+
+    def __init__(self) -> None:
+        self.runs: dict[str, _NodeRun] = {}
+
+    def _owner(self, run_id: str) -> _NodeRun | None:
+        return next((r for prefix, r in self.runs.items() if run_id.startswith(prefix)), None)
+
+    async def __call__(self, event: RunEvent, body: bytes) -> None:
+        if isinstance(event, NodeStarted):
+            self.runs[event.run_id] = _NodeRun(event.node)
+            return
+        run = self._owner(event.run_id)
+        if run is None:
+            return
+        if isinstance(event, ModeChosen):
+            run.modes.append(event)
+        elif isinstance(event, BatchSubmitted):
+            run.batches += 1
+        elif isinstance(event, NodeFinished):
+            run.finished = event
+
+
+def _usd(value: float) -> str:
+    return f"${value:.6f}"
+
+
+def _closing(tally: _Tally, final: Mapping[str, Any], elapsed: float) -> list[Table | str]:
+    """The table of what each node did and cost, why each mode, and how many atoms were kept."""
+    title = " → ".join((f"{len(final['items'])} sample items", *PIPELINE))
+    table = Table(
+        "node", "mode", "in", "out", "failed", "retried", "cached", "batches", "cost",
+        "realtime", "savings", title=title, box=box.SIMPLE_HEAD,
+    )  # fmt: skip
+    for column in table.columns[2:]:
+        column.justify = "right"
+    cost = realtime = 0.0
+    lines: list[Table | str] = [table]
+    for run in tally.runs.values():
+        done = run.finished
+        if done is None:
+            continue
+        modes = list(dict.fromkeys(str(chosen.mode) for chosen in run.modes))
+        table.add_row(
+            run.node, "+".join(modes), str(done.items), str(done.produced),
+            str(len(done.failed_items)), str(done.retried),
+            str(sum(chosen.cached for chosen in run.modes)), str(run.batches),
+            _usd(done.cost_usd), _usd(done.realtime_cost_usd), _usd(done.savings_usd),
+        )  # fmt: skip
+        cost += done.cost_usd
+        realtime += done.realtime_cost_usd
+        if run.modes:
+            lines.append(f"{run.node} ran in {run.modes[0].mode} mode: {run.modes[0].reason}")
+    saved = realtime - cost
+    share = f" ({saved / realtime:.0%})" if realtime > 0 else ""
+    table.add_section()
+    table.add_row(
+        "total", "", "", "", "", "", "", "", _usd(cost), _usd(realtime), _usd(saved) + share
+    )
+    kept, rejected = len(final["verified_atoms"]), len(final["rejected_atoms"])
+    unscored, found = len(final["unscored_atoms"]), len(final["atoms"])
+    lines.append(
+        f"atoms kept: {kept} of {found} ({rejected} rejected, {unscored} unscored) "
+        f"in {elapsed:.1f}s"
+    )
+    return lines
+
+
+def _pipeline_finished(event: RunEvent) -> bool:
+    return isinstance(event, NodeFinished) and event.node == PIPELINE[-1]
+
+
+async def _run_pipeline(
+    ctx: AppContext, items: list[dict[str, str]]
+) -> tuple[_Tally, dict[str, Any]]:
+    """Call the nodes in turn on one state, showing progress live; the tally and final state."""
+    nodes = [await ctx.app.get(f"{name}.node") for name in PIPELINE]
+    state: dict[str, Any] = {"items": items, "run_id": f"demo-{uuid.uuid4().hex[:8]}"}
+    tally = _Tally()
+    bus = ctx.service.bus
+    bus.add_sink(tally)
+    try:
+        async with bus.subscribe() as queue:
+            view = asyncio.create_task(follow(queue, until=_pipeline_finished))
+            try:
+                for node in nodes:
+                    state |= await node(state)
+            finally:
+                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(view, timeout=1.0)
+    finally:
+        bus.remove_sink(tally)
+    return tally, state
 
 
 @click.command("demo")
-@click.option("--requests", "count", default=300, show_default=True)
+@click.option(
+    "--items",
+    "--requests",
+    "count",
+    type=click.IntRange(min=1),
+    default=48,
+    show_default=True,
+    help="Sample items to run (the 48 bundled ones repeat beyond that).",
+)
 @click.option("--store", help="Job store path or URL (default: BATCHERY_STORE or user data).")
 @click.option(
     "--time-scale",
@@ -73,7 +184,7 @@ def _table(results: list[LlmResult]) -> Table:
     help="How much faster than real time the emulated provider runs.",
 )
 def demo_command(count: int, store: str | None, time_scale: float) -> None:
-    """Run a few hundred requests through batch mode on the local OpenAI emulator."""
+    """Run sample items through infer-atoms → verify on the local OpenAI emulator."""
     loaded = settings_from(
         None,
         {
@@ -85,32 +196,23 @@ def demo_command(count: int, store: str | None, time_scale: float) -> None:
     )
     if loaded.sources["log_level"] == "default":
         configure_logging(level="warning", fmt=loaded.settings.log_format)
+    items = demo_items(count, _sample_loader()())
     console = Console(stderr=True)
 
-    async def main() -> None:
+    async def main() -> tuple[_Tally, dict[str, Any], float]:
+        started = time.monotonic()
         async with open_app(
-            loaded, "openai", emulate=True, emulator_options=EmulatorOptions(time_scale=time_scale)
+            loaded,
+            "openai",
+            emulate=True,
+            emulator_options=EmulatorOptions(time_scale=time_scale),
+            nodes=PIPELINE,
         ) as ctx:
             console.print(f"emulator at {ctx.base_url}; store {loaded.settings.store_url()}")
-            async with ctx.service.bus.subscribe() as queue:
-                view = asyncio.create_task(follow(queue))
-                outcome = await ctx.service.run(
-                    demo_requests(count), provider="openai", mode=Mode.AUTO
-                )
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(view, timeout=1.0)
-            results = [r async for r in ctx.service.get_batch_results(outcome.job.id)]
-        summary = Table(title=f"run {outcome.job.id}", show_header=False)
-        for key, value in (
-            ("mode", f"{outcome.job.mode} ({outcome.job.reason})"),
-            ("requests", outcome.counts.total),
-            ("succeeded", outcome.counts.succeeded),
-            ("failed", outcome.counts.failed),
-            ("batches", outcome.batches_submitted),
-            ("duration", f"{outcome.duration_s:.1f}s"),
-        ):
-            summary.add_row(key, str(value))
-        console.print(_table(results))
-        console.print(summary)
+            tally, final = await _run_pipeline(ctx, items)
+        return tally, final, time.monotonic() - started
 
-    asyncio.run(main())
+    tally, final, elapsed = asyncio.run(main())
+    out = table_console()
+    for line in _closing(tally, final, elapsed):
+        out.print(line, markup=False)

@@ -160,30 +160,36 @@ class RunFeed:
         except Exception:
             _log.exception("run feed could not take an event", run_id=self.run_id)
 
-    async def run(self, subscriber: Subscriber) -> None:
-        """Feed the ring from the channel, and from the log on holes and silence."""
-        try:
-            async with subscriber.run_in_background(self._on_event, join=False):
-                while True:
-                    if self.finished_at is None:
-                        try:
-                            await self._catch_up()
-                        except Exception:
-                            _log.exception("run feed could not read the log", run_id=self.run_id)
+    async def run(self, subscriber: Subscriber | None) -> None:
+        """Feed the ring from the channel, and from the log on holes and silence (only from
+        the log when the channels backend could not be subscribed to)."""
+        async with contextlib.AsyncExitStack() as stack:
+            stack.callback(self._cancel_tick)
+            if subscriber is not None:
+                await stack.enter_async_context(
+                    subscriber.run_in_background(self._on_event, join=False)
+                )
+            while True:
+                if self.finished_at is None:
+                    try:
+                        await self._catch_up()
+                    except Exception:
+                        _log.exception("run feed could not read the log", run_id=self.run_id)
+                self._heard = False
+                await asyncio.sleep(self._poll_interval_s)
+                while self._heard:
                     self._heard = False
                     await asyncio.sleep(self._poll_interval_s)
-                    while self._heard:
-                        self._heard = False
-                        await asyncio.sleep(self._poll_interval_s)
-        finally:
-            if self._tick is not None:
-                self._tick.cancel()
+
+    def _cancel_tick(self) -> None:
+        if self._tick is not None:
+            self._tick.cancel()
 
 
 class _Entry(NamedTuple):
     feed: RunFeed
     task: asyncio.Task[None]
-    subscriber: Subscriber
+    subscriber: Subscriber | None
 
 
 class FeedRegistry:
@@ -226,7 +232,7 @@ class FeedRegistry:
                     flush_interval_s=self._flush_interval_s,
                     frames_per_s=self._frames_per_s,
                 )
-                subscriber = await self._channels.subscribe(channel_of(run_id))
+                subscriber = await self._subscribe(run_id)
                 task = asyncio.create_task(feed.run(subscriber))
                 entry = self._feeds[run_id] = _Entry(feed, task, subscriber)
             feed = entry.feed
@@ -240,11 +246,24 @@ class FeedRegistry:
                     del self._feeds[run_id]
                     await self._stop(entry)
 
+    async def _subscribe(self, run_id: str) -> Subscriber | None:
+        try:
+            return await self._channels.subscribe(channel_of(run_id))
+        except Exception as exc:
+            _log.warning(
+                "channels unavailable; following the run through its log",
+                run_id=run_id,
+                error=type(exc).__name__,
+            )
+            return None
+
     async def _stop(self, entry: _Entry) -> None:
         entry.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await entry.task
-        await self._channels.unsubscribe(entry.subscriber, channel_of(entry.feed.run_id))
+        if entry.subscriber is not None:
+            with contextlib.suppress(Exception):
+                await self._channels.unsubscribe(entry.subscriber, channel_of(entry.feed.run_id))
 
     async def close(self) -> None:
         async with self._lock:

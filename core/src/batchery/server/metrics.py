@@ -15,6 +15,7 @@ __all__ = [
     "EVENTS_PUBLISHED",
     "EVENTS_SENT",
     "FRAMES_SENT",
+    "PUBLISH_FAILURES",
     "SOCKETS_CLOSED",
     "SOCKETS_OPEN",
     "SOCKETS_REFUSED",
@@ -31,4 +32,7 @@ FRAMES_SENT: Final = Counter("batchery_ws_frames_sent", "Frames sent on progress
 EVENTS_SENT: Final = Counter("batchery_ws_events_sent", "Events sent on progress WebSockets.")
 EVENTS_PUBLISHED: Final = Counter(
     "batchery_events_published", "Run events published to the channels backend."
+)
+PUBLISH_FAILURES: Final = Counter(
+    "batchery_publish_failures", "Publishes to the channels backend that failed or timed out."
 )

@@ -22,16 +22,15 @@ from litestar.di import Provide
 from litestar.plugins import InitPlugin
 from redis.asyncio import Redis
 
-from batchery.events import RunEvent
 from batchery.modules import Application
 from batchery.progress import ProgressBus
-from batchery.server import metrics
 from batchery.server.auth import Authenticator, Caller
 from batchery.server.config import ServerConfig
-from batchery.server.feed import FeedRegistry, channel_of
+from batchery.server.feed import FeedRegistry
 from batchery.server.limits import ConnectionLimits
 from batchery.server.ops import HealthCheck
-from batchery.server.owners import RunOwners, acting_tenant
+from batchery.server.owners import RunOwners
+from batchery.server.publisher import ChannelsPublisher
 from batchery.server.snapshots import Snapshots
 from batchery.server.tickets import MemoryTickets, RedisTickets, Tickets
 from batchery.server.websocket import FeedGate
@@ -44,7 +43,6 @@ ApplicationSource = Application | Callable[[], Awaitable[Application]]
 
 
 class _Running(msgspec.Struct):
-    application: Application
     service: BatchLlmService
     owners: RunOwners
     snapshots: Snapshots
@@ -115,33 +113,33 @@ class BatcheryPlugin(InitPlugin):
     @asynccontextmanager
     async def _run(self) -> AsyncIterator[None]:
         config = self._config
-        owns = not isinstance(self._source, Application)
-        application = self._source if isinstance(self._source, Application) else None
+        source = self._source
         owners = RunOwners(config.owners_path or ":memory:", config.default_tenant)
+        made: Application | None = None
         try:
-            if application is None:
-                assert not isinstance(self._source, Application)
-                application = await self._source()
+            if isinstance(source, Application):
+                application = source
+            else:
+                application = made = await source()
             service = await application.get("batchery.service", BatchLlmService)
             await owners.open()
-            self._running = self._assemble(application, service, owners)
-            service.bus.add_sink(self._publish)
+            self._running = self._assemble(service, owners)
+            publisher = ChannelsPublisher(self._channels, owners)
+            service.bus.add_sink(publisher)
             try:
                 yield
             finally:
-                service.bus.remove_sink(self._publish)
+                service.bus.remove_sink(publisher)
                 await self.running.feeds.close()
                 self._running = None
         finally:
             await owners.close()
-            if owns and application is not None:
-                await application.close()
+            if made is not None:
+                await made.close()
             if self._redis is not None:
                 await self._redis.aclose()
 
-    def _assemble(
-        self, application: Application, service: BatchLlmService, owners: RunOwners
-    ) -> _Running:
+    def _assemble(self, service: BatchLlmService, owners: RunOwners) -> _Running:
         config = self._config
         store = service.store
         tickets: Tickets = (
@@ -173,7 +171,6 @@ class BatcheryPlugin(InitPlugin):
         redis = self._redis
         probe_channels = None if redis is None else redis.ping
         return _Running(
-            application=application,
             service=service,
             owners=owners,
             snapshots=Snapshots(store),
@@ -182,11 +179,3 @@ class BatcheryPlugin(InitPlugin):
             gate=gate,
             health=HealthCheck(probe_store, probe_channels),
         )
-
-    async def _publish(self, event: RunEvent, body: bytes) -> None:
-        """The bus sink: record who owns a new run, then fan the event out."""
-        tenant = acting_tenant()
-        if tenant is not None and self._running is not None:
-            await self._running.owners.record(event.run_id, tenant)
-        self._channels.publish(body, channel_of(event.run_id))
-        metrics.EVENTS_PUBLISHED.inc()

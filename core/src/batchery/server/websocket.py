@@ -69,7 +69,7 @@ class _Grant(NamedTuple):
 
 
 class _Slow(Exception):
-    pass
+    """The socket did not take a frame within the send timeout."""
 
 
 class FeedGate:

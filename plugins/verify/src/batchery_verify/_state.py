@@ -60,21 +60,22 @@ def read_sources(state: Mapping[str, Any]) -> dict[str, str]:
 
 
 def run_id_for(state: Mapping[str, Any], node: str) -> str:
-    """A fresh run id for one call of `node`; under the state's optional `run_id` when given.
+    """The run id of one call of `node`: `{run_id}-{node}` under the state's `run_id`, if any.
 
-    A caller that sets `run_id` (a graph run, say) gets `{run_id}-{node}-{hex}`, so following
-    the prefix follows the node and its jobs; the random part keeps a repeated call distinct.
+    A caller that names its run (a graph task, say) gets the same id on every call, so a call
+    repeated after a crash resumes the jobs of the first instead of submitting them again;
+    without one, each call gets a fresh `{node}-{12 hex}`. Either way, following the id as a
+    prefix follows the node and every job it runs.
     """
-    own = f"{node}-{uuid.uuid4().hex[:12]}"
     base = state.get("run_id")
     if base is None:
-        return own
+        return f"{node}-{uuid.uuid4().hex[:12]}"
     if not isinstance(base, str):
         raise StateError(f"{node}: 'run_id' must be a string, not {type(base).__name__}")
     problem = _id_problem(base)
     if problem is not None or len(base) > 128:
         raise StateError(f"{node}: 'run_id' {problem or 'must be at most 128 characters'}")
-    return f"{base}-{own}"
+    return f"{base}-{node}"
 
 
 def _sequence(state: Mapping[str, Any], key: str, what: str) -> Sequence[Any]:
