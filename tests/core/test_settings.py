@@ -247,3 +247,17 @@ def test_a_named_config_file_must_exist(tmp_path: Path) -> None:
         load_settings(config_file=missing, environ={})
     with pytest.raises(SettingsError, match=r"^env:BATCHERY_CONFIG: config file"):
         load_settings(environ={"BATCHERY_CONFIG": str(missing)})
+
+
+def test_process_variables_with_the_prefix_are_not_settings() -> None:
+    from batchery.settings import load_settings
+
+    loaded = load_settings(
+        environ={
+            "BATCHERY_TOKEN": "t",
+            "BATCHERY_CRASHPOINT": "after_link",
+            "BATCHERY_PLUGINS": "openai",
+        }
+    )
+
+    assert loaded.settings.batch_threshold == 20

@@ -241,3 +241,23 @@ async def test_run_events_tell_the_story_in_order(harness: HarnessFactory) -> No
     assert isinstance(events[1], RunStarted)
     assert isinstance(events[-1], RunFinished)
     assert events[-1].succeeded == 22
+
+
+async def test_a_cancel_from_the_driving_process_ends_the_run_cancelled(
+    harness: HarnessFactory,
+) -> None:
+    async with harness(time_scale=50.0) as h:
+        running = asyncio.create_task(h.service.run(chats(40, "live"), mode=Mode.BATCH))
+        for _ in range(200):
+            jobs = await h.service.store.list_jobs()
+            chunks = await h.service.store.chunks(jobs[0].id) if jobs else []
+            if chunks and chunks[0].batch_id:
+                break
+            await asyncio.sleep(0.02)
+        await h.service.cancel_batch(jobs[0].id)
+        outcome = await running
+        results = await results_of(h.service, outcome.job.id)
+
+    assert outcome.job.status is JobStatus.CANCELLED
+    assert len(results) == 40
+    assert all(r.ok or (r.error is not None and r.error.code == "batch_cancelled") for r in results)

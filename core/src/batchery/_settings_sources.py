@@ -32,10 +32,11 @@ NOT_SETTINGS = frozenset(
         "BATCHERY_PLUGINS",
         "BATCHERY_DISABLE_PLUGIN_AUTOLOAD",
         "BATCHERY_CRASHPOINT",
+        "BATCHERY_TOKEN",
     }
 )
-"""Variables with the prefix that steer the process itself rather than name a setting."""
-"""Names the config file; it is not itself a setting."""
+"""Variables with the prefix that steer the process (the config file, plugins, test crash
+points, the progress server's token) rather than name a setting."""
 
 DEFAULT_CONFIG_NAME = "batchery.toml"
 ARGUMENT = "argument"

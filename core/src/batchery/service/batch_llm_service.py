@@ -13,6 +13,7 @@ import msgspec
 from batchery.events import FallbackStarted, ModeChosen, RunFinished, RunStarted
 from batchery.model import (
     ChunkState,
+    ErrorInfo,
     Job,
     JobStatus,
     LlmRequest,
@@ -79,6 +80,7 @@ class BatchLlmService:
         self._limiters = limiters or LimiterRegistry()
         self._prices = prices or {}
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._driving: dict[str, Lease] = {}
 
     @property
     def store(self) -> JobStore:
@@ -189,7 +191,7 @@ class BatchLlmService:
         """The job as stored; with `refresh`, first poll the provider once and collect."""
         job = await self._job(job_id)
         if refresh and not job.status.terminal and job.mode is Mode.BATCH:
-            lease = await self._store.claim(job.id, self._owner)
+            lease = await self._lease(job.id)
             runner = self._batch_runner(job)
             await runner.submit_all(lease, job)
             if await runner.step(lease, job):
@@ -207,7 +209,7 @@ class BatchLlmService:
         job = await self._job(job_id)
         if job.status.terminal:
             return job
-        lease = await self._store.claim(job.id, self._owner)
+        lease = await self._lease(job.id)
         job = await self._store.set_job_status(
             lease, JobStatus.CANCELLING, reason="cancelled by request"
         )
@@ -288,6 +290,13 @@ class BatchLlmService:
         )
         return job
 
+    async def _lease(self, job_id: str) -> Lease:
+        """The lease this service already holds while driving the job, else a fresh claim.
+
+        Claiming again from the process that drives the job would fence its own driver out.
+        """
+        return self._driving.get(job_id) or await self._store.claim(job_id, self._owner)
+
     async def _start(self, job: Job, *, resumed: bool) -> Lease:
         lease = await self._store.claim(job.id, self._owner)
         if job.status is JobStatus.PENDING:
@@ -305,6 +314,13 @@ class BatchLlmService:
 
     async def _drive(self, job: Job, *, resumed: bool) -> RunOutcome:
         lease = await self._start(job, resumed=resumed)
+        self._driving[job.id] = lease
+        try:
+            return await self._drive_with(lease, job, resumed=resumed)
+        finally:
+            del self._driving[job.id]
+
+    async def _drive_with(self, lease: Lease, job: Job, *, resumed: bool) -> RunOutcome:
         observed = await self._store.history.turnarounds(job.provider, job.model)
         chunks = await self._store.chunks(job.id)
         largest = max((c.request_count for c in chunks), default=job.total)
@@ -327,6 +343,18 @@ class BatchLlmService:
         counts = await self._store.counts(job.id)
         left = counts.total - counts.finished
         if left == 0:
+            return
+        if (await self._job(job.id)).status is JobStatus.CANCELLING:
+            error = ErrorInfo(
+                code="cancelled", message="the job was cancelled before this request was done"
+            )
+            await self._store.save_results(
+                lease,
+                [
+                    LlmResult.failure(r.custom_id, error, provider=job.provider, mode=job.mode)
+                    async for r in self._store.pending_requests(job.id)
+                ],
+            )
             return
         if not runner.fell_back:
             states = sorted(

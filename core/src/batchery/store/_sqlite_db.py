@@ -154,6 +154,12 @@ class SqliteDb:
         return self._db
 
     @asynccontextmanager
+    async def alone(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection with no transaction open, for one self-contained statement."""
+        async with self._write_lock:
+            yield self.conn
+
+    @asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
         """One `BEGIN IMMEDIATE` transaction at a time; rolled back on any error."""
         async with self._write_lock:

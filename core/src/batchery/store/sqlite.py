@@ -6,6 +6,7 @@ results are idempotent (one row per `(job, custom_id)`), so a replayed collect i
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
@@ -45,6 +46,7 @@ class SqliteJobStore:
 
     def __init__(self, url: str) -> None:
         self._db = SqliteDb(path_of(url))
+        self._next_seq: dict[str, int] = {}
         self._cache = SqliteResultCache(self._db)
         self._history = SqliteHistory(self._db)
 
@@ -326,18 +328,30 @@ class SqliteJobStore:
             yield result
 
     async def append_event(self, job_id: str, encode: Callable[[int], bytes]) -> int:
-        async with self._db.write() as db:
-            async with db.execute(
-                "SELECT coalesce(max(seq), 0) + 1 FROM events WHERE job_id = ?", (job_id,)
-            ) as cur:
-                row = await cur.fetchone()
-            assert row is not None
-            seq = int(row[0])
-            await db.execute(
-                "INSERT INTO events (job_id, seq, body) VALUES (?,?,?)",
-                (job_id, seq, encode(seq)),
-            )
+        """One INSERT on the hot path: the next number is remembered, and a clash with another
+        writer of the same file (the primary key) makes it read the log's end again."""
+        async with self._db.alone() as db:
+            seq = self._next_seq.get(job_id) or await self._log_end(db, job_id)
+            while True:
+                try:
+                    await db.execute(
+                        "INSERT INTO events (job_id, seq, body) VALUES (?,?,?)",
+                        (job_id, seq, encode(seq)),
+                    )
+                    break
+                except sqlite3.IntegrityError:
+                    seq = await self._log_end(db, job_id)
+            self._next_seq[job_id] = seq + 1
         return seq
+
+    @staticmethod
+    async def _log_end(db: aiosqlite.Connection, job_id: str) -> int:
+        async with db.execute(
+            "SELECT coalesce(max(seq), 0) + 1 FROM events WHERE job_id = ?", (job_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
 
     async def events(self, job_id: str, *, after_seq: int = 0) -> list[tuple[int, bytes]]:
         async with self._db.conn.execute(
