@@ -6,6 +6,7 @@ announces it, runs one job whose id starts with the run id, and reports the end.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 import uuid
 from collections.abc import Mapping
@@ -95,7 +96,7 @@ def _graph(node: LangGraphNode, **node_options: Any) -> Any:
 
 
 def _decoded(chunks: list[Any]) -> list[RunEvent]:
-    return [msgspec.convert(chunk, RunEvent) for chunk in chunks]  # type: ignore[arg-type]
+    return [msgspec.convert(chunk, RunEvent) for chunk in chunks]
 
 
 ITEMS = [f"item {n}" for n in range(24)]
@@ -225,3 +226,24 @@ async def test_sync_invoke_is_refused_because_the_node_lives_on_an_event_loop(
         graph = _graph(as_langgraph_node(EchoNode(booted.service, Mode.REALTIME), booted.bus))
         with pytest.raises(TypeError, match="No synchronous function provided"):
             graph.invoke({"items": ITEMS[:1]})
+
+
+@dataclasses.dataclass
+class DataclassState:
+    items: list[str]
+    answers: list[str] = dataclasses.field(default_factory=list)
+
+
+async def test_a_state_that_is_not_a_mapping_is_refused_naming_the_node(
+    boot: BootFactory,
+) -> None:
+    async with boot() as booted:
+        echo = EchoNode(booted.service, Mode.REALTIME)
+        builder = StateGraph(DataclassState)
+        builder.add_node(as_langgraph_node(echo, booted.bus))
+        builder.add_edge(START, "echo")
+        builder.add_edge("echo", END)
+        with pytest.raises(TypeError, match="node 'echo' needs a mapping state"):
+            await builder.compile().ainvoke(DataclassState(items=ITEMS[:1]))
+
+    assert echo.run_ids == []
