@@ -12,6 +12,7 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator
 
 import msgspec
+from batchery.jsonl import MAX_LINE_BYTES, RawLine, split_lines
 from batchery.model import ErrorInfo, LlmResult, Mode
 from batchery.secrets import Secret
 from batchery.spi import CollectedLine, MalformedLine
@@ -23,8 +24,6 @@ from ._wire import IdOnly, ResultLine, ResultView
 
 __all__ = ["MAX_LINE_BYTES", "RawLine", "parse_line", "parse_stream", "split_lines"]
 
-MAX_LINE_BYTES = 64 * 1024 * 1024
-"""A line longer than this is reported and skipped rather than buffered without bound."""
 
 _LINE = msgspec.json.Decoder(ResultLine)
 _ID_ONLY = msgspec.json.Decoder(IdOnly)
@@ -33,51 +32,6 @@ _UNRUN = {
     "canceled": ("batch_cancelled", "the batch was cancelled before this request ran"),
     "expired": ("batch_expired", "the batch expired before this request ran"),
 }
-
-
-class RawLine(msgspec.Struct, frozen=True):
-    """One line cut from a stream: 1-based number, bytes without terminator, and how it ended."""
-
-    number: int
-    data: bytes
-    terminated: bool = True
-    too_long: bool = False
-
-
-def _without_cr(data: bytes) -> bytes:
-    return data[:-1] if data.endswith(b"\r") else data
-
-
-async def split_lines(
-    chunks: AsyncIterable[bytes], *, max_line_bytes: int = MAX_LINE_BYTES
-) -> AsyncIterator[RawLine]:
-    """The lines of a byte stream, split on LF with one trailing CR dropped, in any chunking."""
-    pending = bytearray()
-    number = 0
-    overflow = False
-    async for chunk in chunks:
-        view = memoryview(chunk)
-        start = 0
-        while (end := chunk.find(b"\n", start)) >= 0:
-            number += 1
-            if not overflow:
-                pending += view[start:end]
-            if overflow or len(pending) > max_line_bytes:
-                yield RawLine(number, b"", too_long=True)
-            else:
-                yield RawLine(number, _without_cr(bytes(pending)))
-            pending.clear()
-            overflow = False
-            start = end + 1
-        if not overflow:
-            pending += view[start:]
-            if len(pending) > max_line_bytes:
-                overflow = True
-                pending.clear()
-    if overflow:
-        yield RawLine(number + 1, b"", terminated=False, too_long=True)
-    elif pending.strip():
-        yield RawLine(number + 1, _without_cr(bytes(pending)), terminated=False)
 
 
 def _named(wire_id: str | None) -> str | None:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import IO
 
 import msgspec
+from batchery.jsonl import MAX_LINE_BYTES, RawLine, split_lines
 from batchery.model import ErrorInfo, LlmRequest, LlmResult, Mode, RequestKind
 from batchery.secrets import Secret
 from batchery.spi import CollectedLine, MalformedLine
@@ -22,8 +23,6 @@ from ._wire import ChatCompletionView, EmbeddingView, IdOnly, LineError, OutputL
 
 __all__ = ["RawLine", "encode_line", "parse_line", "parse_stream", "split_lines", "write_lines"]
 
-MAX_LINE_BYTES = 64 * 1024 * 1024
-"""A line longer than this is reported and skipped rather than buffered without bound."""
 
 _ENCODER = msgspec.json.Encoder()
 _OUTPUT = msgspec.json.Decoder(OutputLine)
@@ -59,47 +58,6 @@ def write_lines(requests: Iterable[LlmRequest], file: IO[bytes]) -> tuple[Reques
     if kind is None:
         raise ValueError("a batch needs at least one request")
     return kind, count, size
-
-
-class RawLine(msgspec.Struct, frozen=True):
-    """One line cut from a stream: 1-based number, bytes without terminator, and how it ended."""
-
-    number: int
-    data: bytes
-    terminated: bool = True
-    too_long: bool = False
-
-
-async def split_lines(
-    chunks: AsyncIterable[bytes], *, max_line_bytes: int = MAX_LINE_BYTES
-) -> AsyncIterator[RawLine]:
-    """Lines of a byte stream, split on LF with one trailing CR dropped, in any chunking."""
-    buffer = bytearray()
-    scanned = 0
-    number = 0
-    skipping = False
-    async for chunk in chunks:
-        buffer += chunk
-        start = 0
-        while (end := buffer.find(b"\n", max(start, scanned))) >= 0:
-            number += 1
-            if skipping:
-                skipping = False
-                yield RawLine(number, b"", too_long=True)
-            else:
-                stop = end - 1 if end > start and buffer[end - 1] == 0x0D else end
-                yield RawLine(number, bytes(buffer[start:stop]))
-            start = end + 1
-        del buffer[:start]
-        scanned = len(buffer)
-        if scanned > max_line_bytes:
-            skipping = True
-            buffer.clear()
-            scanned = 0
-    if skipping:
-        yield RawLine(number + 1, b"", terminated=False, too_long=True)
-    elif buffer.strip():
-        yield RawLine(number + 1, bytes(buffer), terminated=False)
 
 
 def _recover_id(data: bytes) -> str | None:
