@@ -114,7 +114,7 @@ _RULES: Final = {
     "log_level": "must be one of debug, info, warning, error, critical",
     "log_format": "must be one of auto, console, json",
     "providers": "must be a table of provider tables of option = string pairs",
-    "prices": "must be [prices.<provider>.\"<model>\"] tables with input, output,"
+    "prices": 'must be [prices.<provider>."<model>"] tables with input, output,'
     " cached_input, batch_input and batch_output in USD per million tokens",
 }
 
