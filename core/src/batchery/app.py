@@ -80,13 +80,14 @@ async def build_application(
     provider_options: Mapping[str, Mapping[str, object]] | None = None,
     only: Sequence[str] | None = None,
     nodes: Sequence[str] = (),
+    node_options: Mapping[str, Mapping[str, object]] | None = None,
     overrides: Mapping[str, object] | None = None,
 ) -> Application:
     """Boot core, the provider modules (all, or `only` these) and the named node plugins.
 
     `provider_options` go to each provider module's `for_root`; options in the settings
     (`providers.<name>.<option>`) come first, explicit ones win. A node is reached as
-    `app.get("<node>.node")`.
+    `app.get("<node>.node")`; `node_options` go to each node module's `for_root`.
     """
     modules = provider_modules()
     chosen = modules if only is None else {n: m for n, m in modules.items() if n in only}
@@ -104,7 +105,7 @@ async def build_application(
         if entry is None or entry.module is None:
             reason = entry.error if entry is not None else "no such node plugin is installed"
             raise LookupError(f"node {name!r} cannot be loaded: {reason}")
-        definitions.append(entry.module.for_root())
+        definitions.append(entry.module.for_root(**(node_options or {}).get(name, {})))
     return await Application.create(
         BatcheryModule.for_root(settings=settings), extra=definitions, overrides=overrides or {}
     )

@@ -9,6 +9,7 @@ its container receives `service` (and `bus`) from core's global module by inject
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -16,9 +17,24 @@ import msgspec
 
 from batchery.modules import Module
 from batchery.plugins import NODES_GROUP, PluginEntry, PluginError, discover_plugins
+from batchery.service.validation import id_problem
 from batchery.spi import BATCHERY_API
 
-__all__ = ["GraphNode", "NodeInfo", "discover_nodes", "validate_node"]
+__all__ = [
+    "MAX_RUN_ID_LENGTH",
+    "GraphNode",
+    "NodeInfo",
+    "StateError",
+    "discover_nodes",
+    "node_run_id",
+    "validate_node",
+]
+
+MAX_RUN_ID_LENGTH = 128
+
+
+class StateError(ValueError):
+    """A node's input state breaks a rule; the message names the node, the key and the rule."""
 
 
 class NodeInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -39,6 +55,25 @@ class GraphNode(Protocol):
     async def __call__(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Do the node's work on `state` and return only the keys it writes."""
         ...
+
+
+def node_run_id(state: Mapping[str, Any], node: str) -> str:
+    """The run id of one call of `node`: `{run_id}-{node}` under the state's `run_id`, if any.
+
+    A caller that names its run (a graph task, say) gets the same id on every call, so a call
+    repeated after a crash resumes the jobs of the first instead of submitting them again;
+    without one, each call gets a fresh `{node}-{12 hex}`. Either way, following the id as a
+    prefix follows the node and every job it runs.
+    """
+    base = state.get("run_id")
+    if base is None:
+        return f"{node}-{uuid.uuid4().hex[:12]}"
+    if not isinstance(base, str):
+        raise StateError(f"{node}: 'run_id' must be a string, not {type(base).__name__}")
+    problem = id_problem(base, max_length=MAX_RUN_ID_LENGTH)
+    if problem is not None:
+        raise StateError(f"{node}: 'run_id' {problem}")
+    return f"{base}-{node}"
 
 
 def validate_node(name: str, loaded: object) -> type[Module]:

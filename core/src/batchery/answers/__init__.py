@@ -26,6 +26,7 @@ from batchery.answers._parse import (
 )
 from batchery.answers._prompts import PromptError, PromptTemplate
 from batchery.answers._schema import SchemaError, check_schema, schema_errors
+from batchery.answers._settings import NodeSettings
 
 __all__ = [
     "CODE_FENCE",
@@ -38,6 +39,7 @@ __all__ = [
     "Ask",
     "AskOptions",
     "Collected",
+    "NodeSettings",
     "ParsedAnswer",
     "PromptError",
     "PromptTemplate",

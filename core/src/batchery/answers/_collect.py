@@ -66,6 +66,7 @@ class AskOptions(msgspec.Struct, frozen=True, kw_only=True):
     max_parse_retries: int = 2
     max_tokens: int | None = None
     temperature: float | None = None
+    use_cache: bool = True
 
 
 class AnswerFailure(msgspec.Struct, frozen=True, kw_only=True):
@@ -176,7 +177,7 @@ async def collect_answers(
             model=settings.model,
             mode=settings.mode,
             deadline_s=_remaining(settings.deadline_s, started),
-            use_cache=attempt == 1,
+            use_cache=settings.use_cache and attempt == 1,
             run_id=job_id,
             fingerprint=fingerprint,
         )

@@ -106,6 +106,7 @@ async def open_app(
     emulator_options: EmulatorOptions | None = None,
     require_key: bool = True,
     nodes: Sequence[str] = (),
+    node_options: Mapping[str, Mapping[str, object]] | None = None,
 ) -> AsyncIterator[AppContext]:
     """Boot the application for `provider` (and the named node plugins), against a fresh
     in-process emulator if asked.
@@ -132,7 +133,11 @@ async def open_app(
     try:
         try:
             app = await build_application(
-                loaded.settings, provider_options={provider: options}, only=[provider], nodes=nodes
+                loaded.settings,
+                provider_options={provider: options},
+                only=[provider],
+                nodes=nodes,
+                node_options=node_options,
             )
         except (ModuleError, LookupError) as exc:
             raise click.UsageError(str(exc)) from None

@@ -207,6 +207,7 @@ def demo_command(count: int, store: str | None, time_scale: float) -> None:
             emulate=True,
             emulator_options=EmulatorOptions(time_scale=time_scale),
             nodes=PIPELINE,
+            node_options={node: {"use_cache": False} for node in PIPELINE},
         ) as ctx:
             console.print(f"emulator at {ctx.base_url}; store {loaded.settings.store_url()}")
             tally, final = await _run_pipeline(ctx, items)

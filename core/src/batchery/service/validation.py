@@ -7,24 +7,33 @@ import unicodedata
 from batchery.model import LlmRequest, RequestKind
 from batchery.spi import Provider
 
-__all__ = ["MAX_CUSTOM_ID_LENGTH", "check_custom_id", "check_request"]
+__all__ = ["MAX_CUSTOM_ID_LENGTH", "check_custom_id", "check_request", "id_problem"]
 
 MAX_CUSTOM_ID_LENGTH = 512
 
 
+def id_problem(value: str, *, max_length: int) -> str | None:
+    """Why `value` cannot serve as an id ("must not be empty", ...), or None.
+
+    Ids are echoed in results, events, file names and logs, so they stay printable and trimmed.
+    """
+    if not value:
+        return "must not be empty"
+    if len(value) > max_length:
+        return f"must be at most {max_length} characters"
+    if value != value.strip():
+        return "must not start or end with white space"
+    if any(unicodedata.category(ch).startswith("C") for ch in value):
+        return "must not contain control characters"
+    return None
+
+
 def check_custom_id(custom_id: object) -> str | None:
-    """Why `custom_id` cannot key a request, or None. Ids are echoed in results and file names."""
+    """Why `custom_id` cannot key a request, or None."""
     if not isinstance(custom_id, str):
         return "custom_id must be a string"
-    if not custom_id:
-        return "custom_id must not be empty"
-    if len(custom_id) > MAX_CUSTOM_ID_LENGTH:
-        return f"custom_id must be at most {MAX_CUSTOM_ID_LENGTH} characters"
-    if custom_id != custom_id.strip():
-        return "custom_id must not start or end with white space"
-    if any(unicodedata.category(ch).startswith("C") for ch in custom_id):
-        return "custom_id must not contain control characters"
-    return None
+    problem = id_problem(custom_id, max_length=MAX_CUSTOM_ID_LENGTH)
+    return None if problem is None else f"custom_id {problem}"
 
 
 def check_request(request: LlmRequest, provider: Provider) -> str | None:

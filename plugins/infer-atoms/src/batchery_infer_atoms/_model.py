@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Literal, Self
+from typing import Annotated, ClassVar
 
 import msgspec
-from batchery.answers import AnswerFailure, AskOptions
-from batchery.model import Mode
+from batchery.answers import AnswerFailure, NodeSettings
 
 __all__ = ["DEFAULT_CATEGORIES", "Atom", "InferAtomsReport", "InferAtomsSettings", "Item"]
 
@@ -67,46 +65,17 @@ class InferAtomsReport(msgspec.Struct, frozen=True, kw_only=True):
     savings_usd: float
 
 
-class InferAtomsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The node's settings; `InferAtomsModule.for_root(**settings)` takes the same names.
+class InferAtomsSettings(NodeSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The node's settings: the shared `NodeSettings` plus how many atoms, in which categories.
 
-    `provider` and `model` default to the service's; `mode` "auto" lets the service's policy
-    choose (realtime below its batch threshold, batch from it). Prompts left None use the
-    defaults in `batchery_infer_atoms.DEFAULT_*_PROMPT`.
+    Prompts left None use the defaults in `batchery_infer_atoms.DEFAULT_*_PROMPT`.
     """
 
-    provider: str | None = None
-    model: str | None = None
-    mode: Literal["auto", "batch", "realtime"] = "auto"
-    deadline_s: Annotated[float, msgspec.Meta(gt=0)] | None = None
-    max_parse_retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
+    node: ClassVar[str] = "infer-atoms"
+
     max_atoms_per_item: Annotated[int, msgspec.Meta(ge=1, le=50)] = 8
     categories: Annotated[tuple[_Category, ...], msgspec.Meta(min_length=1)] = DEFAULT_CATEGORIES
-    max_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    temperature: Annotated[float, msgspec.Meta(ge=0, le=2)] | None = None
-    system_prompt: str | None = None
-    prompt: str | None = None
-    retry_prompt: str | None = None
 
     def __post_init__(self) -> None:
         if len(set(self.categories)) != len(self.categories):
             raise ValueError(f"categories must not repeat: {list(self.categories)}")
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, object]) -> Self:
-        """Settings from `for_root` options; a bad one raises ValueError naming it and the rule."""
-        try:
-            return msgspec.convert(dict(options), cls)
-        except msgspec.ValidationError as exc:
-            raise ValueError(f"infer-atoms settings: {exc}") from None
-
-    def ask_options(self) -> AskOptions:
-        return AskOptions(
-            provider=self.provider,
-            model=self.model,
-            mode=Mode(self.mode),
-            deadline_s=self.deadline_s,
-            max_parse_retries=self.max_parse_retries,
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-        )

@@ -14,7 +14,7 @@ from batchery.answers import (
     collect_answers,
 )
 from batchery.events import ItemRetried, NodeFinished, NodeStarted
-from batchery.nodes import NodeInfo
+from batchery.nodes import NodeInfo, node_run_id
 from batchery.progress import ProgressBus
 from batchery.service import BatchLlmService
 
@@ -25,7 +25,7 @@ from batchery_infer_atoms._prompts import (
     PROMPT_FIELDS,
     answer_schema,
 )
-from batchery_infer_atoms._state import read_items, run_id_for
+from batchery_infer_atoms._state import read_items
 
 __all__ = ["INFO", "InferAtomsNode"]
 
@@ -87,7 +87,7 @@ class InferAtomsNode:
     async def __call__(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Extract atoms from every item of `state["items"]`; see docs/nodes/infer-atoms.md."""
         items = read_items(state)
-        run_id = run_id_for(state, INFO.name)
+        run_id = node_run_id(state, INFO.name)
         self._service.provider(self._settings.provider)
         await self._bus.emit(run_id, NodeStarted, node=INFO.name, items=len(items))
 

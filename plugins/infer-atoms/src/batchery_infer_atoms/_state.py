@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import unicodedata
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
+from batchery.nodes import StateError
+from batchery.service.validation import id_problem
 
 from batchery_infer_atoms._model import Item
 
-__all__ = ["MAX_ID_LENGTH", "StateError", "read_items", "run_id_for"]
+__all__ = ["MAX_ID_LENGTH", "StateError", "read_items"]
 
 MAX_ID_LENGTH = 256
 """Item ids become request ids and, with a `#n` suffix, atom ids; this keeps both well short."""
 _MAX_KIND_LENGTH = 64
-
-
-class StateError(ValueError):
-    """The state handed to the node breaks a rule; the message names the key or item and rule."""
 
 
 def read_items(state: Mapping[str, Any]) -> list[Item]:
@@ -54,7 +50,7 @@ def _read_item(index: int, entry: object) -> Item:
     else:
         raise StateError(f"{where}: expected a mapping with 'id' and 'text', not {_kind(entry)}")
     item_id = _string(fields, "id", where)
-    problem = _id_problem(item_id)
+    problem = id_problem(item_id, max_length=MAX_ID_LENGTH)
     if problem is not None:
         raise StateError(f"{where}: 'id' {problem}")
     where = f"{where} (id {item_id!r})"
@@ -76,37 +72,6 @@ def _string(fields: Mapping[str, Any], key: str, where: str) -> str:
     if not isinstance(value, str):
         raise StateError(f"{where}: {key!r} must be a string, not {_kind(value)}")
     return value
-
-
-def _id_problem(item_id: str) -> str | None:
-    if not item_id:
-        return "must not be empty"
-    if len(item_id) > MAX_ID_LENGTH:
-        return f"must be at most {MAX_ID_LENGTH} characters"
-    if item_id != item_id.strip():
-        return "must not start or end with white space"
-    if any(unicodedata.category(ch).startswith("C") for ch in item_id):
-        return "must not contain control characters"
-    return None
-
-
-def run_id_for(state: Mapping[str, Any], node: str) -> str:
-    """The run id of one call of `node`: `{run_id}-{node}` under the state's `run_id`, if any.
-
-    A caller that names its run (a graph task, say) gets the same id on every call, so a call
-    repeated after a crash resumes the jobs of the first instead of submitting them again;
-    without one, each call gets a fresh `{node}-{12 hex}`. Either way, following the id as a
-    prefix follows the node and every job it runs.
-    """
-    base = state.get("run_id")
-    if base is None:
-        return f"{node}-{uuid.uuid4().hex[:12]}"
-    if not isinstance(base, str):
-        raise StateError(f"{node}: 'run_id' must be a string, not {_kind(base)}")
-    problem = _id_problem(base)
-    if problem is not None or len(base) > 128:
-        raise StateError(f"{node}: 'run_id' {problem or 'must be at most 128 characters'}")
-    return f"{base}-{node}"
 
 
 def _kind(value: object) -> str:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Literal, Self
+from typing import Annotated, ClassVar
 
 import msgspec
-from batchery.answers import AnswerFailure, AskOptions
-from batchery.model import Mode
+from batchery.answers import AnswerFailure, NodeSettings
 
 __all__ = ["VERDICTS", "AtomInput", "ScoredAtom", "VerifyReport", "VerifySettings"]
 
@@ -65,41 +63,14 @@ class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
     savings_usd: float
 
 
-class VerifySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The node's settings; `VerifyModule.for_root(**settings)` takes the same names.
+class VerifySettings(NodeSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The node's settings: the shared `NodeSettings` plus the pass mark.
 
     `pass_mark` is the lowest score that passes. With `score_only` nothing is rejected: every
     scored atom is kept, sorted by score. Prompts left None use `batchery_verify.DEFAULT_*`.
     """
 
-    provider: str | None = None
-    model: str | None = None
-    mode: Literal["auto", "batch", "realtime"] = "auto"
-    deadline_s: Annotated[float, msgspec.Meta(gt=0)] | None = None
-    max_parse_retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
+    node: ClassVar[str] = "verify"
+
     pass_mark: Annotated[int, msgspec.Meta(ge=0, le=100)] = 70
     score_only: bool = False
-    max_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    temperature: Annotated[float, msgspec.Meta(ge=0, le=2)] | None = None
-    system_prompt: str | None = None
-    prompt: str | None = None
-    retry_prompt: str | None = None
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, object]) -> Self:
-        """Settings from `for_root` options; a bad one raises ValueError naming it and the rule."""
-        try:
-            return msgspec.convert(dict(options), cls)
-        except msgspec.ValidationError as exc:
-            raise ValueError(f"verify settings: {exc}") from None
-
-    def ask_options(self) -> AskOptions:
-        return AskOptions(
-            provider=self.provider,
-            model=self.model,
-            mode=Mode(self.mode),
-            deadline_s=self.deadline_s,
-            max_parse_retries=self.max_parse_retries,
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-        )

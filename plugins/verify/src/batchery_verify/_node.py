@@ -14,7 +14,7 @@ from batchery.answers import (
     collect_answers,
 )
 from batchery.events import ItemRetried, NodeFinished, NodeStarted
-from batchery.nodes import NodeInfo
+from batchery.nodes import NodeInfo, node_run_id
 from batchery.progress import ProgressBus
 from batchery.service import BatchLlmService
 
@@ -26,7 +26,7 @@ from batchery_verify._prompts import (
     PROMPT_FIELDS,
     answer_schema,
 )
-from batchery_verify._state import read_atoms, read_sources, run_id_for
+from batchery_verify._state import read_atoms, read_sources
 
 __all__ = ["INFO", "VerifyNode"]
 
@@ -90,7 +90,7 @@ class VerifyNode:
         """Score every atom of `state["atoms"]`; see docs/nodes/verify.md."""
         atoms = read_atoms(state)
         sources = read_sources(state)
-        run_id = run_id_for(state, INFO.name)
+        run_id = node_run_id(state, INFO.name)
         self._service.provider(self._settings.provider)
         await self._bus.emit(run_id, NodeStarted, node=INFO.name, items=len(atoms))
 
