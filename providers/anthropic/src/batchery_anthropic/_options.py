@@ -6,7 +6,8 @@ import os
 from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
-import msgspec
+from batchery import http
+from batchery.http import HttpPolicy
 from batchery.secrets import Secret
 
 __all__ = [
@@ -27,13 +28,15 @@ DEFAULT_MAX_TOKENS = 4096
 """
 
 
-class AnthropicOptions(msgspec.Struct, frozen=True, kw_only=True):
+class AnthropicOptions(HttpPolicy, frozen=True, kw_only=True):
     """Connection settings for one Anthropic workspace.
 
     The key is a `Secret`, so the repr never shows it. Paths carry their own `/v1`, so
     `base_url` is the bare origin, as the official SDK and `ANTHROPIC_BASE_URL` spell it.
     Idempotent calls (GETs, cancel) are retried up to `max_get_attempts` times with jittered
     backoff or the server's `retry-after` up to `retry_after_cap_s`; a create is sent once.
+    Those knobs are `batchery.http.HttpPolicy`'s; `request_timeout_s` keeps its longer
+    default of 120 s here.
     """
 
     api_key: Secret | None = None
@@ -42,16 +45,10 @@ class AnthropicOptions(msgspec.Struct, frozen=True, kw_only=True):
     default_max_tokens: int = DEFAULT_MAX_TOKENS
     request_timeout_s: float = 120.0
     create_timeout_s: float = 600.0
-    max_get_attempts: int = 4
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 8.0
-    retry_after_cap_s: float = 60.0
-    max_connections: int = 64
 
     def __post_init__(self) -> None:
-        if self.max_get_attempts < 1:
-            raise ValueError("max_get_attempts must be at least 1")
-        if self.request_timeout_s <= 0 or self.create_timeout_s <= 0:
+        super().__post_init__()
+        if self.create_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
         if self.default_max_tokens < 1:
             raise ValueError("default_max_tokens must be at least 1")
@@ -71,29 +68,11 @@ class AnthropicOptions(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def create_session(options: AnthropicOptions) -> aiohttp.ClientSession:
-    """A session sized for one workspace; call it inside a running event loop.
-
-    Each call sets its own total timeout; this default only bounds connecting and idle reads,
-    so a forgotten request cannot hang forever.
-    """
-    timeout = aiohttp.ClientTimeout(
-        total=None,
-        sock_connect=options.request_timeout_s,
-        sock_read=options.request_timeout_s,
-    )
-    connector = aiohttp.TCPConnector(limit=options.max_connections, limit_per_host=0)
-    return aiohttp.ClientSession(
-        timeout=timeout,
-        connector=connector,
-        raise_for_status=False,
-        headers={"User-Agent": "batchery-anthropic"},
-    )
+    """A session sized for these options; call it inside a running event loop."""
+    return http.create_session(options, user_agent="batchery-anthropic")
 
 
 async def session_resource(options: AnthropicOptions) -> AsyncIterator[aiohttp.ClientSession]:
     """The session as an async-generator resource: yielded open, closed on shutdown."""
-    session = create_session(options)
-    try:
+    async with create_session(options) as session:
         yield session
-    finally:
-        await session.close()

@@ -54,6 +54,7 @@ _log = structlog.get_logger()
 _S = TypeVar("_S")
 _ENCODER = msgspec.json.Encoder()
 _BATCHES = "/v1/messages/batches"
+_BINARY = {"Accept": "application/binary"}
 _LIST_LIMIT = "1000"
 
 
@@ -163,7 +164,9 @@ class AnthropicProvider:
             _spool, requests, self._options.default_max_tokens
         )
         try:
-            body = await self._http.create(_BATCHES, file)
+            body = await self._http.post(
+                _BATCHES, json=file, timeout_s=self._options.create_timeout_s
+            )
         finally:
             file.close()
         view = _decode(body, BatchView, "message batch")
@@ -258,7 +261,7 @@ class AnthropicProvider:
         seen: set[str] = set()
         malformed = 0
         try:
-            async with self._http.download(url, path) as chunks:
+            async with self._http.download(path, url=url, headers=_BINARY) as chunks:
                 async for item in parse_stream(chunks, seen=seen, secret=self._options.api_key):
                     malformed += isinstance(item, MalformedLine)
                     yield item
@@ -295,7 +298,7 @@ class AnthropicProvider:
             return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
         body = _ENCODER.encode(params(request, default_max_tokens=self._options.default_max_tokens))
         try:
-            reply = await self._http.send("POST", "/v1/messages", body=body)
+            reply = await self._http.send("POST", "/v1/messages", json=body)
         except ProviderError as exc:
             error = ErrorInfo(code=exc.code, message=exc.message, retryable=exc.retryable)
             return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)

@@ -6,7 +6,8 @@ import os
 from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
-import msgspec
+from batchery import http
+from batchery.http import HttpPolicy
 from batchery.secrets import Secret
 
 __all__ = ["DEFAULT_BASE_URL", "GeminiOptions", "create_session", "session_resource"]
@@ -17,7 +18,7 @@ INLINE_MAX_BYTES = 20_000_000
 _UPLOAD_GRANULE = 256 * 1024
 
 
-class GeminiOptions(msgspec.Struct, frozen=True, kw_only=True):
+class GeminiOptions(HttpPolicy, frozen=True, kw_only=True):
     """Connection settings for one Gemini API project.
 
     The key is a `Secret`, so the repr never shows it; it travels only in the `x-goog-api-key`
@@ -26,27 +27,21 @@ class GeminiOptions(msgspec.Struct, frozen=True, kw_only=True):
     sent once. A batch whose inline create body would be smaller than `inline_max_bytes` is sent
     inline, a larger one as a JSONL file (0 sends every batch as a file). Files go up in chunks of
     `upload_chunk_bytes`, a multiple of 256 KiB as the resumable protocol requires.
-    `max_list_pages` bounds the batch listing that reconciles a lost create.
+    `max_list_pages` bounds the batch listing that reconciles a lost create. The timeouts and
+    retry knobs are `batchery.http.HttpPolicy`'s.
     """
 
     api_key: Secret | None = None
     base_url: str = DEFAULT_BASE_URL
     api_version: str = "v1beta"
-    request_timeout_s: float = 60.0
     upload_timeout_s: float = 600.0
-    max_get_attempts: int = 4
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 8.0
-    retry_after_cap_s: float = 60.0
-    max_connections: int = 64
     inline_max_bytes: int = INLINE_MAX_BYTES
     upload_chunk_bytes: int = 32 * _UPLOAD_GRANULE
     max_list_pages: int = 50
 
     def __post_init__(self) -> None:
-        if self.max_get_attempts < 1:
-            raise ValueError("max_get_attempts must be at least 1")
-        if self.request_timeout_s <= 0 or self.upload_timeout_s <= 0:
+        super().__post_init__()
+        if self.upload_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
         if self.upload_chunk_bytes < _UPLOAD_GRANULE or self.upload_chunk_bytes % _UPLOAD_GRANULE:
             raise ValueError("upload_chunk_bytes must be a positive multiple of 262144")
@@ -80,29 +75,11 @@ class GeminiOptions(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def create_session(options: GeminiOptions) -> aiohttp.ClientSession:
-    """A session sized for one project; call it inside a running event loop.
-
-    Per-request timeouts are set by the client itself; this default only bounds connecting and
-    idle reads so that a forgotten request cannot hang forever.
-    """
-    timeout = aiohttp.ClientTimeout(
-        total=None,
-        sock_connect=options.request_timeout_s,
-        sock_read=options.request_timeout_s,
-    )
-    connector = aiohttp.TCPConnector(limit=options.max_connections, limit_per_host=0)
-    return aiohttp.ClientSession(
-        timeout=timeout,
-        connector=connector,
-        raise_for_status=False,
-        headers={"User-Agent": "batchery-gemini"},
-    )
+    """A session sized for these options; call it inside a running event loop."""
+    return http.create_session(options, user_agent="batchery-gemini")
 
 
 async def session_resource(options: GeminiOptions) -> AsyncIterator[aiohttp.ClientSession]:
     """The session as an async-generator resource: yielded open, closed on shutdown."""
-    session = create_session(options)
-    try:
+    async with create_session(options) as session:
         yield session
-    finally:
-        await session.close()

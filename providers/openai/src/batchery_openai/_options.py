@@ -6,7 +6,8 @@ import os
 from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
-import msgspec
+from batchery import http
+from batchery.http import HttpPolicy
 from batchery.secrets import Secret
 
 __all__ = ["OpenAIOptions", "create_session", "session_resource"]
@@ -14,7 +15,7 @@ __all__ = ["OpenAIOptions", "create_session", "session_resource"]
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
-class OpenAIOptions(msgspec.Struct, frozen=True, kw_only=True):
+class OpenAIOptions(HttpPolicy, frozen=True, kw_only=True):
     """Connection settings for one OpenAI account.
 
     The key is a `Secret`, so the repr of these options never shows it. Retries apply to
@@ -22,26 +23,20 @@ class OpenAIOptions(msgspec.Struct, frozen=True, kw_only=True):
     `backoff_initial_s` and `backoff_max_s`, or the server's `retry-after` up to
     `retry_after_cap_s`): a create is never repeated by the client (see `batchery.spi`).
     `completion_window` is sent on every batch create; OpenAI accepts only "24h", while some
-    compatible servers take other windows.
+    compatible servers take other windows. The timeouts and retry knobs are
+    `batchery.http.HttpPolicy`'s.
     """
 
     api_key: Secret | None = None
     base_url: str = DEFAULT_BASE_URL
     organization: str | None = None
     project: str | None = None
-    request_timeout_s: float = 60.0
     upload_timeout_s: float = 600.0
-    max_get_attempts: int = 4
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 8.0
-    retry_after_cap_s: float = 60.0
-    max_connections: int = 64
     completion_window: str = "24h"
 
     def __post_init__(self) -> None:
-        if self.max_get_attempts < 1:
-            raise ValueError("max_get_attempts must be at least 1")
-        if self.request_timeout_s <= 0 or self.upload_timeout_s <= 0:
+        super().__post_init__()
+        if self.upload_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
 
     @classmethod
@@ -64,29 +59,11 @@ class OpenAIOptions(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def create_session(options: OpenAIOptions) -> aiohttp.ClientSession:
-    """A session sized for one provider account; call it inside a running event loop.
-
-    Per-request timeouts are set by the client itself; this default only bounds connecting and
-    idle reads so that a forgotten request cannot hang forever.
-    """
-    timeout = aiohttp.ClientTimeout(
-        total=None,
-        sock_connect=options.request_timeout_s,
-        sock_read=options.request_timeout_s,
-    )
-    connector = aiohttp.TCPConnector(limit=options.max_connections, limit_per_host=0)
-    return aiohttp.ClientSession(
-        timeout=timeout,
-        connector=connector,
-        raise_for_status=False,
-        headers={"User-Agent": "batchery-openai"},
-    )
+    """A session sized for these options; call it inside a running event loop."""
+    return http.create_session(options, user_agent="batchery-openai")
 
 
 async def session_resource(options: OpenAIOptions) -> AsyncIterator[aiohttp.ClientSession]:
     """The session as an async-generator resource: yielded open, closed on shutdown."""
-    session = create_session(options)
-    try:
+    async with create_session(options) as session:
         yield session
-    finally:
-        await session.close()

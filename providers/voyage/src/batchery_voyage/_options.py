@@ -6,7 +6,8 @@ import os
 from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
-import msgspec
+from batchery import http
+from batchery.http import HttpPolicy
 from batchery.secrets import Secret
 
 __all__ = ["DEFAULT_BASE_URL", "VoyageOptions", "create_session", "session_resource"]
@@ -14,7 +15,7 @@ __all__ = ["DEFAULT_BASE_URL", "VoyageOptions", "create_session", "session_resou
 DEFAULT_BASE_URL = "https://api.voyageai.com/v1"
 
 
-class VoyageOptions(msgspec.Struct, frozen=True, kw_only=True):
+class VoyageOptions(HttpPolicy, frozen=True, kw_only=True):
     """Connection settings for one Voyage account.
 
     The key is a `Secret`, so the repr never shows it. `base64` asks the realtime embedding
@@ -22,7 +23,8 @@ class VoyageOptions(msgspec.Struct, frozen=True, kw_only=True):
     asks the same of batches through `request_params`, which Voyage documents only by example,
     so it is off unless chosen. `truncation` is sent explicitly (Voyage's default is true) so a
     change of server default cannot change results. Retries apply to idempotent GETs only: a
-    create is never repeated by the client (see `batchery.spi`).
+    create is never repeated by the client (see `batchery.spi`); the retry knobs are
+    `batchery.http.HttpPolicy`'s.
     """
 
     api_key: Secret | None = None
@@ -30,18 +32,11 @@ class VoyageOptions(msgspec.Struct, frozen=True, kw_only=True):
     base64: bool = True
     batch_base64: bool = False
     truncation: bool = True
-    request_timeout_s: float = 60.0
     upload_timeout_s: float = 600.0
-    max_get_attempts: int = 4
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 8.0
-    retry_after_cap_s: float = 60.0
-    max_connections: int = 64
 
     def __post_init__(self) -> None:
-        if self.max_get_attempts < 1:
-            raise ValueError("max_get_attempts must be at least 1")
-        if self.request_timeout_s <= 0 or self.upload_timeout_s <= 0:
+        super().__post_init__()
+        if self.upload_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
 
     @classmethod
@@ -59,29 +54,11 @@ class VoyageOptions(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def create_session(options: VoyageOptions) -> aiohttp.ClientSession:
-    """A session sized for one account; call it inside a running event loop.
-
-    Per-request timeouts are set by the client; this default only bounds connecting and idle
-    reads, so a forgotten request cannot hang forever.
-    """
-    timeout = aiohttp.ClientTimeout(
-        total=None,
-        sock_connect=options.request_timeout_s,
-        sock_read=options.request_timeout_s,
-    )
-    connector = aiohttp.TCPConnector(limit=options.max_connections, limit_per_host=0)
-    return aiohttp.ClientSession(
-        timeout=timeout,
-        connector=connector,
-        raise_for_status=False,
-        headers={"User-Agent": "batchery-voyage"},
-    )
+    """A session sized for these options; call it inside a running event loop."""
+    return http.create_session(options, user_agent="batchery-voyage")
 
 
 async def session_resource(options: VoyageOptions) -> AsyncIterator[aiohttp.ClientSession]:
     """The session as an async-generator resource: yielded open, closed on shutdown."""
-    session = create_session(options)
-    try:
+    async with create_session(options) as session:
         yield session
-    finally:
-        await session.close()
