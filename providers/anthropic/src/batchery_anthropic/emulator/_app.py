@@ -7,7 +7,7 @@ import itertools
 from typing import Any
 
 from aiohttp import web
-from batchery.emulator import FaultPlan, ScaledClock
+from batchery.emulator import FaultPlan, ScaledClock, drop_connection
 
 from batchery_anthropic.emulator._batches import BatchStore
 from batchery_anthropic.emulator._http import ApiError, Ids, decode_json, json_response, middleware
@@ -68,10 +68,7 @@ class _Api:
         body = await decode_json(request, CreateBody)
         batch = await self.batches.create(body, _origin(request))
         if self.plan.hit("create_dropped", batch.id):
-            transport = request.transport
-            if transport is not None:
-                transport.abort()
-            raise asyncio.CancelledError
+            drop_connection(request)
         if self.plan.hit("create_lost", batch.id):
             raise ApiError(500, "Internal server error", type="api_error")
         return json_response(batch)

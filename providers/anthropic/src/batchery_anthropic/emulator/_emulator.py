@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import tempfile
-from pathlib import Path
-
 from aiohttp import web
-from batchery.emulator import EmulatorServer, FaultPlan, ScaledClock
+from batchery.emulator import StorageEmulator
 from batchery.spi import EmulatorOptions
 
 from batchery_anthropic.emulator._app import build_app
@@ -41,7 +36,7 @@ SUPPORTED_FAULTS = frozenset(
 failure) nor `empty_error_file` (results are one stream, not files)."""
 
 
-class AnthropicEmulator(EmulatorServer):
+class AnthropicEmulator(StorageEmulator):
     """Anthropic's API under `base_url` (`http://127.0.0.1:PORT`), for tests and demos.
 
     Point the official SDK at it with `anthropic.AsyncAnthropic(base_url=emulator.base_url,
@@ -51,26 +46,17 @@ class AnthropicEmulator(EmulatorServer):
     here; the emulated clock starts now, and `clock.advance` can jump it forward.
     """
 
+    supported_faults = SUPPORTED_FAULTS
+    storage_prefix = "batchery-anthropic-emulator-"
+
     def __init__(self, options: EmulatorOptions | None = None, *, api_key: str | None = None):
-        super().__init__()
-        self.options = options or EmulatorOptions()
-        self.plan = FaultPlan.parse(
-            self.options.faults, seed=self.options.seed, allowed=SUPPORTED_FAULTS
-        )
-        self.clock = ScaledClock(self.options.time_scale)
-        self._api_key = api_key
-        self._dir: Path | None = None
+        super().__init__(options, api_key=api_key)
         self._batches: BatchStore | None = None
         self._origin = "http://127.0.0.1"
 
-    def __repr__(self) -> str:
-        where = self.root_url if self.started else "not started"
-        return f"AnthropicEmulator({where}, time_scale={self.clock.time_scale:g}, {self.plan!r})"
-
     def build_app(self) -> web.Application:
-        self._dir = Path(tempfile.mkdtemp(prefix="batchery-anthropic-emulator-"))
         ids = Ids()
-        self._batches = BatchStore(self._dir, ids, self.clock, self.plan)
+        self._batches = BatchStore(self.new_storage(), ids, self.clock, self.plan)
         return build_app(
             batches=self._batches,
             ids=ids,
@@ -86,18 +72,9 @@ class AnthropicEmulator(EmulatorServer):
         await super().start(host, port)
         self._origin = self.root_url
 
-    async def close(self) -> None:
-        await super().close()
+    async def drain(self) -> None:
         if self._batches is not None:
             await self._batches.wait_idle()
-        directory, self._dir = self._dir, None
-        if directory is not None:
-            await asyncio.to_thread(shutil.rmtree, directory, True)
-
-    @property
-    def storage_dir(self) -> Path | None:
-        """Where batch requests and results are kept while the emulator runs."""
-        return self._dir
 
     def batches(self) -> list[MessageBatch]:
         """Every batch as last advanced, oldest first; `await refresh()` brings them to now."""

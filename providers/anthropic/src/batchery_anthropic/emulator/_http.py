@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import random
 import string
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from batchery.emulator import bearer_token, json_response, key_matches
 
 from batchery_anthropic.emulator._wire import ErrorBody, ErrorObject
 
@@ -95,17 +95,6 @@ class ApiError(Exception):
         return json_response(self.body(request_id), status=self.status, headers=self.headers)
 
 
-def json_response(
-    payload: Any, *, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    return web.Response(
-        body=msgspec.json.encode(payload),
-        status=status,
-        content_type="application/json",
-        headers=headers,
-    )
-
-
 async def decode_json(request: web.Request, into: type[T]) -> T:
     """The request body decoded into `into`; a body that does not fit is a 400."""
     raw = await request.read()
@@ -165,11 +154,8 @@ def middleware(api_key: str | None, ids: Ids) -> Middleware:
 
 def _authorize(request: web.Request, api_key: str | None) -> None:
     """The key from `x-api-key`, or from `Authorization: Bearer`, which newer SDKs send."""
-    given = request.headers.get("x-api-key", "").strip()
-    if not given:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        given = token.strip() if scheme.lower() == "bearer" else ""
+    given = request.headers.get("x-api-key", "").strip() or bearer_token(request)
     if not given:
         raise ApiError(401, "x-api-key header is required", type="authentication_error")
-    if api_key is not None and not hmac.compare_digest(given.encode(), api_key.encode()):
+    if not key_matches(given, api_key):
         raise ApiError(401, "invalid x-api-key", type="authentication_error")

@@ -9,22 +9,25 @@ turned into a JSON string, or led by bytes that are not UTF-8.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import msgspec
-from batchery.emulator import FaultPlan
+from batchery.emulator import (
+    MALFORMED_VARIANTS,
+    SHUFFLE_WINDOW,
+    FaultPlan,
+    LineSink,
+    malform,
+    shuffle_order,
+)
 
 from batchery_anthropic.emulator._http import ApiError, derived_id
 from batchery_anthropic.emulator._messages import respond
 from batchery_anthropic.emulator._wire import BatchRequest, RequestCounts
 
 __all__ = ["SHUFFLE_WINDOW", "write_requests", "write_results"]
-
-SHUFFLE_WINDOW = 4096
-"""The `shuffle` fault reorders lines within windows of this size, so memory stays bounded."""
 
 _LINE_ERRORS = (
     ("invalid_request_error", "The emulator rejected this request."),
@@ -46,43 +49,6 @@ def _read(path: Path) -> Iterator[BatchRequest]:
     with path.open("rb") as source:
         for raw in source:
             yield decoder.decode(raw)
-
-
-class _Sink:
-    """The results file, written through a shuffling window when the plan says so."""
-
-    def __init__(self, path: Path, order: random.Random | None) -> None:
-        self._order = order
-        self._window: list[bytes] = []
-        self._out: BinaryIO = path.open("wb")
-
-    def write(self, line: bytes) -> None:
-        if self._order is None:
-            self._out.write(line + b"\n")
-            return
-        self._window.append(line)
-        if len(self._window) >= SHUFFLE_WINDOW:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._order is not None:
-            self._order.shuffle(self._window)
-        self._out.writelines(line + b"\n" for line in self._window)
-        self._window.clear()
-
-    def close(self) -> None:
-        self._flush()
-        self._out.close()
-
-
-def _malform(line: bytes, variant: int) -> bytes:
-    if variant == 0:
-        return line[: max(1, len(line) // 2)]
-    if variant == 1:
-        return line.replace(b'"', b"", 4)
-    if variant == 2:
-        return msgspec.json.encode(line.decode())
-    return b"\xff\xfe" + line[:16]
 
 
 def _errored(kind: str, message: str, request_id: str) -> dict[str, Any]:
@@ -120,10 +86,7 @@ def write_results(
     `unrun` is `canceled` or `expired`. The counts are the outcomes as Anthropic tallies them,
     whatever faults did to the lines.
     """
-    order = None
-    if plan.hit("shuffle", batch_id):
-        order = random.Random(int(plan.roll("shuffle", batch_id, "order") * 2**32))
-    sink = _Sink(output_path, order)
+    sink = LineSink(output_path, shuffle_order(plan, batch_id))
     every = plan.hit("all_errors", batch_id)
     tally = {"succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
     encoder = msgspec.json.Encoder()
@@ -137,7 +100,8 @@ def write_results(
             tally[result["type"]] += 1
             line = encoder.encode({"custom_id": request.custom_id, "result": result})
             if plan.hit("malformed", batch_id, index):
-                line = _malform(line, plan.pick("malformed", 4, batch_id, index))
+                variant = plan.pick("malformed", MALFORMED_VARIANTS, batch_id, index)
+                line = malform(line, variant)
             sink.write(line)
             if plan.hit("duplicate", batch_id, index):
                 sink.write(line)

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import web
-from batchery.emulator import FaultPlan, RateWindow, ScaledClock
+from batchery.emulator import FaultPlan, RateWindow, ScaledClock, drop_connection
 
 from batchery_gemini.emulator._batch_io import derived_id
 from batchery_gemini.emulator._batches import BatchStore
@@ -121,10 +121,7 @@ class _Api:
         operation = await self.batches.create(kind, model, body)
         create = next(self.creates)
         if self.plan.hit("create_dropped", create):
-            transport = request.transport
-            if transport is not None:
-                transport.abort()
-            raise asyncio.CancelledError
+            drop_connection(request)
         if self.plan.hit("create_lost", create):
             raise _server_error(500)
         return json_response(operation)

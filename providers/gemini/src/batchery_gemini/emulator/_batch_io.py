@@ -13,14 +13,14 @@ inside a valid Operation.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import random
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import msgspec
-from batchery.emulator import FaultPlan
+from batchery.emulator import MALFORMED_VARIANTS, FaultPlan, draw_failures, malform, shuffle_order
+from batchery.emulator import derived_id as kit_derived_id
 
 from batchery_gemini.emulator._files import sha256_base64
 from batchery_gemini.emulator._http import ApiError
@@ -65,8 +65,7 @@ class Results(msgspec.Struct, kw_only=True):
 
 def derived_id(prefix: str, *parts: object) -> str:
     """An id fixed by its parts, so ids made in worker threads stay reproducible."""
-    material = "\x1f".join([prefix, *map(str, parts)]).encode()
-    return prefix + hashlib.blake2b(material, digest_size=12).hexdigest()
+    return kit_derived_id(prefix, *parts, digest_size=12)
 
 
 def write_inline_input(entries: list[Any], path: Path) -> None:
@@ -98,10 +97,7 @@ def validate_input(path: Path, batch_id: str, plan: FaultPlan) -> Validation:
     if result.total == 0:
         result.error = "The batch has no requests."
         return result
-    every = plan.hit("all_errors", batch_id)
-    result.failing = [
-        i for i in range(result.total) if every or plan.hit("line_error", batch_id, i)
-    ]
+    result.failing = draw_failures(plan, batch_id, result.total)
     return result
 
 
@@ -131,16 +127,6 @@ class _Sink:
         else:
             self._out.writelines(item + b"\n" for item in self._window)
         self._window.clear()
-
-
-def _malformed_line(line: bytes, variant: int) -> bytes:
-    if variant == 0:
-        return line[: max(1, len(line) // 2)]
-    if variant == 1:
-        return line.replace(b'"', b"", 4)
-    if variant == 2:
-        return _CODEC.encode(line.decode())
-    return b"\xff\xfe" + line[:16]
 
 
 def _malformed_entry(entry: dict[str, Any], variant: int) -> Any:
@@ -174,9 +160,7 @@ def write_results(
     plan: FaultPlan,
 ) -> Results:
     """The results of the first `processed` requests: a file at `output_path`, else inline."""
-    order = None
-    if plan.hit("shuffle", batch_id):
-        order = random.Random(int(plan.roll("shuffle", batch_id, "order") * 2**32))
+    order = shuffle_order(plan, batch_id)
     failing = set(validation.failing)
     results = Results()
     out = output_path.open("wb") if output_path is not None else None
@@ -220,7 +204,7 @@ def _emit(
     entry: Any = _CODEC.encode(item) if to_file else item
     if plan.hit("malformed", batch_id, index):
         if to_file:
-            entry = _malformed_line(entry, plan.pick("malformed", 4, batch_id, index))
+            entry = malform(entry, plan.pick("malformed", MALFORMED_VARIANTS, batch_id, index))
         else:
             entry = _malformed_entry(item, plan.pick("malformed", 3, batch_id, index))
     sink.add(entry)

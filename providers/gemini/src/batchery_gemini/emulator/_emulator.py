@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import tempfile
-from pathlib import Path
-
 from aiohttp import web
-from batchery.emulator import EmulatorServer, FaultPlan, ScaledClock
+from batchery.emulator import StorageEmulator
 from batchery.spi import EmulatorOptions
 
 from batchery_gemini.emulator._app import build_app
@@ -41,7 +36,7 @@ SUPPORTED_FAULTS = frozenset(
 `token_limit` and `empty_error_file`, which have no Gemini counterpart."""
 
 
-class GeminiEmulator(EmulatorServer):
+class GeminiEmulator(StorageEmulator):
     """The Gemini API under `base_url` (`http://127.0.0.1:PORT`, the API version in each path).
 
     Any key is accepted unless `api_key` is given, in which case it must match. Batch states are
@@ -51,6 +46,9 @@ class GeminiEmulator(EmulatorServer):
     emulated clock starts now, and `clock.advance` can jump it forward.
     """
 
+    supported_faults = SUPPORTED_FAULTS
+    storage_prefix = "batchery-gemini-emulator-"
+
     def __init__(
         self,
         options: EmulatorOptions | None = None,
@@ -58,28 +56,17 @@ class GeminiEmulator(EmulatorServer):
         api_key: str | None = None,
         job_states: bool = False,
     ) -> None:
-        super().__init__()
-        self.options = options or EmulatorOptions()
-        self.plan = FaultPlan.parse(
-            self.options.faults, seed=self.options.seed, allowed=SUPPORTED_FAULTS
-        )
-        self.clock = ScaledClock(self.options.time_scale)
-        self._api_key = api_key
+        super().__init__(options, api_key=api_key)
         self._state_prefix = "JOB_STATE_" if job_states else "BATCH_STATE_"
         self._log = RequestLog()
-        self._dir: Path | None = None
         self._files: FileStore | None = None
         self._batches: BatchStore | None = None
 
-    def __repr__(self) -> str:
-        where = self.root_url if self.started else "not started"
-        return f"GeminiEmulator({where}, time_scale={self.clock.time_scale:g}, {self.plan!r})"
-
     def build_app(self) -> web.Application:
-        self._dir = Path(tempfile.mkdtemp(prefix="batchery-gemini-emulator-"))
-        self._files = FileStore(self._dir, self.clock)
+        directory = self.new_storage()
+        self._files = FileStore(directory, self.clock)
         self._batches = BatchStore(
-            self._dir, self._files, self.clock, self.plan, self._state_prefix
+            directory, self._files, self.clock, self.plan, self._state_prefix
         )
         return build_app(
             files=self._files,
@@ -93,20 +80,11 @@ class GeminiEmulator(EmulatorServer):
             tokens_per_min=self.options.tokens_per_min,
         )
 
-    @property
-    def storage_dir(self) -> Path | None:
-        """Where file bytes are kept while the emulator runs."""
-        return self._dir
-
-    async def close(self) -> None:
-        await super().close()
+    async def drain(self) -> None:
         if self._batches is not None:
             await self._batches.wait_idle()
         if self._files is not None:
             self._files.discard_sessions()
-        directory, self._dir = self._dir, None
-        if directory is not None:
-            await asyncio.to_thread(shutil.rmtree, directory, True)
 
     def batches(self) -> list[Operation]:
         """Every batch as last advanced, oldest first; `await refresh()` brings them to now."""

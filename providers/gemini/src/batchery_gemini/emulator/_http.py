@@ -8,7 +8,6 @@ upload id, as Google's do, so the official SDK's key-less chunk requests are acc
 
 from __future__ import annotations
 
-import hmac
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -16,6 +15,7 @@ from typing import Any, TypeVar
 import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from batchery.emulator import json_response, key_matches
 
 __all__ = [
     "ApiError",
@@ -73,17 +73,6 @@ class ApiError(Exception):
         return json_response(self.body(), status=self.code, headers=self.headers)
 
 
-def json_response(
-    payload: Any, *, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    return web.Response(
-        body=msgspec.json.encode(payload),
-        status=status,
-        content_type="application/json",
-        headers=headers,
-    )
-
-
 async def decode_json(request: web.Request, into: type[T]) -> T:
     """The request body decoded into `into`; a body that does not fit is a 400, as at Google."""
     raw = await request.read()
@@ -134,7 +123,7 @@ def _authorize(request: web.Request, api_key: str | None) -> None:
             "Method doesn't allow unregistered callers (callers without established identity)."
             " Please use API Key or other form of API consumer identity to call this API.",
         )
-    if api_key is not None and not hmac.compare_digest(given.encode(), api_key.encode()):
+    if not key_matches(given, api_key):
         raise ApiError(
             400,
             "API key not valid. Please pass a valid API key.",

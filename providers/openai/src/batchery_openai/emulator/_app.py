@@ -7,7 +7,14 @@ import itertools
 from typing import Any
 
 from aiohttp import web
-from batchery.emulator import FaultPlan, RateWindow, ScaledClock
+from batchery.emulator import (
+    DeletedFile,
+    FaultPlan,
+    RateWindow,
+    ScaledClock,
+    drop_connection,
+    int_query,
+)
 
 from batchery_openai.emulator._batches import BatchStore
 from batchery_openai.emulator._files import FileStore
@@ -58,8 +65,8 @@ class _Api:
             raise ApiError(400, "Invalid 'order': 'asc' or 'desc' expected.", param="order")
         page = self.files.list_page(
             purpose=request.query.get("purpose"),
-            limit=_int_query(request, "limit", 10_000, 1, 10_000),
-            order=order,
+            limit=_int_query(request, "limit", 10_000, 10_000),
+            newest_first=order == "desc",
             after=request.query.get("after"),
         )
         return json_response(page)
@@ -72,36 +79,32 @@ class _Api:
         return web.FileResponse(stored.path, headers={"Content-Type": "application/octet-stream"})
 
     async def delete_file(self, request: web.Request) -> web.StreamResponse:
-        return json_response(self.files.delete(request.match_info["file_id"]))
+        file_id = request.match_info["file_id"]
+        self.files.delete(file_id)
+        return json_response(DeletedFile(id=file_id))
 
     async def create_batch(self, request: web.Request) -> web.StreamResponse:
         batch = await self.batches.create(await decode_json(request, CreateBatchBody))
         if self.plan.hit("create_dropped", batch.id):
-            transport = request.transport
-            if transport is not None:
-                transport.abort()
-            raise asyncio.CancelledError
+            drop_connection(request)
         if self.plan.hit("create_lost", batch.id):
             raise _server_error(500)
         return json_response(batch)
 
     async def get_batch(self, request: web.Request) -> web.StreamResponse:
         batch_id = request.match_info["batch_id"]
-        hidden_for = self.plan.value("batch_404")
-        if "batch_404" in self.plan:
-            created = self.batches.created_at(batch_id)
-            if self.clock.now() < created + hidden_for:
-                raise ApiError(404, f"No batch found with id '{batch_id}'.", param="batch_id")
-        return json_response(await self.batches.retrieve(batch_id))
+        if self.batches.hidden(batch_id):
+            raise ApiError(404, f"No batch found with id '{batch_id}'.", param="batch_id")
+        return json_response(await self.batches.retrieve_wire(batch_id))
 
     async def list_batches(self, request: web.Request) -> web.StreamResponse:
-        limit = _int_query(request, "limit", 20, 1, 100)
+        limit = _int_query(request, "limit", 20, 100)
         return json_response(
             await self.batches.list_page(after=request.query.get("after"), limit=limit)
         )
 
     async def cancel_batch(self, request: web.Request) -> web.StreamResponse:
-        return json_response(await self.batches.cancel(request.match_info["batch_id"]))
+        return json_response(await self.batches.cancel_wire(request.match_info["batch_id"]))
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         return await self._realtime(request, "/v1/chat/completions")
@@ -152,13 +155,12 @@ def _server_error(status: int) -> ApiError:
     return ApiError(status, message, type="server_error")
 
 
-def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ApiError(400, f"Invalid '{name}': integer from {low} to {high} expected.", param=name)
-    return int(raw)
+def _int_query(request: web.Request, name: str, default: int, high: int) -> int:
+    return int_query(request, name, default=default, low=1, high=high, invalid=_bad_int)
+
+
+def _bad_int(name: str, low: int, high: int) -> ApiError:
+    return ApiError(400, f"Invalid '{name}': integer from {low} to {high} expected.", param=name)
 
 
 def build_app(

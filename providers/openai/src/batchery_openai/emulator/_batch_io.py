@@ -1,46 +1,38 @@
-"""Reading a batch's input and writing its result files, line by line (run in a worker thread).
+"""Reading a batch's input and writing its result lines, in OpenAI's format (worker threads).
 
 Validation codes follow what third parties report from OpenAI (`invalid_json_line`,
 `duplicate_custom_id`, `url_mismatch`, `model_mismatch`, `empty_file`, `too_many_tasks`); OpenAI
 does not document them. Result lines for requests a batch never ran (it expired or was
 cancelled first) go to the error file as `batch_expired` / `batch_cancelled` errors, the way an
-expired OpenAI batch reports them. Malformed lines, when the fault plan asks, replace a good
-output line with a truncated line, broken JSON, a JSON string instead of an object, or bytes that
-are not UTF-8.
+expired OpenAI batch reports them. The kit's writer adds the plan's line faults.
 """
 
 from __future__ import annotations
 
-import bisect
-import hashlib
-import random
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import msgspec
-from batchery.emulator import FaultPlan
+from batchery.emulator import (
+    BatchError,
+    FaultPlan,
+    Outcome,
+    ResultFiles,
+    Validation,
+    derived_id,
+    draw_failures,
+    input_lines,
+    write_result_files,
+)
 
 from batchery_openai.emulator._http import ApiError
 from batchery_openai.emulator._responses import respond
-from batchery_openai.emulator._wire import BatchError, BatchUsage, InputLine, RequestCounts
+from batchery_openai.emulator._wire import BatchUsage, InputLine
 
-__all__ = [
-    "MAX_INPUT_BYTES",
-    "MAX_REQUESTS",
-    "Results",
-    "Validation",
-    "derived_id",
-    "validate_input",
-    "write_results",
-]
+__all__ = ["MAX_INPUT_BYTES", "MAX_REQUESTS", "validate_input", "write_results"]
 
 MAX_REQUESTS = 50_000
 MAX_INPUT_BYTES = 200 * 1024 * 1024
-MAX_REPORTED_ERRORS = 100
-"""A failed batch lists at most this many line errors, as a real error list is also bounded."""
-SHUFFLE_WINDOW = 4096
-"""The `shuffle` fault reorders lines within windows of this size, so memory stays bounded."""
 
 _LINE_ERRORS = (
     (400, "invalid_request_error", None, "Invalid request: the emulator rejected this line."),
@@ -53,34 +45,6 @@ _UNRUN = {
 }
 
 
-class Validation(msgspec.Struct, kw_only=True):
-    total: int = 0
-    model: str | None = None
-    errors: list[BatchError] = msgspec.field(default_factory=list)
-    failing: list[int] = msgspec.field(default_factory=list)
-    """Indexes of the requests the fault plan fails with a non-200 line, sorted."""
-
-
-class Results(msgspec.Struct, kw_only=True):
-    output: Path | None
-    errors: Path | None
-    counts: RequestCounts
-    usage: BatchUsage
-
-
-def derived_id(prefix: str, *parts: object) -> str:
-    """An id fixed by its parts, so ids made in worker threads stay reproducible."""
-    material = "\x1f".join([prefix, *map(str, parts)]).encode()
-    return prefix + hashlib.blake2b(material, digest_size=16).hexdigest()
-
-
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    with path.open("rb") as source:
-        for number, raw in enumerate(source, start=1):
-            if raw.strip():
-                yield number, raw
-
-
 def validate_input(path: Path, endpoint: str, batch_id: str, plan: FaultPlan) -> Validation:
     """Check every input line; any problem fails the whole batch, as OpenAI does."""
     result = Validation()
@@ -91,38 +55,35 @@ def validate_input(path: Path, endpoint: str, batch_id: str, plan: FaultPlan) ->
     decoder = msgspec.json.Decoder(InputLine)
     seen: set[str] = set()
     inputs = 0
-
-    def fail(code: str, message: str, line: int, param: str | None = None) -> None:
-        if len(result.errors) < MAX_REPORTED_ERRORS:
-            result.errors.append(BatchError(code=code, message=message, param=param, line=line))
-
-    for number, raw in _lines(path):
+    for number, raw in input_lines(path):
         result.total += 1
         try:
             item = decoder.decode(raw)
         except msgspec.ValidationError as exc:
-            fail("invalid_request", f"Invalid request line: {exc}", number)
+            result.fail("invalid_request", f"Invalid request line: {exc}", number)
             continue
         except msgspec.DecodeError:
-            fail("invalid_json_line", "This line is not parseable as valid JSON.", number)
+            result.fail("invalid_json_line", "This line is not parseable as valid JSON.", number)
             continue
         if item.custom_id in seen:
             message = f"The custom_id {item.custom_id!r} is a duplicate of another request."
-            fail("duplicate_custom_id", message, number, "custom_id")
+            result.fail("duplicate_custom_id", message, number, "custom_id")
         seen.add(item.custom_id)
         if item.method != "POST":
-            fail("invalid_method", "Only the POST method is supported.", number, "method")
+            result.fail("invalid_method", "Only the POST method is supported.", number, "method")
         if item.url != endpoint:
             message = f"The url {item.url!r} does not match the batch endpoint {endpoint!r}."
-            fail("url_mismatch", message, number, "url")
+            result.fail("url_mismatch", message, number, "url")
         model = item.body.get("model")
         if not isinstance(model, str) or not model:
-            fail("missing_required_parameter", "The body has no 'model'.", number, "body.model")
+            result.fail(
+                "missing_required_parameter", "The body has no 'model'.", number, "body.model"
+            )
         elif result.model is None:
             result.model = model
         elif model != result.model:
             message = f"Model {model!r} differs from {result.model!r}: one model per batch."
-            fail("model_mismatch", message, number, "body.model")
+            result.fail("model_mismatch", message, number, "body.model")
         raw_input = item.body.get("input")
         inputs += len(raw_input) if isinstance(raw_input, list) else 1
     if result.total == 0:
@@ -134,59 +95,8 @@ def validate_input(path: Path, endpoint: str, batch_id: str, plan: FaultPlan) ->
         message = f"The batch has {inputs} embedding inputs; the limit is {MAX_REQUESTS}."
         result.errors.insert(0, BatchError(code="too_many_tasks", message=message))
     if not result.errors:
-        every = plan.hit("all_errors", batch_id)
-        result.failing = [
-            i for i in range(result.total) if every or plan.hit("line_error", batch_id, i)
-        ]
+        result.failing = draw_failures(plan, batch_id, result.total)
     return result
-
-
-def failed_before(validation: Validation, processed: int) -> int:
-    return bisect.bisect_left(validation.failing, processed)
-
-
-class _Sink:
-    """One result file, written through a shuffling window when the plan says so."""
-
-    def __init__(self, path: Path, order: random.Random | None) -> None:
-        self.path = path
-        self.lines = 0
-        self._order = order
-        self._window: list[bytes] = []
-        self._out: BinaryIO = path.open("wb")
-
-    def write(self, line: bytes) -> None:
-        self.lines += 1
-        if self._order is None:
-            self._out.write(line + b"\n")
-            return
-        self._window.append(line)
-        if len(self._window) >= SHUFFLE_WINDOW:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._order is not None:
-            self._order.shuffle(self._window)
-        self._out.writelines(line + b"\n" for line in self._window)
-        self._window.clear()
-
-    def close(self) -> Path | None:
-        self._flush()
-        self._out.close()
-        if self.lines == 0:
-            self.path.unlink()
-            return None
-        return self.path
-
-
-def _malform(line: bytes, variant: int) -> bytes:
-    if variant == 0:
-        return line[: max(1, len(line) // 2)]
-    if variant == 1:
-        return line.replace(b'"', b"", 4)
-    if variant == 2:
-        return msgspec.json.encode(line.decode())
-    return b"\xff\xfe" + line[:16]
 
 
 def write_results(
@@ -197,23 +107,18 @@ def write_results(
     batch_id: str,
     validation: Validation,
     processed: int,
-    ending: str,
+    unrun: str,
     created: int,
     plan: FaultPlan,
-) -> Results:
-    """Write the result files for the first `processed` requests; the rest are unrun.
+) -> tuple[ResultFiles, BatchUsage]:
+    """Write the result files for the first `processed` requests, and their summed usage.
 
-    `ending` is the terminal status (`completed`, `expired` or `cancelled`).
+    `unrun` says why the others never ran: `expired` or `cancelled`.
     """
-    order = None
-    if plan.hit("shuffle", batch_id):
-        order = random.Random(int(plan.roll("shuffle", batch_id, "order") * 2**32))
-    output, errors = _Sink(output_path, order), _Sink(error_path, order)
-    failing = set(validation.failing)
     usage = BatchUsage()
     decoder = msgspec.json.Decoder(InputLine)
-    counts = RequestCounts(total=validation.total)
-    for index, (_, raw) in enumerate(_lines(input_path)):
+
+    def render(index: int, raw: bytes, outcome: Outcome) -> tuple[dict[str, Any], bool]:
         item = decoder.decode(raw)
         line: dict[str, Any] = {
             "id": derived_id("batch_req_", batch_id, index),
@@ -221,43 +126,35 @@ def write_results(
             "response": None,
             "error": None,
         }
-        request_id = derived_id("req_", batch_id, index)
-        if index >= processed:
-            code, message = _UNRUN[ending]
+        if outcome == "unrun":
+            code, message = _UNRUN[unrun]
             line["error"] = {"code": code, "message": message}
-            errors.write(msgspec.json.encode(line))
-            counts.failed += 1
-            continue
-        status, body = _answer(item, index, batch_id, created, failing, plan)
+            return line, False
+        status, body = _answer(item, index, batch_id, created, outcome == "failed", plan)
+        request_id = derived_id("req_", batch_id, index)
         line["response"] = {"status_code": status, "request_id": request_id, "body": body}
-        encoded = msgspec.json.encode(line)
-        if status != 200:
-            errors.write(encoded)
-            counts.failed += 1
-            continue
-        counts.completed += 1
-        _add_usage(usage, body)
-        if plan.hit("malformed", batch_id, index):
-            encoded = _malform(encoded, plan.pick("malformed", 4, batch_id, index))
-        output.write(encoded)
-        if plan.hit("duplicate", batch_id, index):
-            output.write(encoded)
-        if plan.hit("unknown_id", batch_id, index):
-            line["custom_id"] = derived_id("unknown-", batch_id, index)
-            output.write(msgspec.json.encode(line))
+        if status == 200:
+            _add_usage(usage, body)
+        return line, status == 200
+
+    results = write_result_files(
+        input_path=input_path,
+        output_path=output_path,
+        error_path=error_path,
+        batch_id=batch_id,
+        validation=validation,
+        processed=processed,
+        plan=plan,
+        render=render,
+    )
     usage.total_tokens = usage.input_tokens + usage.output_tokens
-    return Results(output=output.close(), errors=errors.close(), counts=counts, usage=usage)
+    return results, usage
 
 
 def _answer(
-    item: InputLine,
-    index: int,
-    batch_id: str,
-    created: int,
-    failing: set[int],
-    plan: FaultPlan,
+    item: InputLine, index: int, batch_id: str, created: int, fail: bool, plan: FaultPlan
 ) -> tuple[int, Any]:
-    if index in failing:
+    if fail:
         status, kind, code, message = _LINE_ERRORS[plan.pick("line_error", 3, batch_id, index)]
         error = {"message": message, "type": kind, "param": None, "code": code}
         return status, {"error": error}

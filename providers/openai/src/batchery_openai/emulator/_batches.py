@@ -1,9 +1,6 @@
-"""Batches and their status machine, driven by the scaled clock.
+"""OpenAI's Batches on the kit's batch engine: its checks, timings and batch object.
 
-State advances lazily: each read works out where the batch's timeline stands at emulated "now"
-and applies every transition due since the last read, with the timestamps they were due at. So
-no background task is needed, and a clock that jumps a day ahead still yields a believable
-history. Emulated durations (divide by `time_scale` for real time):
+Emulated durations (divide by `time_scale` for real time):
 
 | phase | emulated duration |
 | --- | --- |
@@ -16,34 +13,33 @@ history. Emulated durations (divide by `time_scale` for real time):
 At `time_scale=100`, 300 requests take (20 + 120 + 20) / 100 = 1.6 real seconds; at
 `time_scale=1` they take under three minutes, as a small real batch does. 50,000 requests need
 about 5.6 emulated hours, well inside the window, so only the `batch_expire` fault (which stalls
-a batch halfway) makes one expire.
+a batch halfway) makes one expire: it ends `expired` at `expires_at`, with partial results.
+Timestamps are whole Unix seconds, and each phase runs from the stamp OpenAI reports.
 """
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
+from typing import Any
 
 import msgspec
-from batchery.emulator import FaultPlan, ScaledClock
-
-from batchery_openai.emulator._batch_io import (
-    Results,
-    Validation,
-    failed_before,
-    validate_input,
-    write_results,
-)
-from batchery_openai.emulator._files import FileStore, link_copy
-from batchery_openai.emulator._http import ApiError, Ids
-from batchery_openai.emulator._wire import (
+from batchery.emulator import (
+    Batch,
+    BatchEngine,
     BatchError,
     BatchErrors,
-    BatchObject,
-    CreateBatchBody,
+    FaultPlan,
     ListPage,
-    RequestCounts,
+    ResultFiles,
+    ScaledClock,
+    Timeline,
+    Validation,
 )
+
+from batchery_openai.emulator._batch_io import validate_input, write_results
+from batchery_openai.emulator._files import FileStore
+from batchery_openai.emulator._http import ApiError, Ids
+from batchery_openai.emulator._wire import BatchObject, BatchUsage, CreateBatchBody
 
 __all__ = [
     "CANCELLING_S",
@@ -63,32 +59,36 @@ WINDOW_S = 24 * 3600.0
 ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings")
 """The batch endpoints the emulator serves; OpenAI accepts more."""
 
-_CANCELLABLE = frozenset({"validating", "in_progress", "finalizing"})
+TIMELINE = Timeline(
+    validating_s=VALIDATING_S,
+    requests_per_s=REQUESTS_PER_S,
+    finalizing_s=FINALIZING_S,
+    cancelling_s=CANCELLING_S,
+    window_s=WINDOW_S,
+    cancellable=frozenset({"validating", "in_progress", "finalizing"}),
+    recancellable=frozenset({"cancelling", "cancelled"}),
+    whole_seconds=True,
+)
 
 
-class _Batch:
-    def __init__(self, wire: BatchObject, input_path: Path, validation: asyncio.Task[Validation]):
-        self.wire = wire
-        self.input_path = input_path
-        self.validation = validation
-        self.lock = asyncio.Lock()
-        self.created = float(wire.created_at)
-        self.started = 0.0
-        self.stopped_at: int | None = None
-        self.stall: int | None = None
+class _Job:
+    """What the create asked for, and the usage its results add up to."""
+
+    def __init__(self, body: CreateBatchBody) -> None:
+        self.body = body
         self.output_ttl: int | None = None
+        if body.output_expires_after is not None:
+            self.output_ttl = int(body.output_expires_after.get("seconds", 0)) or None
+        self.usage = BatchUsage()
 
 
-class BatchStore:
+class BatchStore(BatchEngine[_Job]):
     def __init__(
         self, root: Path, files: FileStore, ids: Ids, clock: ScaledClock, plan: FaultPlan
     ) -> None:
-        self._root = root
+        super().__init__(root, clock, plan, TIMELINE, files.scratch_path)
         self._files = files
         self._ids = ids
-        self._clock = clock
-        self._plan = plan
-        self._batches: dict[str, _Batch] = {}
 
     async def create(self, body: CreateBatchBody) -> BatchObject:
         _check_create(body)
@@ -99,206 +99,87 @@ class BatchStore:
                 f"The input file {body.input_file_id} was not uploaded with purpose 'batch'.",
                 param="input_file_id",
             )
-        batch_id = self._ids.batch()
-        now = self._clock.now()
-        input_path = self._root / f"{batch_id}.input.jsonl"
-        link_copy(source.path, input_path)
-        task = asyncio.create_task(
-            asyncio.to_thread(validate_input, input_path, body.endpoint, batch_id, self._plan)
-        )
-        wire = BatchObject(
-            id=batch_id,
-            endpoint=body.endpoint,
-            input_file_id=body.input_file_id,
-            completion_window=body.completion_window,
-            status="validating",
-            created_at=int(now),
-            expires_at=int(now + WINDOW_S),
-            metadata=body.metadata,
-        )
-        batch = _Batch(wire, input_path, task)
-        batch.created = now
-        if body.output_expires_after is not None:
-            batch.output_ttl = int(body.output_expires_after.get("seconds", 0)) or None
-        self._batches[batch_id] = batch
-        return _copy(wire)
+        return _wire(self.open(self._ids.batch(), _Job(body), source.path))
 
-    def _get(self, batch_id: str) -> _Batch:
-        batch = self._batches.get(batch_id)
-        if batch is None:
-            raise ApiError(404, f"No batch found with id '{batch_id}'.", param="batch_id")
-        return batch
+    async def retrieve_wire(self, batch_id: str) -> BatchObject:
+        return _wire(await self.retrieve(batch_id))
 
-    async def retrieve(self, batch_id: str) -> BatchObject:
-        batch = self._get(batch_id)
-        await self._advance(batch)
-        return _copy(batch.wire)
-
-    def created_at(self, batch_id: str) -> float:
-        return self._get(batch_id).created
+    async def cancel_wire(self, batch_id: str) -> BatchObject:
+        """Start cancelling; asking again while cancelling, or once cancelled, changes nothing."""
+        return _wire(await self.cancel(batch_id))
 
     async def list_page(self, *, after: str | None, limit: int) -> ListPage:
-        ordered = list(reversed(self._batches.values()))
-        if after is not None:
-            ids = [b.wire.id for b in ordered]
-            ordered = ordered[ids.index(after) + 1 :] if after in ids else []
-        page = ordered[:limit]
-        for batch in page:
-            await self._advance(batch)
-        data = [_copy(b.wire) for b in page]
-        return ListPage(
-            data=data,
-            has_more=len(ordered) > limit,
-            first_id=data[0].id if data else None,
-            last_id=data[-1].id if data else None,
-        )
-
-    async def cancel(self, batch_id: str) -> BatchObject:
-        """Start cancelling; asking again while cancelling, or once cancelled, changes nothing."""
-        batch = self._get(batch_id)
-        await self._advance(batch)
-        async with batch.lock:
-            wire = batch.wire
-            if wire.status in _CANCELLABLE:
-                now = self._clock.now()
-                batch.stopped_at = self._processed(batch, now) if wire.status != "validating" else 0
-                wire.status, wire.cancelling_at = "cancelling", int(now)
-            elif wire.status not in ("cancelling", "cancelled"):
-                raise ApiError(
-                    400, f"Cannot cancel a batch with status '{wire.status}'.", param="batch_id"
-                )
-            return _copy(wire)
-
-    async def refresh(self) -> None:
-        for batch in list(self._batches.values()):
-            await self._advance(batch)
+        page, more = await self.page(after=after, limit=limit)
+        return ListPage.of([_wire(b) for b in page], has_more=more)
 
     def snapshot(self) -> list[BatchObject]:
-        return [_copy(b.wire) for b in self._batches.values()]
+        return [_wire(b) for b in self.batches()]
 
-    async def wait_idle(self) -> None:
-        """Let validations still running in worker threads finish, before files are removed."""
-        for batch in list(self._batches.values()):
-            if not batch.validation.done():
-                await asyncio.wait({batch.validation})
+    def validate(self, batch: Batch[_Job]) -> Validation:
+        return validate_input(batch.input_path, batch.job.body.endpoint, batch.id, self._plan)
 
-    def _processed(self, batch: _Batch, at: float) -> int:
-        total = batch.wire.request_counts.total
-        done = int((at - batch.started) * REQUESTS_PER_S + 1e-9)
-        return max(0, min(total, done, total if batch.stall is None else batch.stall))
-
-    async def _advance(self, batch: _Batch) -> None:
-        async with batch.lock:
-            while await self._step(batch, self._clock.now()):
-                pass
-
-    async def _step(self, batch: _Batch, now: float) -> bool:
-        """Apply the next transition due by `now`; False when the batch is where it should be."""
-        wire = batch.wire
-        if wire.status == "validating":
-            due = batch.created + VALIDATING_S
-            if now < due:
-                return False
-            return self._validated(batch, await batch.validation, due)
-        if wire.status == "in_progress":
-            total = wire.request_counts.total
-            done_at = batch.started + total / REQUESTS_PER_S
-            expires = batch.created + WINDOW_S
-            if batch.stall is not None or done_at > expires:
-                if now >= expires:
-                    batch.stopped_at = self._processed(batch, expires)
-                    await self._finish(batch, "expired", expires)
-                    return False
-            elif now >= done_at:
-                wire.status, wire.finalizing_at = "finalizing", int(done_at)
-                self._count(batch, total)
-                return True
-            self._count(batch, self._processed(batch, now))
-            return False
-        if wire.status == "finalizing":
-            due = float(wire.finalizing_at or 0) + FINALIZING_S
-            if now >= due:
-                batch.stopped_at = wire.request_counts.total
-                await self._finish(batch, "completed", due)
-            return False
-        if wire.status == "cancelling":
-            due = float(wire.cancelling_at or 0) + CANCELLING_S
-            if now >= due:
-                validation = await batch.validation
-                if validation.errors:
-                    wire.status, wire.cancelled_at = "cancelled", int(due)
-                    return False
-                self._validated_counts(batch, validation)
-                await self._finish(batch, "cancelled", due)
-        return False
-
-    def _validated(self, batch: _Batch, validation: Validation, due: float) -> bool:
-        wire = batch.wire
-        wire.model = validation.model
-        if not validation.errors and self._plan.hit("token_limit", wire.id):
-            validation.errors.append(_token_limit(validation.model or "the model"))
-        if validation.errors:
-            wire.status, wire.failed_at = "failed", int(due)
-            wire.errors = BatchErrors(data=validation.errors)
-            return False
-        self._validated_counts(batch, validation)
-        wire.status, wire.in_progress_at = "in_progress", int(due)
-        batch.started = due
-        if self._plan.hit("batch_expire", wire.id):
-            batch.stall = validation.total // 2
-        return True
-
-    def _validated_counts(self, batch: _Batch, validation: Validation) -> None:
-        batch.wire.request_counts = RequestCounts(total=validation.total)
-
-    def _count(self, batch: _Batch, processed: int) -> None:
-        validation = batch.validation.result()
-        failed = failed_before(validation, processed)
-        counts = batch.wire.request_counts
-        counts.completed, counts.failed = processed - failed, failed
-
-    async def _finish(self, batch: _Batch, ending: str, at: float) -> None:
-        wire = batch.wire
-        results = await asyncio.to_thread(
-            write_results,
+    def write_results(
+        self, batch: Batch[_Job], output_path: Path, error_path: Path, at: float
+    ) -> ResultFiles:
+        results, batch.job.usage = write_results(
             input_path=batch.input_path,
-            output_path=self._files.scratch_path(),
-            error_path=self._files.scratch_path(),
-            batch_id=wire.id,
+            output_path=output_path,
+            error_path=error_path,
+            batch_id=batch.id,
             validation=batch.validation.result(),
-            processed=batch.stopped_at or 0,
-            ending=ending,
+            processed=batch.processed,
+            unrun=batch.unrun,
             created=int(at),
             plan=self._plan,
         )
-        self._attach(batch, results)
-        wire.status = ending
-        setattr(wire, f"{ending}_at", int(at))
+        return results
 
-    def _attach(self, batch: _Batch, results: Results) -> None:
-        wire = batch.wire
-        wire.request_counts = results.counts
-        wire.usage = results.usage
-        for path, kind in ((results.output, "output"), (results.errors, "error")):
-            if path is None:
-                continue
-            added = self._files.add(
-                path, filename=f"{wire.id}_{kind}.jsonl", purpose="batch_output"
-            )
-            if batch.output_ttl is not None:
-                added.expires_at = added.created_at + batch.output_ttl
-            setattr(wire, f"{kind}_file_id", added.id)
-        if wire.error_file_id is None and self._plan.hit("empty_error_file", wire.id):
-            wire.error_file_id = ""
+    def keep_result(self, batch: Batch[_Job], path: Path, kind: str) -> str:
+        added = self._files.register(
+            path, filename=f"{batch.id}_{kind}.jsonl", purpose="batch_output"
+        )
+        if batch.job.output_ttl is not None:
+            added.expires_at = added.created_at + batch.job.output_ttl
+        return added.id
+
+    def token_limit(self, batch: Batch[_Job], validation: Validation) -> BatchError:
+        message = (
+            f"Enqueued token limit reached for {validation.model or 'the model'} in organization"
+            " org-emulator. Limit: 2,000,000 enqueued tokens. Please try again once some"
+            " in_progress batches have been completed."
+        )
+        return BatchError(code="token_limit_exceeded", message=message)
+
+    def not_found(self, batch_id: str) -> ApiError:
+        return ApiError(404, f"No batch found with id '{batch_id}'.", param="batch_id")
+
+    def cannot_cancel(self, batch: Batch[_Job]) -> ApiError:
+        message = f"Cannot cancel a batch with status '{batch.status}'."
+        return ApiError(400, message, param="batch_id")
 
 
-def _token_limit(model: str) -> BatchError:
-    message = (
-        f"Enqueued token limit reached for {model} in organization org-emulator. Limit: "
-        "2,000,000 enqueued tokens. Please try again once some in_progress batches have been "
-        "completed."
+def _wire(batch: Batch[_Job]) -> BatchObject:
+    """The batch as OpenAI answers it, a fresh copy every time."""
+    body = batch.job.body
+    stamps: dict[str, Any] = {f"{status}_at": int(at) for status, at in batch.times.items()}
+    errors = batch.errors
+    return BatchObject(
+        id=batch.id,
+        endpoint=body.endpoint,
+        input_file_id=body.input_file_id,
+        completion_window=body.completion_window,
+        status=batch.status,
+        created_at=int(batch.created),
+        expires_at=int(batch.created + WINDOW_S),
+        model=batch.model,
+        errors=None if errors is None else BatchErrors(data=list(errors.data)),
+        output_file_id=batch.output_file_id,
+        error_file_id=batch.error_file_id,
+        request_counts=msgspec.structs.replace(batch.counts),
+        usage=msgspec.json.decode(msgspec.json.encode(batch.job.usage), type=BatchUsage),
+        metadata=None if body.metadata is None else dict(body.metadata),
+        **stamps,
     )
-    return BatchError(code="token_limit_exceeded", message=message)
 
 
 def _check_create(body: CreateBatchBody) -> None:
@@ -334,7 +215,3 @@ def _check_create(body: CreateBatchBody) -> None:
                 "Invalid 'output_expires_after': anchor 'created_at', seconds 3600 to 2592000.",
                 param="output_expires_after",
             )
-
-
-def _copy(wire: BatchObject) -> BatchObject:
-    return msgspec.json.decode(msgspec.json.encode(wire), type=BatchObject)

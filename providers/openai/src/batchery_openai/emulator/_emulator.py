@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import tempfile
-from pathlib import Path
-
 from aiohttp import web
-from batchery.emulator import EmulatorServer, FaultPlan, ScaledClock
+from batchery.emulator import StorageEmulator
 from batchery.spi import EmulatorOptions
 
 from batchery_openai.emulator._app import build_app
@@ -45,7 +40,7 @@ SUPPORTED_FAULTS = frozenset(
 """Every fault of the kit's catalogue except Anthropic's `http_529`."""
 
 
-class OpenAIEmulator(EmulatorServer):
+class OpenAIEmulator(StorageEmulator):
     """OpenAI's API under `base_url` (`http://127.0.0.1:PORT/v1`), for tests and demos.
 
     Any bearer key is accepted unless `api_key` is given, in which case it must match. Files live
@@ -55,28 +50,19 @@ class OpenAIEmulator(EmulatorServer):
     """
 
     base_path = "/v1"
+    supported_faults = SUPPORTED_FAULTS
+    storage_prefix = "batchery-openai-emulator-"
 
     def __init__(self, options: EmulatorOptions | None = None, *, api_key: str | None = None):
-        super().__init__()
-        self.options = options or EmulatorOptions()
-        self.plan = FaultPlan.parse(
-            self.options.faults, seed=self.options.seed, allowed=SUPPORTED_FAULTS
-        )
-        self.clock = ScaledClock(self.options.time_scale)
-        self._api_key = api_key
-        self._dir: Path | None = None
+        super().__init__(options, api_key=api_key)
         self._files: FileStore | None = None
         self._batches: BatchStore | None = None
 
-    def __repr__(self) -> str:
-        where = self.root_url if self.started else "not started"
-        return f"OpenAIEmulator({where}, time_scale={self.clock.time_scale:g}, {self.plan!r})"
-
     def build_app(self) -> web.Application:
-        self._dir = Path(tempfile.mkdtemp(prefix="batchery-openai-emulator-"))
+        directory = self.new_storage()
         ids = Ids()
-        self._files = FileStore(self._dir, ids, self.clock)
-        self._batches = BatchStore(self._dir, self._files, ids, self.clock, self.plan)
+        self._files = FileStore(directory, ids, self.clock)
+        self._batches = BatchStore(directory, self._files, ids, self.clock, self.plan)
         return build_app(
             files=self._files,
             batches=self._batches,
@@ -89,18 +75,9 @@ class OpenAIEmulator(EmulatorServer):
             api_key=self._api_key,
         )
 
-    @property
-    def storage_dir(self) -> Path | None:
-        """Where file bytes are kept while the emulator runs."""
-        return self._dir
-
-    async def close(self) -> None:
-        await super().close()
+    async def drain(self) -> None:
         if self._batches is not None:
             await self._batches.wait_idle()
-        directory, self._dir = self._dir, None
-        if directory is not None:
-            await asyncio.to_thread(shutil.rmtree, directory, True)
 
     def batches(self) -> list[BatchObject]:
         """Every batch as last advanced, oldest first; `await refresh()` brings them to now."""

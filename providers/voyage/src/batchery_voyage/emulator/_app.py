@@ -15,7 +15,14 @@ import math
 from typing import Any
 
 from aiohttp import web
-from batchery.emulator import FaultPlan, RateWindow, ScaledClock
+from batchery.emulator import (
+    DeletedFile,
+    FaultPlan,
+    RateWindow,
+    ScaledClock,
+    drop_connection,
+    int_query,
+)
 
 from batchery_voyage.emulator._batches import BatchStore
 from batchery_voyage.emulator._files import FileStore
@@ -69,8 +76,8 @@ class _Api:
             raise ApiError(400, "order must be 'asc' or 'desc'.")
         page = self.files.list_page(
             purpose=request.query.get("purpose"),
-            limit=_int_query(request, "limit", 10_000, 1, 10_000),
-            order=order,
+            limit=_int_query(request, "limit", 10_000, 10_000),
+            newest_first=order == "desc",
             after=request.query.get("after"),
         )
         return json_response(page)
@@ -83,7 +90,9 @@ class _Api:
         return web.FileResponse(stored.path, headers={"Content-Type": "application/octet-stream"})
 
     async def delete_file(self, request: web.Request) -> web.StreamResponse:
-        return json_response(self.files.delete(request.match_info["file_id"]))
+        file_id = request.match_info["file_id"]
+        self.files.delete(file_id)
+        return json_response(DeletedFile(id=file_id))
 
     async def create_batch(self, request: web.Request) -> web.StreamResponse:
         body = await decode_json(request, CreateBatchBody)
@@ -97,29 +106,24 @@ class _Api:
             )
         batch = await self.batches.create(body)
         if self.plan.hit("create_dropped", batch.id):
-            transport = request.transport
-            if transport is not None:
-                transport.abort()
-            raise asyncio.CancelledError
+            drop_connection(request)
         if self.plan.hit("create_lost", batch.id):
             raise ApiError(500, "Internal Server Error")
         return json_response(batch)
 
     async def get_batch(self, request: web.Request) -> web.StreamResponse:
         batch_id = request.match_info["batch_id"]
-        if "batch_404" in self.plan:
-            created = self.batches.created_at(batch_id)
-            if self.clock.now() < created + self.plan.value("batch_404"):
-                raise ApiError(404, f"Batch {batch_id} not found.")
-        return json_response(await self.batches.retrieve(batch_id))
+        if self.batches.hidden(batch_id):
+            raise ApiError(404, f"Batch {batch_id} not found.")
+        return json_response(await self.batches.retrieve_wire(batch_id))
 
     async def list_batches(self, request: web.Request) -> web.StreamResponse:
-        limit = _int_query(request, "limit", 20, 1, 100)
+        limit = _int_query(request, "limit", 20, 100)
         page = await self.batches.list_page(after=request.query.get("after"), limit=limit)
         return json_response(page)
 
     async def cancel_batch(self, request: web.Request) -> web.StreamResponse:
-        return json_response(await self.batches.cancel(request.match_info["batch_id"]))
+        return json_response(await self.batches.cancel_wire(request.match_info["batch_id"]))
 
     async def embeddings(self, request: web.Request) -> web.StreamResponse:
         return await self._realtime(request, "/v1/embeddings")
@@ -159,13 +163,12 @@ class _Api:
         return json_response(respond(endpoint, body))
 
 
-def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ApiError(400, f"{name} must be an integer from {low} to {high}.")
-    return int(raw)
+def _int_query(request: web.Request, name: str, default: int, high: int) -> int:
+    return int_query(request, name, default=default, low=1, high=high, invalid=_bad_int)
+
+
+def _bad_int(name: str, low: int, high: int) -> ApiError:
+    return ApiError(400, f"{name} must be an integer from {low} to {high}.")
 
 
 def build_app(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
+from batchery.emulator import BatchError, BatchErrors, DeletedFile, ListPage, RequestCounts
 
 __all__ = [
     "BatchError",
@@ -35,30 +36,6 @@ class FileObject(msgspec.Struct, kw_only=True):
     status_details: str | None = None
 
 
-class DeletedFile(msgspec.Struct, kw_only=True):
-    id: str
-    deleted: bool = True
-    object: Literal["file"] = "file"
-
-
-class BatchError(msgspec.Struct, kw_only=True):
-    code: str
-    message: str
-    param: str | None = None
-    line: int | None = None
-
-
-class BatchErrors(msgspec.Struct, kw_only=True):
-    data: list[BatchError]
-    object: Literal["list"] = "list"
-
-
-class RequestCounts(msgspec.Struct, kw_only=True):
-    total: int = 0
-    completed: int = 0
-    failed: int = 0
-
-
 class BatchObject(msgspec.Struct, kw_only=True):
     """The batch as `GET /batches/{id}` answers it (provider-wire-formats.md §4.4)."""
 
@@ -83,14 +60,6 @@ class BatchObject(msgspec.Struct, kw_only=True):
     cancelled_at: str | None = None
     request_counts: RequestCounts = msgspec.field(default_factory=RequestCounts)
     metadata: dict[str, str] | None = None
-
-
-class ListPage(msgspec.Struct, kw_only=True):
-    data: list[Any]
-    has_more: bool
-    first_id: str | None = None
-    last_id: str | None = None
-    object: Literal["list"] = "list"
 
 
 class CreateBatchBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
