@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 
 from _harness import KEY, chats, emulator_process, service
+from batchery.cli._loop import run_async
 from batchery.logging import configure_logging
 from batchery.model import LlmRequest, Message, Mode
 from batchery.secrets import Secret
@@ -80,13 +81,13 @@ def main() -> None:
     n = args.requests
     with emulator_process("--time-scale", "100000") as url:
         half = min(n, 50_000)
-        upload_s, parse_s = asyncio.run(provider_level(url, half))
+        upload_s, parse_s = run_async(provider_level(url, half))
         print(
             f"provider, one batch of {half}: build+upload {upload_s:.2f}s "
             f"({half / upload_s:,.0f} req/s), download+parse {parse_s:.2f}s "
             f"({half / parse_s:,.0f} req/s); peak RSS so far {peak_rss_mb():.0f} MB"
         )
-        total_s = asyncio.run(service_level(url, n))
+        total_s = run_async(service_level(url, n))
         print(
             f"service, {n} requests end to end: {total_s:.2f}s ({n / total_s:,.0f} req/s); "
             f"peak RSS {peak_rss_mb():.0f} MB"

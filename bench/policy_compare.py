@@ -11,10 +11,10 @@ never worse than the best's by more than 5% (a missed deadline counts as worse).
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from _harness import chats, emulator_process, service
+from batchery.cli._loop import run_async
 from batchery.logging import configure_logging
 from batchery.model import Mode
 from batchery.service import BatchLlmService
@@ -86,7 +86,7 @@ async def compare(url: str) -> bool:
 def main() -> None:
     configure_logging(level="warning")
     with emulator_process("--time-scale", "1000", "--latency", "0.05") as url:
-        ok = asyncio.run(compare(url))
+        ok = run_async(compare(url))
     print("auto within 5% of the better fixed mode in every scenario:", ok)
 
 

@@ -10,10 +10,10 @@ with `retry-after`; the service's shared limiter learns from the headers. Target
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 
 from _harness import chats, emulator_process, service
+from batchery.cli._loop import run_async
 from batchery.events import ItemRetried
 from batchery.logging import configure_logging
 from batchery.model import Mode
@@ -44,7 +44,7 @@ def main() -> None:
     with emulator_process(
         "--time-scale", str(args.time_scale), "--rpm", str(args.rpm), "--latency", "0.02"
     ) as url:
-        elapsed, throttled = asyncio.run(measure(url, requests))
+        elapsed, throttled = run_async(measure(url, requests))
     limit_per_s = args.rpm * args.time_scale / 60.0
     achieved = requests / elapsed
     print(

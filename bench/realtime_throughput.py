@@ -9,10 +9,10 @@ service calls it with concurrency C, storing every result. Target: >= 0.9 at C=6
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 
 from _harness import chats, emulator_process, service
+from batchery.cli._loop import run_async
 from batchery.logging import configure_logging
 from batchery.model import Mode
 
@@ -38,7 +38,7 @@ def main() -> None:
     with emulator_process(
         "--latency", str(args.latency), "--time-scale", "1", "--rpm", unlimited, "--tpm", unlimited
     ) as url:
-        elapsed = asyncio.run(measure(url, args.requests, args.concurrency))
+        elapsed = run_async(measure(url, args.requests, args.concurrency))
     achieved = args.requests / elapsed
     ideal = args.concurrency / args.latency
     print(f"requests={args.requests} concurrency={args.concurrency} latency={args.latency}s")

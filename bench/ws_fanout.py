@@ -22,6 +22,7 @@ from pathlib import Path
 
 import aiohttp
 import msgspec
+from batchery.cli._loop import run_async
 
 TOKEN = "tok-bench-0123456789abcdef"  # noqa: S105 -- a throwaway token for a loopback bench
 
@@ -225,7 +226,7 @@ def main() -> None:
     os.environ.pop("BATCHERY_STORE", None)
     shm = Path("/dev/shm")  # noqa: S108 -- memory-backed, so fsync does not pace the run
     args.scratch = str(shm) if shm.is_dir() else None
-    asyncio.run(serve(args) if args.serve else bench(args))
+    run_async(serve(args) if args.serve else bench(args))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import click
@@ -10,6 +9,7 @@ import msgspec
 from rich.table import Table
 
 from batchery.cli._common import parse_duration, settings_from, table_console
+from batchery.cli._loop import run_async
 from batchery.store import CostRow, open_store
 
 __all__ = ["cache_group", "costs_command"]
@@ -34,7 +34,7 @@ def costs_command(since: str | None, as_json: bool, store: str | None) -> None:
     """Spend by provider, model, mode and day, with what realtime would have cost."""
     loaded = settings_from(None, {"store": store})
     start = time.time() - parse_duration(since) if since else None
-    rows = asyncio.run(_report(loaded.settings.store_url(), start))
+    rows = run_async(_report(loaded.settings.store_url(), start))
     if as_json:
         click.echo(
             msgspec.json.format(
@@ -98,4 +98,4 @@ def prune_cache(older_than: str | None, store: str | None) -> None:
         finally:
             await opened.close()
 
-    click.echo(f"{asyncio.run(prune())} cached answers removed")
+    click.echo(f"{run_async(prune())} cached answers removed")

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from batchery.cli._common import AppContext, open_app, settings_from, table_console
+from batchery.cli._loop import run_async
 from batchery.cli._progress import follow
 from batchery.events import BatchSubmitted, ModeChosen, NodeFinished, NodeStarted, RunEvent
 from batchery.logging import configure_logging
@@ -213,7 +214,7 @@ def demo_command(count: int, store: str | None, time_scale: float) -> None:
             tally, final = await _run_pipeline(ctx, items)
         return tally, final, time.monotonic() - started
 
-    tally, final, elapsed = asyncio.run(main())
+    tally, final, elapsed = run_async(main())
     out = table_console()
     for line in _closing(tally, final, elapsed):
         out.print(line, markup=False)

@@ -8,6 +8,7 @@ import signal
 import click
 
 from batchery.cli._common import settings_from, start_emulator
+from batchery.cli._loop import run_async
 from batchery.spi import EmulatorOptions
 
 __all__ = ["emulate_command"]
@@ -76,4 +77,4 @@ def emulate_command(
         finally:
             await emulator.close()
 
-    asyncio.run(serve())
+    run_async(serve())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,6 +12,7 @@ import msgspec
 from rich.table import Table
 
 from batchery.cli._common import open_app, settings_from, table_console
+from batchery.cli._loop import run_async
 from batchery.settings import LoadedSettings
 from batchery.store import JobStore, open_store
 
@@ -48,7 +48,7 @@ _store_option = click.option("--store", help="Job store path or URL.")
 def list_jobs(store: str | None, limit: int) -> None:
     """The newest jobs first."""
     loaded = settings_from(None, {"store": store})
-    jobs = asyncio.run(_with_store(loaded, lambda s: s.list_jobs(limit=limit)))
+    jobs = run_async(_with_store(loaded, lambda s: s.list_jobs(limit=limit)))
     table = Table("id", "status", "mode", "provider", "model", "total", "created")
     for job in jobs:
         table.add_row(
@@ -81,7 +81,7 @@ def show_job(job_id: str, store: str | None) -> None:
             "quarantined": await s.quarantined(job_id),
         }
 
-    report = asyncio.run(_with_store(loaded, read))
+    report = run_async(_with_store(loaded, read))
     click.echo(msgspec.json.format(msgspec.json.encode(report), indent=2))
 
 
@@ -104,7 +104,7 @@ def job_results(job_id: str, out: Path, store: str | None) -> None:
                 count += 1
         return count
 
-    count = asyncio.run(_with_store(loaded, export))
+    count = run_async(_with_store(loaded, export))
     click.echo(f"{count} results written to {out}", err=True)
 
 
@@ -124,4 +124,4 @@ def cancel_job(job_id: str, store: str | None, base_url: str | None) -> None:
             cancelled = await ctx.service.cancel_batch(job_id)
             return cancelled.status
 
-    click.echo(f"{job_id}: {asyncio.run(cancel())}")
+    click.echo(f"{job_id}: {run_async(cancel())}")

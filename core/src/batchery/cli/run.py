@@ -12,6 +12,7 @@ import click
 import msgspec
 
 from batchery.cli._common import open_app, parse_duration, settings_from
+from batchery.cli._loop import run_async
 from batchery.cli._progress import follow
 from batchery.inputs import InputFile, read_input
 from batchery.model import Mode
@@ -220,7 +221,7 @@ def run_command(
             return summary_of(outcome)
 
     try:
-        result: object = asyncio.run(plan() if dry_run else main())
+        result: object = run_async(plan() if dry_run else main())
     except InvalidInputError as exc:
         click.echo(f"{input_path}: {exc}", err=True)
         raise click.exceptions.Exit(2) from None

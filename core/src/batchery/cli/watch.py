@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from batchery.cli._loop import run_async
 from batchery.cli._progress import follow
 from batchery.client import ClientError, ProgressClient
 from batchery.events import RunEvent
@@ -66,7 +67,7 @@ def watch_command(run_id: str, url: str, token_file: Path | None) -> None:
     """Follow RUN_ID on a Batchery server until it finishes."""
     token = _token(token_file)
     try:
-        status = asyncio.run(_watch(url, token, run_id))
+        status = run_async(_watch(url, token, run_id))
     except ClientError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{run_id}: {status}", err=True)

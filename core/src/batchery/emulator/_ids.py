@@ -1,14 +1,15 @@
 """Ids and timestamps in the shapes provider APIs use, for any emulator.
 
-Random ids come from the system's generator: answers repeat with the seed, ids must not, or a
-job store that outlived one emulator would take a restarted emulator's new batch for its own
-old one. Ids made in worker threads (result lines, completions) are derived from their parts
+Random ids come from a generator seeded from the operating system's entropy, once per
+emulator: answers repeat with the seed, ids must not, or a job store that outlived one emulator
+would take a restarted emulator's new batch for its own old one. Ids made in worker threads (result lines, completions) are derived from their parts
 instead, so a batch's results are reproducible.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import string
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ class RandomIds:
     """Random id tails; each provider adds its own prefixes and lengths."""
 
     def __init__(self) -> None:
-        self._rng = random.SystemRandom()
+        self._rng = random.Random(os.urandom(32))
 
     def hex(self, n: int) -> str:
         """`n` lowercase hex digits."""
@@ -30,7 +31,7 @@ class RandomIds:
 
     def alnum(self, n: int) -> str:
         """`n` ASCII letters and digits."""
-        return "".join(self._rng.choice(_ALNUM) for _ in range(n))
+        return "".join(self._rng.choices(_ALNUM, k=n))
 
 
 def derived_id(prefix: str, *parts: object, digest_size: int = 16) -> str:

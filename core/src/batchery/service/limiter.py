@@ -47,14 +47,15 @@ class RateLimiter:
         return self._latency_s
 
     async def acquire(self) -> None:
-        """Wait for this caller's turn: after any pause, and one pacing interval after the last."""
-        while True:
-            now = self._clock()
-            start = max(now, self._next_slot, self._paused_until)
-            if start <= now:
-                self._next_slot = now + self._interval
-                return
-            await self._sleep(start - now)
+        """Wait for this caller's turn: a slot one pacing interval after the last one handed out.
+
+        Each caller reserves its own slot at once and sleeps until it, so many waiters cost one
+        wake-up each; a pause announced meanwhile still holds them.
+        """
+        slot = max(self._clock(), self._next_slot, self._paused_until)
+        self._next_slot = slot + self._interval
+        while (wait := max(slot, self._paused_until) - self._clock()) > 0:
+            await self._sleep(wait)
 
     def pause(self, seconds: float) -> None:
         """Hold every caller for `seconds` (with a little jitter so they do not return at once)."""

@@ -31,8 +31,9 @@ __all__ = ["MAX_THROTTLED", "RealtimeRunner", "is_throttled", "retry_delay"]
 MAX_THROTTLED = 20
 """Rate-limit answers one request may meet before it ends as an error."""
 
-_FLUSH_COUNT = 200
+_FLUSH_COUNT = 500
 _FLUSH_INTERVAL_S = 0.25
+"""At most this often a realtime `Progress` event, so a fast run does not flood the feed."""
 _BASE_DELAY_S = 0.5
 _MAX_DELAY_S = 30.0
 _THROTTLE_CODES = frozenset(
@@ -74,23 +75,54 @@ class RealtimeRunner:
         self._sleep = sleep
 
     async def run(self, lease: Lease, job: Job, requests: AsyncIterator[LlmRequest]) -> None:
-        """Call every request from `requests` and store one result for each."""
+        """Call every request from `requests` and store one result for each.
+
+        Workers only call; one writer stores whatever results have gathered each time it gets
+        a turn, so a store write never holds up a call and batches grow with the load.
+        """
         workers = self._options.realtime_concurrency
-        queue: asyncio.Queue[LlmRequest | None] = asyncio.Queue(workers * 2)
-        pending: list[LlmResult] = []
-        last_flush = time.monotonic()
+        todo: asyncio.Queue[LlmRequest | None] = asyncio.Queue(workers * 2)
+        done: asyncio.Queue[LlmResult | None] = asyncio.Queue()
+
+        async def worker() -> None:
+            while (request := await todo.get()) is not None:
+                done.put_nowait(await self._call(job, request))
+
+        async def feed() -> None:
+            async with task_group() as group:
+                for _ in range(workers):
+                    group.create_task(worker())
+                async for request in requests:
+                    await todo.put(request)
+                for _ in range(workers):
+                    await todo.put(None)
+            done.put_nowait(None)
+
+        async with task_group() as group:
+            group.create_task(feed())
+            group.create_task(self._write(lease, job, done))
+
+    async def _write(self, lease: Lease, job: Job, done: asyncio.Queue[LlmResult | None]) -> None:
         counts = await self._store.counts(job.id)
         succeeded, failed = counts.succeeded, counts.failed
-
-        async def flush() -> None:
-            nonlocal last_flush, succeeded, failed
-            batch = pending.copy()
-            pending.clear()
-            last_flush = time.monotonic()
-            if batch:
-                await self._store.save_results(lease, batch)
-                ok = sum(1 for r in batch if r.ok)
-                succeeded, failed = succeeded + ok, failed + len(batch) - ok
+        last_report = 0.0
+        finished = False
+        while not finished:
+            batch: list[LlmResult] = []
+            item = await done.get()
+            while item is not None:
+                batch.append(item)
+                if done.empty() or len(batch) >= _FLUSH_COUNT:
+                    break
+                item = done.get_nowait()
+            finished = item is None
+            if not batch:
+                continue
+            await self._store.save_results(lease, batch)
+            ok = sum(1 for r in batch if r.ok)
+            succeeded, failed = succeeded + ok, failed + len(batch) - ok
+            if finished or time.monotonic() - last_report >= _FLUSH_INTERVAL_S:
+                last_report = time.monotonic()
                 await self._bus.emit(
                     job.id,
                     Progress,
@@ -99,24 +131,6 @@ class RealtimeRunner:
                     total=counts.total,
                     phase="realtime",
                 )
-
-        async def worker() -> None:
-            while (request := await queue.get()) is not None:
-                pending.append(await self._call(job, request))
-                if (
-                    len(pending) >= _FLUSH_COUNT
-                    or time.monotonic() - last_flush >= _FLUSH_INTERVAL_S
-                ):
-                    await flush()
-
-        async with task_group() as group:
-            for _ in range(workers):
-                group.create_task(worker())
-            async for request in requests:
-                await queue.put(request)
-            for _ in range(workers):
-                await queue.put(None)
-        await flush()
 
     async def _call(self, job: Job, request: LlmRequest) -> LlmResult:
         limiter = self._limiters.limiter(self._provider, request.model)
