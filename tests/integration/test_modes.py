@@ -138,3 +138,16 @@ async def test_a_batch_slower_than_its_history_is_reported_over_sla(
     [late] = [e for e in events if isinstance(e, OverSla)]
     assert late.chunk == 0
     assert late.age_s >= 0.4
+
+
+async def test_a_batch_expected_sooner_than_realtime_is_waited_for_under_a_tight_deadline(
+    harness: HarnessFactory,
+) -> None:
+    async with harness() as h:
+        await h.service.store.history.record_turnaround("openai", "gpt-4o-mini", 30, 0.5)
+        outcome = await h.service.run(chats(30, "tight"), mode=Mode.BATCH, deadline_s=1.0)
+        results = [r async for r in h.service.get_batch_results(outcome.job.id)]
+        events = await events_of(h.service, outcome.job.id)
+
+    assert all(r.ok and r.mode is Mode.BATCH for r in results)
+    assert not any(isinstance(e, FallbackStarted) for e in events)

@@ -324,7 +324,7 @@ class BatchLlmService:
         observed = await self._store.history.turnarounds(job.provider, job.model)
         chunks = await self._store.chunks(job.id)
         largest = max((c.request_count for c in chunks), default=job.total)
-        runner = self._batch_runner(job, sla_s=2 * batch_turnaround(observed, largest))
+        runner = self._batch_runner(job, turnaround_s=batch_turnaround(observed, largest))
         async with task_group() as group:
             if job.mode in (Mode.BATCH, Mode.HYBRID):
                 group.create_task(runner.run(lease, job))
@@ -420,7 +420,7 @@ class BatchLlmService:
             resumed=resumed,
         )
 
-    def _batch_runner(self, job: Job, *, sla_s: float | None = None) -> BatchRunner:
+    def _batch_runner(self, job: Job, *, turnaround_s: float | None = None) -> BatchRunner:
         provider = self.provider(job.provider)
         limiter = self._limiters.limiter(provider, job.model)
         concurrency = self._options.realtime_concurrency
@@ -437,7 +437,7 @@ class BatchLlmService:
             options=self._options,
             book=self.cost_book(job.provider),
             realtime_seconds=realtime_seconds,
-            sla_s=sla_s,
+            turnaround_s=turnaround_s,
         )
 
     def _realtime_runner(self, job: Job) -> RealtimeRunner:

@@ -14,6 +14,7 @@ stored as error results here.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -65,9 +66,10 @@ _PHASE_ORDER: tuple[Phase, ...] = ("submitting", "validating", "in_progress", "f
 class BatchRunner:
     """One job's batch path. Every write carries the job's lease; a lost lease stops it.
 
-    `realtime_seconds(n)` estimates how long `n` requests take in realtime; with the job's
-    deadline it decides when waiting for the batch no longer pays. `sla_s` is how long a batch
-    may take before an `OverSla` warning (it is never failed locally for that).
+    `realtime_seconds(n)` estimates how long `n` requests take in realtime and `turnaround_s`
+    how long a batch is expected to take; with the job's deadline they decide when waiting for
+    the batch no longer pays. A batch older than twice `turnaround_s` raises `OverSla` once (it
+    is never failed locally for that).
     """
 
     def __init__(
@@ -79,7 +81,7 @@ class BatchRunner:
         options: ServiceOptions,
         book: CostBook,
         realtime_seconds: Callable[[int], float] | None = None,
-        sla_s: float | None = None,
+        turnaround_s: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._store = store
@@ -88,7 +90,8 @@ class BatchRunner:
         self._options = options
         self._book = book
         self._realtime_seconds = realtime_seconds
-        self._sla_s = sla_s
+        self._turnaround_s = turnaround_s
+        self._sla_s = None if turnaround_s is None else 2 * turnaround_s
         self._sleep = sleep
         self._collect_failures: dict[str, int] = {}
         self._live: dict[str, BatchState] = {}
@@ -139,12 +142,21 @@ class BatchRunner:
                 )
 
     async def _past_deadline(self, lease: Lease, job: Job) -> bool:
+        """Whether to stop waiting for the batch and finish in realtime now.
+
+        Only once realtime would no longer make the deadline if started later, and only when the
+        batch is not expected to deliver sooner than realtime would (a batch already past its
+        expected turnaround is not expected to deliver at all).
+        """
         if self.fell_back or job.deadline_at is None or self._realtime_seconds is None:
             return False
         counts = await self._store.counts(job.id)
         left = counts.total - counts.finished
         needed = self._realtime_seconds(left) * _DEADLINE_MARGIN + self._options.poll_interval_s
-        if left == 0 or time.time() + needed < job.deadline_at:
+        now = time.time()
+        if left == 0 or now + needed < job.deadline_at:
+            return False
+        if self._batch_seconds_left(await self._store.chunks(job.id), now) <= needed:
             return False
         self.fell_back = True
         await self._bus.emit(
@@ -165,6 +177,15 @@ class BatchRunner:
                         "cancel for fallback failed", job=job.id, chunk=chunk.index, code=exc.code
                     )
         return True
+
+    def _batch_seconds_left(self, chunks: list[ChunkRecord], now: float) -> float:
+        """How much longer the slowest live chunk is expected to take; infinite when unknown."""
+        if self._turnaround_s is None:
+            return math.inf
+        ages = [now - (c.intent_at or now) for c in chunks if c.state is ChunkState.SUBMITTED]
+        if not ages or max(ages) >= self._turnaround_s:
+            return math.inf
+        return self._turnaround_s - max(ages)
 
     async def _submit(self, lease: Lease, job: Job, chunk: ChunkRecord) -> None:
         resume = chunk.submit_key is not None
