@@ -2,8 +2,9 @@
 
 Random ids come from a generator seeded from the operating system's entropy, once per
 emulator: answers repeat with the seed, ids must not, or a job store that outlived one emulator
-would take a restarted emulator's new batch for its own old one. Ids made in worker threads (result lines, completions) are derived from their parts
-instead, so a batch's results are reproducible.
+would take a restarted emulator's new batch for its own old one. Ids made in worker threads
+(result lines, completions) are derived from their parts instead, so a batch's results are
+reproducible.
 """
 
 from __future__ import annotations
