@@ -186,9 +186,10 @@ class ReportsRateLimits(Protocol):
 class EmulatorOptions(msgspec.Struct, frozen=True, kw_only=True):
     """How an emulator behaves: `time_scale` compresses provider time (1.0 is real time).
 
-    `requests_per_min` and `tokens_per_min` set the realtime rate limits it enforces, per
-    emulated minute, with the provider's real rate-limit headers; None keeps its generous
-    defaults.
+    `latency_s` is how long a realtime call takes from request to answer (real seconds, the
+    emulator's own work included). `requests_per_min` and `tokens_per_min` set the realtime
+    rate limits it enforces, per emulated minute, with the provider's real rate-limit headers;
+    None keeps its generous defaults.
     """
 
     time_scale: float = 1.0

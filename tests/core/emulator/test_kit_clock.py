@@ -64,3 +64,31 @@ async def test_sleep_waits_scaled_real_time() -> None:
     await clock.sleep(50)  # 50 emulated seconds are 50 ms
     elapsed = time.monotonic() - start
     assert 0.04 <= elapsed < 1.0
+
+
+async def test_taking_pads_work_to_the_latency_and_never_adds_to_it() -> None:
+    import asyncio
+    import time
+
+    import pytest
+    from batchery.emulator import taking
+
+    started = time.monotonic()
+    async with taking(0.1):
+        await asyncio.sleep(0.03)
+    padded = time.monotonic() - started
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeError):
+        async with taking(0.05):
+            raise RuntimeError("refused")
+    refused = time.monotonic() - started
+
+    started = time.monotonic()
+    async with taking(0.01):
+        await asyncio.sleep(0.05)
+    overlong = time.monotonic() - started
+
+    assert 0.1 <= padded < 0.15
+    assert 0.05 <= refused < 0.1
+    assert 0.05 <= overlong < 0.09

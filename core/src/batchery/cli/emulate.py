@@ -30,7 +30,7 @@ __all__ = ["emulate_command"]
     "latency_s",
     default=0.0,
     show_default=True,
-    help="Seconds added to each realtime call.",
+    help="Seconds each realtime call takes, its answer included.",
 )
 @click.option("--seed", default=0, show_default=True)
 @click.option("--rpm", type=int, help="Realtime requests allowed per emulated minute.")

@@ -24,7 +24,7 @@ from batchery.emulator._batch_io import (
     write_result_files,
 )
 from batchery.emulator._batches import Batch, BatchEngine, Timeline
-from batchery.emulator._clock import ScaledClock
+from batchery.emulator._clock import ScaledClock, taking
 from batchery.emulator._emulator import StorageEmulator
 from batchery.emulator._faults import FAULTS, FaultKind, FaultPlan
 from batchery.emulator._files import FileRecord, FileStore, StoredFile, Upload, link_copy
@@ -100,6 +100,7 @@ __all__ = [
     "rfc3339",
     "schema_answer",
     "shuffle_order",
+    "taking",
     "text_answer",
     "write_result_files",
 ]

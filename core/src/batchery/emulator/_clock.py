@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 __all__ = ["ScaledClock"]
 
@@ -64,3 +65,19 @@ class ScaledClock:
     async def sleep(self, emulated: float) -> None:
         """Wait until `emulated` seconds of provider time have passed."""
         await asyncio.sleep(max(0.0, self.real_seconds(emulated)))
+
+
+@asynccontextmanager
+async def taking(seconds: float) -> AsyncIterator[None]:
+    """Let the enclosed work take `seconds` in all (real time): sleep what it leaves over.
+
+    An emulator's realtime latency is how long after the request the answer comes, with the
+    work of making it inside that time, as with a real server; errors take the same time.
+    """
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        left = started + seconds - time.monotonic()
+        if left > 0:
+            await asyncio.sleep(left)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import Any
 
 from aiohttp import web
-from batchery.emulator import FaultPlan, ScaledClock, drop_connection
+from batchery.emulator import FaultPlan, ScaledClock, drop_connection, taking
 
 from batchery_anthropic.emulator._batches import BatchStore
 from batchery_anthropic.emulator._http import ApiError, Ids, decode_json, json_response, middleware
@@ -111,34 +110,35 @@ class _Api:
             raise ApiError(413, message, type="request_too_large")
         body = await decode_json(request, dict[str, Any])
         call = next(self.calls)
-        if self.latency_s > 0:
-            await asyncio.sleep(self.latency_s)
-        if self.plan.hit("http_429", call):
-            wait = self.plan.value("retry_after")
-            raise ApiError(
-                429,
-                "This request would exceed your organization's rate limit. Please retry later.",
-                type="rate_limit_error",
-                headers={"retry-after": f"{wait:g}"},
+        async with taking(self.latency_s):
+            if self.plan.hit("http_429", call):
+                wait = self.plan.value("retry_after")
+                raise ApiError(
+                    429,
+                    "This request would exceed your organization's rate limit. Please retry later.",
+                    type="rate_limit_error",
+                    headers={"retry-after": f"{wait:g}"},
+                )
+            if self.plan.hit("http_500", call):
+                raise ApiError(500, "Internal server error", type="api_error")
+            if self.plan.hit("http_503", call):
+                raise ApiError(503, "Service unavailable", type="api_error")
+            if self.plan.hit("http_529", call):
+                raise ApiError(529, "Overloaded", type="overloaded_error")
+            sent = self.limits.input.take(max(1, (request.content_length or 0) // 4))
+            if not sent.allowed:
+                raise ApiError(
+                    429,
+                    "This request would exceed your organization's rate limit of requests per "
+                    "minute. Please retry later.",
+                    type="rate_limit_error",
+                    headers=rate_headers(sent, self.limits.output.take(0)),
+                )
+            answer = respond(
+                body, message_id=self.ids.message(), service_tier="standard", batch=False
             )
-        if self.plan.hit("http_500", call):
-            raise ApiError(500, "Internal server error", type="api_error")
-        if self.plan.hit("http_503", call):
-            raise ApiError(503, "Service unavailable", type="api_error")
-        if self.plan.hit("http_529", call):
-            raise ApiError(529, "Overloaded", type="overloaded_error")
-        sent = self.limits.input.take(max(1, (request.content_length or 0) // 4))
-        if not sent.allowed:
-            raise ApiError(
-                429,
-                "This request would exceed your organization's rate limit of requests per "
-                "minute. Please retry later.",
-                type="rate_limit_error",
-                headers=rate_headers(sent, self.limits.output.take(0)),
-            )
-        answer = respond(body, message_id=self.ids.message(), service_tier="standard", batch=False)
-        produced = self.limits.output.take(answer["usage"]["output_tokens"])
-        return json_response(answer, headers=rate_headers(sent, produced))
+            produced = self.limits.output.take(answer["usage"]["output_tokens"])
+            return json_response(answer, headers=rate_headers(sent, produced))
 
 
 def build_app(

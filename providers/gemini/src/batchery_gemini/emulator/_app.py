@@ -6,14 +6,13 @@ Google's custom methods put a verb after a colon (`models/x:generateContent`,
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import web
-from batchery.emulator import FaultPlan, RateWindow, ScaledClock, drop_connection
+from batchery.emulator import FaultPlan, RateWindow, ScaledClock, drop_connection, taking
 
 from batchery_gemini.emulator._batch_io import derived_id
 from batchery_gemini.emulator._batches import BatchStore
@@ -131,17 +130,16 @@ class _Api:
     ) -> web.StreamResponse:
         """A realtime call: latency, injected faults, rate limits, then the answer."""
         call = next(self.calls)
-        if self.latency_s > 0:
-            await asyncio.sleep(self.latency_s)
-        if self.plan.hit("http_429", call):
-            raise _rate_limited(self.plan.value("retry_after"))
-        for status in (500, 503):
-            if self.plan.hit(f"http_{status}", call):
-                raise _server_error(status)
-        decision = self.rate.take(max(1, (request.content_length or 0) // 4))
-        if not decision.allowed:
-            raise _rate_limited(decision.retry_after_s)
-        return json_response(answer())
+        async with taking(self.latency_s):
+            if self.plan.hit("http_429", call):
+                raise _rate_limited(self.plan.value("retry_after"))
+            for status in (500, 503):
+                if self.plan.hit(f"http_{status}", call):
+                    raise _server_error(status)
+            decision = self.rate.take(max(1, (request.content_length or 0) // 4))
+            if not decision.allowed:
+                raise _rate_limited(decision.retry_after_s)
+            return json_response(answer())
 
     async def batch(self, request: web.Request) -> web.StreamResponse:
         target = unquote(request.match_info["target"])

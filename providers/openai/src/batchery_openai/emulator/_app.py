@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import Any
 
@@ -14,6 +13,7 @@ from batchery.emulator import (
     ScaledClock,
     drop_connection,
     int_query,
+    taking,
 )
 
 from batchery_openai.emulator._batches import BatchStore
@@ -113,11 +113,19 @@ class _Api:
         return await self._realtime(request, "/v1/embeddings")
 
     async def _realtime(self, request: web.Request, url: str) -> web.StreamResponse:
-        """A realtime call: latency, injected faults, rate limits, then the answer."""
-        body = await decode_json(request, dict[str, Any])
-        call = next(self.calls)
-        if self.latency_s > 0:
-            await asyncio.sleep(self.latency_s)
+        """A realtime call, answered (or refused) `latency_s` after it arrived.
+
+        The answer is worked out first and the rest of the latency slept after, as a real
+        server's processing is part of its latency rather than added to it.
+        """
+        async with taking(self.latency_s):
+            body = await decode_json(request, dict[str, Any])
+            return self._answer(request, url, body, next(self.calls))
+
+    def _answer(
+        self, request: web.Request, url: str, body: dict[str, Any], call: int
+    ) -> web.StreamResponse:
+        """Injected faults, then the rate limit, then the answer."""
         if self.plan.hit("http_429", call):
             retry_after = self.plan.value("retry_after")
             raise ApiError(

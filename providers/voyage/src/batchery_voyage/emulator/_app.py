@@ -9,7 +9,6 @@ seconds on the scaled clock.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import math
 from typing import Any
@@ -22,6 +21,7 @@ from batchery.emulator import (
     ScaledClock,
     drop_connection,
     int_query,
+    taking,
 )
 
 from batchery_voyage.emulator._batches import BatchStore
@@ -138,29 +138,28 @@ class _Api:
         """A realtime call: latency, injected faults, rate limits, then the answer."""
         body = await decode_json(request, dict[str, Any])
         call = next(self.calls)
-        if self.latency_s > 0:
-            await asyncio.sleep(self.latency_s)
-        if self.plan.hit("http_429", call):
-            wait = self.plan.value("retry_after")
-            raise ApiError(
-                429,
-                "Rate limit exceeded. Please wait and retry.",
-                headers={"retry-after": f"{wait:g}"},
-            )
-        if self.plan.hit("http_500", call):
-            raise ApiError(500, "Internal Server Error")
-        if self.plan.hit("http_503", call):
-            raise ApiError(503, "Service Unavailable")
-        decision = self.rate.take(max(1, (request.content_length or 0) // 4))
-        if not decision.allowed:
-            wait_s = max(1, math.ceil(decision.retry_after_s))
-            raise ApiError(
-                429,
-                f"Rate limit of {REQUESTS_PER_MIN} requests or {TOKENS_PER_MIN} tokens per "
-                "minute reached. Please wait and retry.",
-                headers={"retry-after": str(wait_s)},
-            )
-        return json_response(respond(endpoint, body))
+        async with taking(self.latency_s):
+            if self.plan.hit("http_429", call):
+                wait = self.plan.value("retry_after")
+                raise ApiError(
+                    429,
+                    "Rate limit exceeded. Please wait and retry.",
+                    headers={"retry-after": f"{wait:g}"},
+                )
+            if self.plan.hit("http_500", call):
+                raise ApiError(500, "Internal Server Error")
+            if self.plan.hit("http_503", call):
+                raise ApiError(503, "Service Unavailable")
+            decision = self.rate.take(max(1, (request.content_length or 0) // 4))
+            if not decision.allowed:
+                wait_s = max(1, math.ceil(decision.retry_after_s))
+                raise ApiError(
+                    429,
+                    f"Rate limit of {REQUESTS_PER_MIN} requests or {TOKENS_PER_MIN} tokens per "
+                    "minute reached. Please wait and retry.",
+                    headers={"retry-after": str(wait_s)},
+                )
+            return json_response(respond(endpoint, body))
 
 
 def _int_query(request: web.Request, name: str, default: int, high: int) -> int:
