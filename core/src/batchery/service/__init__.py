@@ -1,13 +1,9 @@
 """Running workloads: `BatchLlmService` and the batch and realtime paths behind it."""
 
-from batchery.service.batch_llm_service import (
-    BatchLlmService,
-    JobReport,
-    RunOutcome,
-    UnknownProviderError,
-)
+from batchery.service.batch_llm_service import BatchLlmService
 from batchery.service.options import ServiceOptions
 from batchery.service.planning import InvalidInputError, ModeUnavailableError, RunPlan
+from batchery.service.reports import JobReport, RunOutcome, UnknownProviderError
 
 __all__ = [
     "BatchLlmService",

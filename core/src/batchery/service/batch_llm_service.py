@@ -8,8 +8,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 
-import msgspec
-
 from batchery.events import FallbackStarted, ModeChosen, RunFinished, RunStarted
 from batchery.model import (
     ChunkState,
@@ -27,37 +25,17 @@ from batchery.service._tasks import task_group
 from batchery.service.batch_runner import BatchRunner
 from batchery.service.limiter import LimiterRegistry
 from batchery.service.options import ServiceOptions
-from batchery.service.planning import RunPlan, Sizing, cache_key, plan_run, with_model
-from batchery.service.policy import PRIOR_LATENCY_S, batch_turnaround
+from batchery.service.planning import RunPlan, Sizing, plan_run
+from batchery.service.policy import PRIOR_LATENCY_S, batch_turnaround, realtime_seconds
 from batchery.service.realtime_runner import RealtimeRunner
+from batchery.service.reports import JobReport, RunOutcome, UnknownProviderError
+from batchery.service.result_cache import cached_answers, remember_answers
 from batchery.spi import ModelPrice, Provider
-from batchery.store import ChunkRecord, JobCounts, JobStore, Lease, PlannedRequest
+from batchery.store import ChunkRecord, JobStore, Lease, PlannedRequest
 
-__all__ = ["BatchLlmService", "JobReport", "RunOutcome", "UnknownProviderError"]
+__all__ = ["BatchLlmService"]
 
 Items = Iterable[LlmRequest | RejectedRequest]
-
-_CACHE_BATCH = 1000
-
-
-class UnknownProviderError(LookupError):
-    def __init__(self, name: str, known: Iterable[str]) -> None:
-        names = ", ".join(sorted(known)) or "none"
-        super().__init__(f"no provider named {name!r} is installed (installed: {names})")
-
-
-class JobReport(msgspec.Struct, frozen=True):
-    job: Job
-    counts: JobCounts
-    chunks: list[ChunkRecord]
-
-
-class RunOutcome(msgspec.Struct, frozen=True, kw_only=True):
-    job: Job
-    counts: JobCounts
-    batches_submitted: int
-    duration_s: float
-    resumed: bool = False
 
 
 class BatchLlmService:
@@ -115,12 +93,7 @@ class BatchLlmService:
         items = list(requests)
         cached = None
         if use_cache:
-            keys = [
-                cache_key(chosen.info.name, with_model(item, chosen, model, self._options))
-                for item in items
-                if isinstance(item, LlmRequest)
-            ]
-            cached = await self._store.cache.get_many(keys)
+            cached = await cached_answers(self._store, chosen, items, model, self._options)
         return plan_run(
             items,
             provider=chosen,
@@ -378,7 +351,7 @@ class BatchLlmService:
             JobStatus.CANCELLED if current.status is JobStatus.CANCELLING else JobStatus.COMPLETED
         )
         current = await self._store.set_job_status(lease, status)
-        await self._remember(job)
+        await remember_answers(self._store, job)
         counts = await self._store.counts(job.id)
         await self._bus.emit(
             job.id,
@@ -394,22 +367,6 @@ class BatchLlmService:
             cached=counts.cached,
         )
 
-    async def _remember(self, job: Job) -> None:
-        """Put the job's fresh answers in the result cache, streaming both in input order."""
-        requests = aiter(self._store.requests(job.id))
-        entries: list[tuple[str, LlmResult]] = []
-        async for result in self._store.results(job.id):
-            request = await anext(requests)
-            while request.custom_id != result.custom_id:
-                request = await anext(requests)
-            if result.ok and not result.cached:
-                entries.append((cache_key(job.provider, request), result))
-            if len(entries) >= _CACHE_BATCH:
-                await self._store.cache.put_many(entries)
-                entries.clear()
-        if entries:
-            await self._store.cache.put_many(entries)
-
     async def _outcome(self, job: Job, *, resumed: bool) -> RunOutcome:
         chunks = await self._store.chunks(job.id)
         return RunOutcome(
@@ -423,12 +380,14 @@ class BatchLlmService:
     def _batch_runner(self, job: Job, *, turnaround_s: float | None = None) -> BatchRunner:
         provider = self.provider(job.provider)
         limiter = self._limiters.limiter(provider, job.model)
-        concurrency = self._options.realtime_concurrency
 
-        def realtime_seconds(count: int) -> float:
-            latency = limiter.latency_s or max(PRIOR_LATENCY_S.values())
-            by_rate = count / limiter.requests_per_s if limiter.requests_per_s else 0.0
-            return max(-(-count // concurrency) * latency, by_rate)
+        def estimate(count: int) -> float:
+            return realtime_seconds(
+                count,
+                concurrency=self._options.realtime_concurrency,
+                latency_s=limiter.latency_s or max(PRIOR_LATENCY_S.values()),
+                requests_per_s=limiter.requests_per_s,
+            )
 
         return BatchRunner(
             store=self._store,
@@ -436,7 +395,7 @@ class BatchLlmService:
             bus=self._bus,
             options=self._options,
             book=self.cost_book(job.provider),
-            realtime_seconds=realtime_seconds,
+            realtime_seconds=estimate,
             turnaround_s=turnaround_s,
         )
 

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from batchery.crashpoints import crashpoint
-from batchery.events import BatchSubmitted, FallbackStarted, OverSla, Phase, Progress
+from batchery.events import BatchSubmitted, FallbackStarted, OverSla
 from batchery.model import (
     BatchState,
     BatchStatus,
@@ -35,6 +35,7 @@ from batchery.model import (
 )
 from batchery.pricing import CostBook
 from batchery.progress import ProgressBus
+from batchery.service.batch_progress import BatchProgress
 from batchery.service.options import ServiceOptions
 from batchery.spi import BatchNotFoundError, MalformedLine, Provider, ProviderError
 from batchery.store import ChunkRecord, JobStore, Lease
@@ -59,8 +60,6 @@ _UNFINISHED: dict[BatchStatus, tuple[str, str]] = {
     ),
     BatchStatus.FAILED: ("batch_failed", "the provider failed the batch"),
 }
-
-_PHASE_ORDER: tuple[Phase, ...] = ("submitting", "validating", "in_progress", "finalizing")
 
 
 class BatchRunner:
@@ -94,9 +93,8 @@ class BatchRunner:
         self._sla_s = None if turnaround_s is None else 2 * turnaround_s
         self._sleep = sleep
         self._collect_failures: dict[str, int] = {}
-        self._live: dict[str, BatchState] = {}
+        self._progress = BatchProgress(store, bus)
         self._over_sla: set[str] = set()
-        self._last_report: tuple[int, int, Phase] | None = None
         self.fell_back = False
 
     async def submit_all(self, lease: Lease, job: Job) -> None:
@@ -113,7 +111,7 @@ class BatchRunner:
         live = [c for c in await self._store.chunks(job.id) if c.state is ChunkState.SUBMITTED]
         for chunk in live:
             await self._poll(lease, job, chunk)
-        await self._report(job)
+        await self._progress.report(job)
         if await self._past_deadline(lease, job):
             return True
         return not any(c.state is ChunkState.SUBMITTED for c in await self._store.chunks(job.id))
@@ -279,7 +277,7 @@ class BatchRunner:
             raise
         if state.status != chunk.batch_status:
             chunk = await self._store.update_chunk(lease, chunk.id, batch=state)
-        self._live[chunk.id] = state
+        self._progress.saw(chunk.id, state)
         if state.status.terminal:
             await self._collect(lease, job, chunk, state)
             if state.status is BatchStatus.COMPLETED:
@@ -341,7 +339,7 @@ class BatchRunner:
                 message = f"{message}: {state.error}"
             await self._fail_missing(lease, job, chunk, code, message)
         await self._store.update_chunk(lease, chunk.id, state=ChunkState.COLLECTED, batch=state)
-        self._live.pop(chunk.id, None)
+        self._progress.done(chunk.id)
 
     async def _finish_here(self, job: Job) -> bool:
         """Whether unfinished requests end as errors now rather than going on in realtime."""
@@ -388,49 +386,6 @@ class BatchRunner:
             ],
         )
 
-    async def _report(self, job: Job) -> None:
-        chunks = await self._store.chunks(job.id)
-        counts = await self._store.counts(job.id)
-        completed, failed = counts.succeeded, counts.failed
-        phases: list[Phase] = []
-        for chunk in chunks:
-            state = self._live.get(chunk.id)
-            if chunk.state is ChunkState.SUBMITTED and state is not None:
-                completed += state.completed
-                failed += state.failed
-                phases.append(_phase_of(state.status))
-            elif chunk.state in (ChunkState.PLANNED, ChunkState.SUBMITTING):
-                phases.append("submitting")
-        phase: Phase = min(phases, key=_PHASE_ORDER.index) if phases else "collecting"
-        snapshot = (completed, failed, phase)
-        if snapshot == self._last_report:
-            return
-        self._last_report = snapshot
-        await self._bus.emit(
-            job.id,
-            Progress,
-            completed=completed,
-            failed=failed,
-            total=counts.total,
-            phase=phase,
-            eta_s=_eta(job, completed, counts.total),
-        )
-
 
 def _retryable(result: LlmResult) -> bool:
     return result.error is not None and result.error.retryable
-
-
-def _phase_of(status: BatchStatus) -> Phase:
-    if status is BatchStatus.VALIDATING:
-        return "validating"
-    if status in (BatchStatus.FINALIZING, BatchStatus.CANCELLING) or status.terminal:
-        return "finalizing"
-    return "in_progress"
-
-
-def _eta(job: Job, done: int, total: int) -> float | None:
-    if done <= 0 or done >= total:
-        return None
-    elapsed = time.time() - job.created_at
-    return elapsed / done * (total - done)

@@ -25,6 +25,7 @@ __all__ = [
     "batch_turnaround",
     "decide",
     "hybrid_slice",
+    "realtime_seconds",
 ]
 
 PRIOR_BATCH_TURNAROUND_S = 3600.0
@@ -76,9 +77,12 @@ def batch_turnaround(observed: list[tuple[int, float]], count: int) -> float:
     return statistics.quantiles(similar, n=4)[2]
 
 
-def realtime_seconds(work: Workload, count: int) -> float:
-    by_concurrency = math.ceil(count / max(1, work.concurrency)) * work.latency_s
-    by_rate = count / work.requests_per_s if work.requests_per_s else 0.0
+def realtime_seconds(
+    count: int, *, concurrency: int, latency_s: float, requests_per_s: float | None
+) -> float:
+    """How long `count` calls take: rounds of `concurrency` calls, or the rate limit if slower."""
+    by_concurrency = math.ceil(count / max(1, concurrency)) * latency_s
+    by_rate = count / requests_per_s if requests_per_s else 0.0
     return max(by_concurrency, by_rate)
 
 
@@ -91,7 +95,12 @@ def decide(
     work: Workload, requested: Mode, *, threshold: int, batch: bool = True, realtime: bool = True
 ) -> ModeDecision:
     """The mode for `work`; `requested` other than auto is honoured, still with estimates."""
-    realtime_s = realtime_seconds(work, work.count)
+    realtime_s = realtime_seconds(
+        work.count,
+        concurrency=work.concurrency,
+        latency_s=work.latency_s,
+        requests_per_s=work.requests_per_s,
+    )
     batch_s = work.batch_turnaround_s * _TURNAROUND_SAFETY
     deadline = work.deadline_s
     estimates = [
