@@ -16,6 +16,7 @@ from batchery.answers._collect import (
     collect_answers,
     job_id_for,
 )
+from batchery.answers._node_run import ask_as_node, node_finished
 from batchery.answers._parse import (
     CODE_FENCE,
     SURROUNDING_PROSE,
@@ -44,9 +45,11 @@ __all__ = [
     "PromptError",
     "PromptTemplate",
     "SchemaError",
+    "ask_as_node",
     "check_schema",
     "collect_answers",
     "job_id_for",
+    "node_finished",
     "parse_answer",
     "schema_errors",
 ]

@@ -11,9 +11,9 @@ from batchery.answers import (
     AnswerError,
     Ask,
     PromptTemplate,
-    collect_answers,
+    ask_as_node,
+    node_finished,
 )
-from batchery.events import ItemRetried, NodeFinished, NodeStarted
 from batchery.nodes import NodeInfo, node_run_id
 from batchery.progress import ProgressBus
 from batchery.service import BatchLlmService
@@ -88,23 +88,17 @@ class InferAtomsNode:
         """Extract atoms from every item of `state["items"]`; see docs/nodes/infer-atoms.md."""
         items = read_items(state)
         run_id = node_run_id(state, INFO.name)
-        self._service.provider(self._settings.provider)
-        await self._bus.emit(run_id, NodeStarted, node=INFO.name, items=len(items))
-
-        async def retried(item_id: str, attempt: int, reason: str) -> None:
-            await self._bus.emit(
-                run_id, ItemRetried, custom_id=item_id, attempt=attempt, reason=reason
-            )
-
-        collected = await collect_answers(
+        collected = await ask_as_node(
             self._service,
-            [self._ask(item) for item in items],
+            self._bus,
+            node=INFO.name,
+            run_id=run_id,
+            items=len(items),
+            asks=[self._ask(item) for item in items],
             schema=self._schema,
             accept=_read_atoms,
-            run_id=run_id,
-            options=self._settings.ask_options(),
+            settings=self._settings,
             retry_prompt=self._retry,
-            on_retry=retried,
         )
         atoms = [
             Atom(
@@ -129,17 +123,13 @@ class InferAtomsNode:
             realtime_cost_usd=collected.realtime_cost_usd,
             savings_usd=collected.savings_usd,
         )
-        await self._bus.emit(
-            run_id,
-            NodeFinished,
+        await node_finished(
+            self._bus,
             node=INFO.name,
+            run_id=run_id,
             items=len(items),
             produced=len(atoms),
-            failed_items=[failure.id for failure in collected.failures],
-            retried=collected.retried,
-            cost_usd=collected.cost_usd,
-            realtime_cost_usd=collected.realtime_cost_usd,
-            savings_usd=collected.savings_usd,
+            collected=collected,
         )
         return {"atoms": atoms, "infer_atoms_report": report}
 

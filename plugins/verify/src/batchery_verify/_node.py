@@ -11,9 +11,9 @@ from batchery.answers import (
     AnswerError,
     Ask,
     PromptTemplate,
-    collect_answers,
+    ask_as_node,
+    node_finished,
 )
-from batchery.events import ItemRetried, NodeFinished, NodeStarted
 from batchery.nodes import NodeInfo, node_run_id
 from batchery.progress import ProgressBus
 from batchery.service import BatchLlmService
@@ -91,23 +91,17 @@ class VerifyNode:
         atoms = read_atoms(state)
         sources = read_sources(state)
         run_id = node_run_id(state, INFO.name)
-        self._service.provider(self._settings.provider)
-        await self._bus.emit(run_id, NodeStarted, node=INFO.name, items=len(atoms))
-
-        async def retried(atom_id: str, attempt: int, reason: str) -> None:
-            await self._bus.emit(
-                run_id, ItemRetried, custom_id=atom_id, attempt=attempt, reason=reason
-            )
-
-        collected = await collect_answers(
+        collected = await ask_as_node(
             self._service,
-            [self._ask(atom, sources) for atom, _ in atoms],
+            self._bus,
+            node=INFO.name,
+            run_id=run_id,
+            items=len(atoms),
+            asks=[self._ask(atom, sources) for atom, _ in atoms],
             schema=self._schema,
             accept=_read_score,
-            run_id=run_id,
-            options=self._settings.ask_options(),
+            settings=self._settings,
             retry_prompt=self._retry,
-            on_retry=retried,
         )
         pass_mark = self._settings.pass_mark
         scored = [
@@ -137,17 +131,13 @@ class VerifyNode:
             realtime_cost_usd=collected.realtime_cost_usd,
             savings_usd=collected.savings_usd,
         )
-        await self._bus.emit(
-            run_id,
-            NodeFinished,
+        await node_finished(
+            self._bus,
             node=INFO.name,
+            run_id=run_id,
             items=len(atoms),
             produced=len(scored),
-            failed_items=[failure.id for failure in collected.failures],
-            retried=collected.retried,
-            cost_usd=collected.cost_usd,
-            realtime_cost_usd=collected.realtime_cost_usd,
-            savings_usd=collected.savings_usd,
+            collected=collected,
         )
         return {
             "verified_atoms": verified,
