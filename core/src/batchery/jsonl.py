@@ -11,7 +11,9 @@ from collections.abc import AsyncIterable, AsyncIterator
 
 import msgspec
 
-__all__ = ["MAX_LINE_BYTES", "RawLine", "split_lines"]
+from batchery.spi import MalformedLine
+
+__all__ = ["MAX_LINE_BYTES", "RawLine", "split_lines", "unreadable"]
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
 
@@ -55,3 +57,60 @@ async def split_lines(
         yield RawLine(number + 1, b"", terminated=False, too_long=True)
     elif buffer.strip():
         yield RawLine(number + 1, bytes(buffer), terminated=False)
+
+
+class _IdOnly(msgspec.Struct, frozen=True):
+    custom_id: str | None = None
+
+
+_ID_ONLY = msgspec.json.Decoder(_IdOnly)
+
+
+def unreadable(raw: RawLine, source: str, error: Exception) -> MalformedLine:
+    """A `MalformedLine` for a result line keyed by `custom_id` that could not be read.
+
+    It says why (not an object, wrong shape, no custom_id, invalid UTF-8, truncated, invalid
+    JSON) and keeps the line's custom_id whenever enough of the line survived to name it.
+    """
+    data = raw.data
+    if isinstance(error, msgspec.ValidationError):
+        if not data.lstrip().startswith(b"{"):
+            return MalformedLine(line=raw.number, reason=f"{source} file: not a JSON object")
+        custom_id = _decoded_id(data)
+        reason = "unexpected line shape" if custom_id else "missing custom_id"
+        return MalformedLine(
+            line=raw.number, reason=f"{source} file: {reason}", custom_id=custom_id
+        )
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        reason = "invalid UTF-8"
+    else:
+        cut_short = not raw.terminated or "truncated" in str(error)
+        reason = "truncated line" if cut_short else "invalid JSON"
+    return MalformedLine(
+        line=raw.number, reason=f"{source} file: {reason}", custom_id=_scanned_id(data)
+    )
+
+
+def _decoded_id(data: bytes) -> str | None:
+    try:
+        return _ID_ONLY.decode(data).custom_id or None
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+
+
+def _scanned_id(data: bytes) -> str | None:
+    """The custom_id of a line that is not valid JSON, when its start is still intact."""
+    marker = data.find(b'"custom_id"')
+    if marker < 0:
+        return None
+    colon = data.find(b":", marker + 11)
+    open_quote = data.find(b'"', colon + 1) if colon >= 0 else -1
+    close_quote = data.find(b'"', open_quote + 1) if open_quote >= 0 else -1
+    if close_quote < 0 or data[colon + 1 : open_quote].strip():
+        return None
+    try:
+        return data[open_quote + 1 : close_quote].decode("utf-8") or None
+    except UnicodeDecodeError:
+        return None

@@ -12,21 +12,20 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import IO
 
 import msgspec
-from batchery.jsonl import MAX_LINE_BYTES, RawLine, split_lines
+from batchery.jsonl import MAX_LINE_BYTES, RawLine, split_lines, unreadable
 from batchery.model import ErrorInfo, LlmRequest, LlmResult, Mode, RequestKind
 from batchery.secrets import Secret
 from batchery.spi import CollectedLine, MalformedLine
 
 from ._errors import ErrorDetail, classify, decode_error_body, redact
 from ._translate import PROVIDER, chat_result, embedding_result, input_line
-from ._wire import ChatCompletionView, EmbeddingView, IdOnly, LineError, OutputLine
+from ._wire import ChatCompletionView, EmbeddingView, LineError, OutputLine
 
 __all__ = ["RawLine", "encode_line", "parse_line", "parse_stream", "split_lines", "write_lines"]
 
 
 _ENCODER = msgspec.json.Encoder()
 _OUTPUT = msgspec.json.Decoder(OutputLine)
-_ID_ONLY = msgspec.json.Decoder(IdOnly)
 _CHAT = msgspec.json.Decoder(ChatCompletionView)
 _EMBEDDING = msgspec.json.Decoder(EmbeddingView)
 _UNFINISHED = frozenset({"batch_expired", "batch_cancelled"})
@@ -60,51 +59,6 @@ def write_lines(requests: Iterable[LlmRequest], file: IO[bytes]) -> tuple[Reques
     return kind, count, size
 
 
-def _recover_id(data: bytes) -> str | None:
-    try:
-        return _ID_ONLY.decode(data).custom_id or None
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return None
-
-
-def _find_id(data: bytes) -> str | None:
-    """The custom_id of a line that is not valid JSON, when its start is still intact."""
-    marker = data.find(b'"custom_id"')
-    if marker < 0:
-        return None
-    colon = data.find(b":", marker + 11)
-    open_quote = data.find(b'"', colon + 1) if colon >= 0 else -1
-    close_quote = data.find(b'"', open_quote + 1) if open_quote >= 0 else -1
-    if close_quote < 0 or data[colon + 1 : open_quote].strip():
-        return None
-    try:
-        return data[open_quote + 1 : close_quote].decode("utf-8") or None
-    except UnicodeDecodeError:
-        return None
-
-
-def _unreadable(raw: RawLine, source: str, error: Exception) -> MalformedLine:
-    data = raw.data
-    if isinstance(error, msgspec.ValidationError):
-        if not data.lstrip().startswith(b"{"):
-            return MalformedLine(line=raw.number, reason=f"{source} file: not a JSON object")
-        custom_id = _recover_id(data)
-        reason = "unexpected line shape" if custom_id else "missing custom_id"
-        return MalformedLine(
-            line=raw.number, reason=f"{source} file: {reason}", custom_id=custom_id
-        )
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        reason = "invalid UTF-8"
-    else:
-        cut_short = not raw.terminated or "truncated" in str(error)
-        reason = "truncated line" if cut_short else "invalid JSON"
-    return MalformedLine(
-        line=raw.number, reason=f"{source} file: {reason}", custom_id=_find_id(data)
-    )
-
-
 def _line_error(custom_id: str, error: LineError, mode: Mode, secret: Secret | None) -> LlmResult:
     if error.code in _UNFINISHED:
         message = redact(error.message or error.code, secret)[:300]
@@ -125,7 +79,7 @@ def parse_line(
     try:
         line = _OUTPUT.decode(raw.data)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        return _unreadable(raw, source, exc)
+        return unreadable(raw, source, exc)
     mode = Mode.BATCH
     if line.response is None:
         if line.error is not None:

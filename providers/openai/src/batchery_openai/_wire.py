@@ -104,12 +104,6 @@ class OutputLine(msgspec.Struct, frozen=True):
     error: LineError | None = None
 
 
-class IdOnly(msgspec.Struct, frozen=True):
-    """Just enough of a line to name its request when the rest cannot be read."""
-
-    custom_id: str | None = None
-
-
 class RequestCounts(msgspec.Struct, frozen=True):
     total: int = 0
     completed: int = 0

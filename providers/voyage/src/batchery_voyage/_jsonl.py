@@ -15,7 +15,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import IO
 
 import msgspec
-from batchery.jsonl import MAX_LINE_BYTES, RawLine, split_lines
+from batchery.jsonl import MAX_LINE_BYTES, RawLine, split_lines, unreadable
 from batchery.model import LlmRequest, LlmResult, Mode, RequestKind
 from batchery.secrets import Secret
 from batchery.spi import CollectedLine, MalformedLine
@@ -23,14 +23,13 @@ from batchery.spi import CollectedLine, MalformedLine
 from ._errors import classify, line_error, message_of
 from ._results import contextual_result, embedding_result, rerank_result
 from ._translate import PROVIDER, BatchParams, input_line
-from ._wire import ContextualView, EmbeddingView, IdOnly, OutputLine, RerankView
+from ._wire import ContextualView, EmbeddingView, OutputLine, RerankView
 
 __all__ = ["RawLine", "encode_line", "parse_line", "parse_stream", "split_lines", "write_lines"]
 
 
 _ENCODER = msgspec.json.Encoder()
 _OUTPUT = msgspec.json.Decoder(OutputLine)
-_ID_ONLY = msgspec.json.Decoder(IdOnly)
 _EMBEDDING = msgspec.json.Decoder(EmbeddingView)
 _CONTEXTUAL = msgspec.json.Decoder(ContextualView)
 _RERANK = msgspec.json.Decoder(RerankView)
@@ -60,47 +59,6 @@ def write_lines(requests: Iterable[LlmRequest], file: IO[bytes]) -> tuple[BatchP
     if params.kind is None:
         raise ValueError("a batch needs at least one request")
     return params, size
-
-
-def _find_id(data: bytes) -> str | None:
-    """The custom_id of a line that is not valid JSON, when its start is still intact."""
-    marker = data.find(b'"custom_id"')
-    if marker < 0:
-        return None
-    colon = data.find(b":", marker + 11)
-    open_quote = data.find(b'"', colon + 1) if colon >= 0 else -1
-    close_quote = data.find(b'"', open_quote + 1) if open_quote >= 0 else -1
-    if close_quote < 0 or data[colon + 1 : open_quote].strip():
-        return None
-    try:
-        return data[open_quote + 1 : close_quote].decode("utf-8") or None
-    except UnicodeDecodeError:
-        return None
-
-
-def _unreadable(raw: RawLine, source: str, error: Exception) -> MalformedLine:
-    data = raw.data
-    if isinstance(error, msgspec.ValidationError):
-        if not data.lstrip().startswith(b"{"):
-            return MalformedLine(line=raw.number, reason=f"{source} file: not a JSON object")
-        try:
-            custom_id = _ID_ONLY.decode(data).custom_id or None
-        except msgspec.ValidationError:
-            custom_id = None
-        reason = "unexpected line shape" if custom_id else "missing custom_id"
-        return MalformedLine(
-            line=raw.number, reason=f"{source} file: {reason}", custom_id=custom_id
-        )
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        reason = "invalid UTF-8"
-    else:
-        cut_short = not raw.terminated or "truncated" in str(error)
-        reason = "truncated line" if cut_short else "invalid JSON"
-    return MalformedLine(
-        line=raw.number, reason=f"{source} file: {reason}", custom_id=_find_id(data)
-    )
 
 
 def _answer(custom_id: str, body: bytes, kind: RequestKind, top_k: int | None) -> LlmResult | None:
@@ -134,7 +92,7 @@ def parse_line(
     try:
         line = _OUTPUT.decode(raw.data)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        return _unreadable(raw, source, exc)
+        return unreadable(raw, source, exc)
     if line.response is None:
         if line.error is not None:
             info = line_error(line.error.code, line.error.message, secret)

@@ -25,7 +25,6 @@ __all__ = [
     "EmbeddingView",
     "FileList",
     "FileView",
-    "IdOnly",
     "InputLine",
     "OutputLine",
     "RerankBody",
@@ -151,12 +150,6 @@ class OutputLine(msgspec.Struct, frozen=True):
     custom_id: str
     response: ResponseView | None = None
     error: LineError | None = None
-
-
-class IdOnly(msgspec.Struct, frozen=True):
-    """Just enough of a line to name its request when the rest cannot be read."""
-
-    custom_id: str | None = None
 
 
 class RequestCounts(msgspec.Struct, frozen=True):
