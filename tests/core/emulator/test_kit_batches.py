@@ -39,7 +39,11 @@ class Engine(BatchEngine[str]):
 
     def __init__(self, root: Path, clock: ScaledClock, plan: FaultPlan, timeline: Timeline):
         self.files: FileStore[Record] = FileStore(
-            root, max_bytes=1 << 20, not_found=Refused, too_large=Refused
+            root,
+            max_bytes=1 << 20,
+            not_found=Refused,
+            too_large=lambda limit: Refused(str(limit)),
+            bad_upload=Refused,
         )
         super().__init__(root, clock, plan, timeline, self.files.scratch_path)
         self.kept = 0
@@ -71,7 +75,7 @@ class Engine(BatchEngine[str]):
             render=render,
         )
 
-    def keep_result(self, batch: Batch[str], path: Path, kind: str) -> str:
+    def keep_result(self, batch: Batch[str], path: Path, kind: str, at: float) -> str:
         self.kept += 1
         file_id = f"{batch.id}-{kind}"
         return self.files.add(path, lambda size: Record(id=file_id, purpose=kind, bytes=size)).id

@@ -54,7 +54,9 @@ class KitEmulator(StorageEmulator):
             self.new_storage(),
             max_bytes=1000,
             not_found=lambda file_id: Problem(404, f"no file {file_id}"),
-            too_large=lambda: Problem(400, "too large"),
+            too_large=lambda limit: Problem(400, f"over {limit} bytes"),
+            bad_upload=lambda problem: Problem(400, f"bad upload: {problem}"),
+            limit=lambda fields: 100 if fields.get("purpose") == "small" else 1000,
         )
         ids = RandomIds()
 
@@ -171,11 +173,30 @@ async def test_a_refused_or_oversized_upload_leaves_no_file_behind() -> None:
         aiohttp.ClientSession(headers={"Authorization": "Bearer k"}) as http,
     ):
         status, body = await _upload(http, emu.base_url, "big", b"z" * 1001, "batch")
-        assert (status, body) == (400, {"problem": "too large"})
+        assert (status, body) == (400, {"problem": "over 1000 bytes"})
+        status, body = await _upload(http, emu.base_url, "mid", b"z" * 101, "small")
+        assert (status, body) == (400, {"problem": "over 100 bytes"})
         status, _ = await _upload(http, emu.base_url, "small", b"z", "refused")
         assert status == 400
         assert emu.storage_dir is not None
         assert list(emu.storage_dir.iterdir()) == []
+
+
+async def test_a_body_that_is_not_multipart_is_the_providers_400_not_a_server_error() -> None:
+    async with (
+        KitEmulator() as emu,
+        aiohttp.ClientSession(headers={"Authorization": "Bearer k"}) as http,
+    ):
+        for body in ({"data": b""}, {"json": {"purpose": "batch"}}):
+            async with http.post(emu.base_url + "/files", **body) as response:
+                assert response.status == 400
+                assert response.content_type == "application/json"
+                assert (await response.json())["problem"].startswith("bad upload: expected multi")
+        cut = b"--b\r\nContent-Disposition: form-data; name=purpose\r\n\r\nbatch"
+        headers = {"Content-Type": "multipart/form-data"}
+        async with http.post(emu.base_url + "/files", data=cut, headers=headers) as response:
+            assert response.status == 400
+            assert (await response.json())["problem"].startswith("bad upload: unreadable")
 
 
 async def test_middleware_authorizes_phrases_errors_and_tags_every_reply() -> None:

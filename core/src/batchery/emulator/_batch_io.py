@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -53,7 +53,11 @@ class Validation(msgspec.Struct, kw_only=True):
     model: str | None = None
     errors: list[BatchError] = msgspec.field(default_factory=list)
     failing: list[int] = msgspec.field(default_factory=list)
-    """Indexes of the requests the fault plan fails with an error line, sorted."""
+    """Indexes of the requests that end with an error line, sorted: the ones the fault plan
+    fails and the ones in `refused`. Counting them from here keeps `request_counts` from ever
+    going down when the results are written."""
+    refused: list[int] = msgspec.field(default_factory=list)
+    """Indexes of the requests whose body the provider itself refuses, sorted."""
 
     def fail(self, code: str, message: str, line: int, param: str | None = None) -> None:
         """Record a line's problem; past `MAX_REPORTED_ERRORS` the batch still fails, unlisted."""
@@ -65,10 +69,14 @@ class Validation(msgspec.Struct, kw_only=True):
         return bisect.bisect_left(self.failing, processed)
 
 
-def draw_failures(plan: FaultPlan, batch_id: str, total: int) -> list[int]:
-    """The requests that `all_errors` or `line_error` fail, in order."""
+def draw_failures(
+    plan: FaultPlan, batch_id: str, total: int, refused: Sequence[int] = ()
+) -> list[int]:
+    """The requests that end with an error line, in order: `refused`, and those that
+    `all_errors` or `line_error` fail."""
     every = plan.hit("all_errors", batch_id)
-    return [i for i in range(total) if every or plan.hit("line_error", batch_id, i)]
+    refuse = set(refused)
+    return [i for i in range(total) if i in refuse or every or plan.hit("line_error", batch_id, i)]
 
 
 def input_lines(path: Path) -> Iterator[tuple[int, bytes]]:

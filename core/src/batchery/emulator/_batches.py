@@ -109,8 +109,11 @@ class BatchEngine(abc.ABC, Generic[J]):
         """Write results for the first `batch.processed` requests (in a worker thread)."""
 
     @abc.abstractmethod
-    def keep_result(self, batch: Batch[J], path: Path, kind: str) -> str:
-        """Register a result file (`kind` is `output` or `error`) and answer its id."""
+    def keep_result(self, batch: Batch[J], path: Path, kind: str, at: float) -> str:
+        """Register a result file (`kind` is `output` or `error`) made at `at`; answer its id.
+
+        `at` is when the batch ended, which a lazy read may only reach later: a result file is
+        never newer than the batch's end stamp."""
 
     @abc.abstractmethod
     def token_limit(self, batch: Batch[J], validation: Validation) -> BatchError:
@@ -273,9 +276,9 @@ class BatchEngine(abc.ABC, Generic[J]):
         results = await asyncio.to_thread(self.write_results, batch, output_path, error_path, at)
         batch.counts = results.counts
         if results.output is not None:
-            batch.output_file_id = self.keep_result(batch, results.output, "output")
+            batch.output_file_id = self.keep_result(batch, results.output, "output", at)
         if results.errors is not None:
-            batch.error_file_id = self.keep_result(batch, results.errors, "error")
+            batch.error_file_id = self.keep_result(batch, results.errors, "error", at)
         if batch.error_file_id is None and self._plan.hit("empty_error_file", batch.id):
             batch.error_file_id = ""
         batch.status, batch.times[ending] = ending, self.stamp(at)

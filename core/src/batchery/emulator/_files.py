@@ -3,7 +3,8 @@
 A 100,000-request input (about 100 MB) must never sit in memory, so the multipart `file` part
 is written chunk by chunk and every file stays in the store's directory under its id. The
 provider keeps its own spellings: it builds each file's wire object (id, timestamps, purpose)
-and supplies the errors, so one store serves every dialect.
+and supplies the errors, so one store serves every dialect. A body that is not multipart, or
+whose multipart cannot be read, is the provider's 400, never a server error.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
@@ -56,7 +57,12 @@ class Upload:
 
 
 class FileStore(Generic[W]):
-    """Files by id in `root`; `not_found(id)` and `too_large()` phrase the provider's errors."""
+    """Files by id in `root`; the provider phrases the errors.
+
+    `not_found(id)`, `too_large(limit)` and `bad_upload(problem)` make the errors. `limit`
+    gives the largest file the text fields received so far allow (a purpose may have a lower
+    limit than `max_bytes`); the provider checks it again once every field is in.
+    """
 
     def __init__(
         self,
@@ -64,12 +70,16 @@ class FileStore(Generic[W]):
         *,
         max_bytes: int,
         not_found: Callable[[str], Exception],
-        too_large: Callable[[], Exception],
+        too_large: Callable[[int], Exception],
+        bad_upload: Callable[[str], Exception],
+        limit: Callable[[Mapping[str, str]], int] | None = None,
     ) -> None:
         self._root = root
         self._max_bytes = max_bytes
         self._not_found = not_found
         self._too_large = too_large
+        self._bad_upload = bad_upload
+        self._limit = limit
         self._files: dict[str, StoredFile[W]] = {}
         self._scratch = 0
 
@@ -93,32 +103,44 @@ class FileStore(Generic[W]):
         The scratch file is removed if the upload, or the caller's checks inside the block,
         fail; `add` it inside the block to keep it.
         """
+        if request.content_type != "multipart/form-data":
+            raise self._bad_upload(f"expected multipart/form-data, not {request.content_type!r}")
         upload = Upload()
         try:
-            reader = await request.multipart()
-            while (part := await reader.next()) is not None:
-                if not isinstance(part, BodyPartReader):
-                    continue
-                if part.name == "file" and upload.path is None:
-                    upload.filename = part.filename
-                    upload.path = self.scratch_path()
-                    await self._save(part, upload.path)
-                elif part.name:
-                    text = (await part.read(decode=True)).decode("utf-8", "replace")
-                    upload.fields[part.name] = text
+            try:
+                await self._read(request, upload)
+            except ValueError as exc:
+                raise self._bad_upload(f"unreadable multipart body ({exc})") from None
             yield upload
         except BaseException:
             if upload.path is not None:
                 upload.path.unlink(missing_ok=True)
             raise
 
-    async def _save(self, part: BodyPartReader, path: Path) -> None:
+    async def _read(self, request: web.Request, upload: Upload) -> None:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                continue
+            if part.name == "file" and upload.path is None:
+                upload.filename = part.filename
+                upload.path = self.scratch_path()
+                await self._save(part, upload.path, self.limit_for(upload.fields))
+            elif part.name:
+                text = (await part.read(decode=True)).decode("utf-8", "replace")
+                upload.fields[part.name] = text
+
+    def limit_for(self, fields: Mapping[str, str]) -> int:
+        """The largest file allowed with these text fields."""
+        return self._max_bytes if self._limit is None else self._limit(fields)
+
+    async def _save(self, part: BodyPartReader, path: Path, limit: int) -> None:
         size = 0
         with path.open("xb") as out:
             while chunk := await part.read_chunk(_CHUNK):
                 size += len(chunk)
-                if size > self._max_bytes:
-                    raise self._too_large()
+                if size > limit:
+                    raise self._too_large(limit)
                 out.write(chunk)
 
     def get(self, file_id: str) -> StoredFile[W]:

@@ -2,7 +2,10 @@
 
 Validation codes follow what third parties report from OpenAI (`invalid_json_line`,
 `duplicate_custom_id`, `url_mismatch`, `model_mismatch`, `empty_file`, `too_many_tasks`); OpenAI
-does not document them. Result lines for requests a batch never ran (it expired or was
+does not document them. A line whose body the real API would refuse (checked against the
+spec's request schema, as a realtime call is) does not fail the batch: it ends as an error line
+with the 400 a realtime call gets, and is counted as failed from the moment it is run. Result
+lines for requests a batch never ran (it expired or was
 cancelled first) go to the error file as `batch_expired` / `batch_cancelled` errors, the way an
 expired OpenAI batch reports them. The kit's writer adds the plan's line faults.
 """
@@ -26,7 +29,7 @@ from batchery.emulator import (
 )
 
 from batchery_openai.emulator._http import ApiError
-from batchery_openai.emulator._responses import respond
+from batchery_openai.emulator._responses import check_request, respond
 from batchery_openai.emulator._wire import BatchUsage, InputLine
 
 __all__ = ["MAX_INPUT_BYTES", "MAX_REQUESTS", "validate_input", "write_results"]
@@ -86,6 +89,11 @@ def validate_input(path: Path, endpoint: str, batch_id: str, plan: FaultPlan) ->
             result.fail("model_mismatch", message, number, "body.model")
         raw_input = item.body.get("input")
         inputs += len(raw_input) if isinstance(raw_input, list) else 1
+        if item.url == endpoint:
+            try:
+                check_request(endpoint, item.body)
+            except ApiError:
+                result.refused.append(result.total - 1)
     if result.total == 0:
         result.errors.append(BatchError(code="empty_file", message="The input file is empty."))
     if result.total > MAX_REQUESTS:
@@ -95,7 +103,7 @@ def validate_input(path: Path, endpoint: str, batch_id: str, plan: FaultPlan) ->
         message = f"The batch has {inputs} embedding inputs; the limit is {MAX_REQUESTS}."
         result.errors.insert(0, BatchError(code="too_many_tasks", message=message))
     if not result.errors:
-        result.failing = draw_failures(plan, batch_id, result.total)
+        result.failing = draw_failures(plan, batch_id, result.total, result.refused)
     return result
 
 
@@ -117,6 +125,7 @@ def write_results(
     """
     usage = BatchUsage()
     decoder = msgspec.json.Decoder(InputLine)
+    refused = set(validation.refused)
 
     def render(index: int, raw: bytes, outcome: Outcome) -> tuple[dict[str, Any], bool]:
         item = decoder.decode(raw)
@@ -130,7 +139,8 @@ def write_results(
             code, message = _UNRUN[unrun]
             line["error"] = {"code": code, "message": message}
             return line, False
-        status, body = _answer(item, index, batch_id, created, outcome == "failed", plan)
+        fail = outcome == "failed" and index not in refused
+        status, body = _answer(item, index, batch_id, created, fail, plan)
         request_id = derived_id("req_", batch_id, index)
         line["response"] = {"status_code": status, "request_id": request_id, "body": body}
         if status == 200:

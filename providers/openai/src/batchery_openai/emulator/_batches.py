@@ -37,7 +37,7 @@ from batchery.emulator import (
 )
 
 from batchery_openai.emulator._batch_io import validate_input, write_results
-from batchery_openai.emulator._files import FileStore
+from batchery_openai.emulator._files import MAX_BATCH_FILE_BYTES, FileStore
 from batchery_openai.emulator._http import ApiError, Ids
 from batchery_openai.emulator._wire import BatchObject, BatchUsage, CreateBatchBody
 
@@ -57,7 +57,11 @@ FINALIZING_S = 20.0
 CANCELLING_S = 30.0
 WINDOW_S = 24 * 3600.0
 ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings")
-"""The batch endpoints the emulator serves; OpenAI accepts more."""
+"""The batch endpoints the emulator serves. The real API also takes `/v1/responses`,
+`/v1/completions`, `/v1/moderations`, `/v1/images/generations`, `/v1/images/edits` and
+`/v1/videos` (the spec's `CreateBatchRequest.endpoint` enum); the emulator refuses those as the
+real API refuses an endpoint it does not support: a 400 `invalid_value` on `endpoint` that lists
+the supported ones."""
 
 TIMELINE = Timeline(
     validating_s=VALIDATING_S,
@@ -99,6 +103,9 @@ class BatchStore(BatchEngine[_Job]):
                 f"The input file {body.input_file_id} was not uploaded with purpose 'batch'.",
                 param="input_file_id",
             )
+        if source.wire.bytes > MAX_BATCH_FILE_BYTES:
+            message = f"The input file is larger than the {MAX_BATCH_FILE_BYTES} byte limit."
+            raise ApiError(400, message, param="input_file_id")
         return _wire(self.open(self._ids.batch(), _Job(body), source.path))
 
     async def retrieve_wire(self, batch_id: str) -> BatchObject:
@@ -134,9 +141,9 @@ class BatchStore(BatchEngine[_Job]):
         )
         return results
 
-    def keep_result(self, batch: Batch[_Job], path: Path, kind: str) -> str:
+    def keep_result(self, batch: Batch[_Job], path: Path, kind: str, at: float) -> str:
         added = self._files.register(
-            path, filename=f"{batch.id}_{kind}.jsonl", purpose="batch_output"
+            path, filename=f"{batch.id}_{kind}.jsonl", purpose="batch_output", created=at
         )
         if batch.job.output_ttl is not None:
             added.expires_at = added.created_at + batch.job.output_ttl
@@ -190,10 +197,12 @@ def _check_create(body: CreateBatchBody) -> None:
             param="completion_window",
         )
     if body.endpoint not in ENDPOINTS:
+        supported = ", ".join(f"'{endpoint}'" for endpoint in ENDPOINTS)
         raise ApiError(
             400,
-            f"Invalid 'endpoint': {body.endpoint!r}; the emulator serves {', '.join(ENDPOINTS)}.",
+            f"Invalid value: '{body.endpoint}'. Supported values are: {supported}.",
             param="endpoint",
+            code="invalid_value",
         )
     metadata = body.metadata or {}
     if len(metadata) > 16:

@@ -1,7 +1,18 @@
-"""The Files API on the kit's on-disk store, with OpenAI's purposes, limits and expiry."""
+"""The Files API on the kit's on-disk store, with OpenAI's purposes, limits and expiry.
+
+Refused up front, as the real API refuses them: a body that is not multipart, a `batch` file
+that is not `.jsonl` or is over 200 MB (the batch input limit; other purposes may reach 512 MB),
+and an `expires_after` whose `anchor` is not `created_at` or whose `seconds` are outside 3600 to
+2592000 (`FileExpirationAfter` in the spec). `expires_after` is honoured on every purpose;
+without it only `batch` files expire, after 30 days.
+
+The purposes are the spec's `FilePurpose` enum plus `evals`, which the real API accepts and
+reports although the spec's enum leaves it out (provider-wire-formats.md §1.2 misses that too).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
@@ -11,10 +22,12 @@ from batchery.emulator import ScaledClock, Upload
 from batchery_openai.emulator._http import ApiError, Ids
 from batchery_openai.emulator._wire import FileObject
 
-__all__ = ["MAX_FILE_BYTES", "FileStore"]
+__all__ = ["MAX_BATCH_FILE_BYTES", "MAX_FILE_BYTES", "FileStore"]
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 """OpenAI's limit for one file."""
+MAX_BATCH_FILE_BYTES = 200 * 1024 * 1024
+"""OpenAI's limit for a batch input file, enforced at upload as at batch create."""
 
 BATCH_FILE_TTL_S = 30 * 24 * 3600
 """Files with `purpose=batch` expire after 30 days unless `expires_after` says otherwise."""
@@ -26,25 +39,43 @@ def _not_found(file_id: str) -> ApiError:
     return ApiError(404, f"No such File object: {file_id}", param="id")
 
 
-def _too_large() -> ApiError:
-    return ApiError(400, f"File is too large: the limit is {MAX_FILE_BYTES} bytes.", param="file")
+def too_large(limit: int) -> ApiError:
+    return ApiError(400, f"File is too large: the limit is {limit} bytes.", param="file")
+
+
+def _bad_upload(problem: str) -> ApiError:
+    message = f"The body must be multipart/form-data with 'file' and 'purpose': {problem}."
+    return ApiError(400, message)
+
+
+def _limit(fields: Mapping[str, str]) -> int:
+    return MAX_BATCH_FILE_BYTES if fields.get("purpose") == "batch" else MAX_FILE_BYTES
 
 
 class FileStore(kit.FileStore[FileObject]):
     def __init__(self, root: Path, ids: Ids, clock: ScaledClock) -> None:
-        super().__init__(root, max_bytes=MAX_FILE_BYTES, not_found=_not_found, too_large=_too_large)
+        super().__init__(
+            root,
+            max_bytes=MAX_FILE_BYTES,
+            not_found=_not_found,
+            too_large=too_large,
+            bad_upload=_bad_upload,
+            limit=_limit,
+        )
         self._ids = ids
         self._clock = clock
 
-    def register(self, path: Path, *, filename: str, purpose: str) -> FileObject:
-        """Keep the file written at `path` (it is moved into the store)."""
+    def register(
+        self, path: Path, *, filename: str, purpose: str, created: float | None = None
+    ) -> FileObject:
+        """Keep the file written at `path` (it is moved into the store), made at `created`."""
 
         def describe(size: int) -> FileObject:
-            created = int(self._clock.now())
+            made = int(self._clock.now() if created is None else created)
             return FileObject(
                 id=self._ids.file(),
                 bytes=size,
-                created_at=created,
+                created_at=made,
                 filename=filename,
                 purpose=purpose,
             )
@@ -57,8 +88,17 @@ class FileStore(kit.FileStore[FileObject]):
             purpose = _purpose(upload)
             if upload.path is None:
                 raise _missing("file")
-            wire = self.register(upload.path, filename=upload.filename or "upload", purpose=purpose)
-        wire.expires_at = _expiry(wire, upload.fields)
+            filename = upload.filename or "upload"
+            if purpose == "batch" and not filename.endswith(".jsonl"):
+                raise ApiError(
+                    400, "Invalid file format for Batch API. Must be .jsonl", param="file"
+                )
+            limit = self.limit_for(upload.fields)
+            if upload.path.stat().st_size > limit:
+                raise too_large(limit)
+            ttl = _ttl(purpose, upload.fields)
+            wire = self.register(upload.path, filename=filename, purpose=purpose)
+        wire.expires_at = None if ttl is None else wire.created_at + ttl
         return wire
 
 
@@ -73,17 +113,26 @@ def _purpose(upload: Upload) -> str:
     return purpose
 
 
-def _expiry(wire: FileObject, fields: dict[str, str]) -> int | None:
+def _ttl(purpose: str, fields: Mapping[str, str]) -> int | None:
+    """Seconds from upload to expiry, checked before the file is kept; None never expires."""
+    anchor = fields.get("expires_after[anchor]")
     seconds = fields.get("expires_after[seconds]")
-    if seconds is not None:
-        if not seconds.isdigit() or not 3600 <= int(seconds) <= 2_592_000:
-            raise ApiError(
-                400,
-                "Invalid 'expires_after.seconds': 3600 to 2592000 expected.",
-                param="expires_after.seconds",
-            )
-        return wire.created_at + int(seconds)
-    return wire.created_at + BATCH_FILE_TTL_S if wire.purpose == "batch" else None
+    if anchor is None and seconds is None:
+        return BATCH_FILE_TTL_S if purpose == "batch" else None
+    if anchor is None:
+        raise _missing("expires_after.anchor")
+    if anchor != "created_at":
+        message = f"Invalid value: '{anchor}'. Supported values are: 'created_at'."
+        raise ApiError(400, message, param="expires_after.anchor", code="invalid_value")
+    if seconds is None:
+        raise _missing("expires_after.seconds")
+    if not seconds.isdigit() or not 3600 <= int(seconds) <= 2_592_000:
+        raise ApiError(
+            400,
+            "Invalid 'expires_after.seconds': 3600 to 2592000 expected.",
+            param="expires_after.seconds",
+        )
+    return int(seconds)
 
 
 def _missing(param: str) -> ApiError:

@@ -5,6 +5,11 @@ format; model and input for embeddings), so the same body gets the same content 
 Token counts are the kit's estimate, about four characters a token. With a fault plan, JSON
 answers can come back damaged the way models damage them (fenced, wrapped in prose, cut off),
 drawn from the same seed, so a request is damaged identically on either path.
+
+`check_request` is every refusal in one place, run before any answer is made: the spec's own
+request schema, then what the emulator adds (it does not stream; a named schema is needed for
+`json_schema`; a fixed-size model takes no `dimensions`). A batch checks each line with it while
+validating, so the lines that will end as errors are known, and counted, from the start.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from batchery.emulator import (
 )
 
 from batchery_openai.emulator._http import ApiError
+from batchery_openai.emulator._schemas import check_body
 
-__all__ = ["CACHE_MIN_TOKENS", "chat_completion", "embeddings", "respond"]
+__all__ = ["CACHE_MIN_TOKENS", "check_request", "respond"]
 
 CACHE_MIN_TOKENS = 1024
 """Prompts at least this long report their system messages as cached, in 128-token steps."""
@@ -48,9 +54,24 @@ def respond(
     plan: FaultPlan | None = None,
 ) -> Any:
     """The 200 body for `body` sent to `url` (`/v1/...`); an invalid body raises `ApiError`."""
+    check_request(url, body)
     if url.endswith("/chat/completions"):
-        return chat_completion(body, completion_id=completion_id, created=created, plan=plan)
-    return embeddings(body)
+        return _chat_completion(body, completion_id=completion_id, created=created, plan=plan)
+    return _embeddings(body)
+
+
+def check_request(url: str, body: Mapping[str, Any]) -> None:
+    """Raise the 400 the real API answers for `body` sent to `url`; silent when it is valid."""
+    model = _model_of(body)
+    check_body(url, body)
+    if url.endswith("/chat/completions"):
+        if body.get("stream"):
+            raise ApiError(400, "The emulator does not stream; send stream=false.", param="stream")
+        _limit_of(body)
+        _schema_of(body.get("response_format"))
+    else:
+        _inputs_of(body.get("input"))
+        _dimensions_of(model, body.get("dimensions"))
 
 
 def _text_of(content: Any) -> str:
@@ -79,7 +100,7 @@ def _limit_of(body: Mapping[str, Any]) -> int | None:
     return None
 
 
-def chat_completion(
+def _chat_completion(
     body: Mapping[str, Any], *, completion_id: str, created: int, plan: FaultPlan | None = None
 ) -> Any:
     """A `chat.completion` body: JSON valid for a `json_schema` response format, else text.
@@ -89,16 +110,8 @@ def chat_completion(
     holds a content fault that damages them.
     """
     model = _model_of(body)
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise ApiError(400, "Invalid 'messages': a non-empty array is required.", param="messages")
-    if any(not isinstance(m, Mapping) or not isinstance(m.get("role"), str) for m in messages):
-        raise ApiError(400, "Invalid 'messages': each needs a 'role'.", param="messages")
-    if body.get("stream"):
-        raise ApiError(400, "The emulator does not stream; send stream=false.", param="stream")
-    n = body.get("n", 1) or 1
-    if not isinstance(n, int) or not 1 <= n <= 128:
-        raise ApiError(400, "Invalid 'n': integer from 1 to 128 expected.", param="n")
+    messages: list[Mapping[str, Any]] = body["messages"]
+    n = body.get("n") or 1
     limit = _limit_of(body)
     schema = _schema_of(body.get("response_format"))
     prompt = next(
@@ -211,22 +224,22 @@ def _inputs_of(raw: Any) -> list[str | list[int]]:
     return items
 
 
-def embeddings(body: Mapping[str, Any]) -> Any:
+def _dimensions_of(model: str, dimensions: Any) -> int:
+    if dimensions is None:
+        return _DIMENSIONS.get(model, _DEFAULT_DIMENSIONS)
+    if model in _FIXED_DIMENSIONS:
+        raise ApiError(400, f"This model does not support specifying dimensions: {model}.")
+    if not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions < 1:
+        raise ApiError(400, "Invalid 'dimensions': integer above 0 expected.", param="dimensions")
+    return dimensions
+
+
+def _embeddings(body: Mapping[str, Any]) -> Any:
     """An embeddings `list`: one unit vector per input, as float arrays or base64 float32."""
     model = _model_of(body)
     inputs = _inputs_of(body.get("input"))
     encoding = body.get("encoding_format") or "float"
-    if encoding not in ("float", "base64"):
-        raise ApiError(
-            400, "Invalid 'encoding_format': 'float' or 'base64'.", param="encoding_format"
-        )
-    dimensions = body.get("dimensions")
-    if dimensions is None:
-        dimensions = _DIMENSIONS.get(model, _DEFAULT_DIMENSIONS)
-    elif model in _FIXED_DIMENSIONS:
-        raise ApiError(400, f"This model does not support specifying dimensions: {model}.")
-    elif not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions < 1:
-        raise ApiError(400, "Invalid 'dimensions': integer above 0 expected.", param="dimensions")
+    dimensions = _dimensions_of(model, body.get("dimensions"))
     data: list[dict[str, Any]] = []
     tokens = 0
     for index, item in enumerate(inputs):

@@ -123,9 +123,9 @@ class BatchStore(BatchEngine[CreateBatchBody]):
             plan=self._plan,
         )
 
-    def keep_result(self, batch: Batch[CreateBatchBody], path: Path, kind: str) -> str:
+    def keep_result(self, batch: Batch[CreateBatchBody], path: Path, kind: str, at: float) -> str:
         name = f"batch_{batch.id}_{kind}"
-        return self._files.register(path, filename=name, purpose=OUTPUT_PURPOSE).id
+        return self._files.register(path, filename=name, purpose=OUTPUT_PURPOSE, created=at).id
 
     def token_limit(self, batch: Batch[CreateBatchBody], validation: Validation) -> BatchError:
         """The `token_limit` fault: Voyage caps tokens across in-flight batches at 1B (§4.7)."""

@@ -27,21 +27,35 @@ def _not_found(file_id: str) -> ApiError:
     return ApiError(404, f"File {file_id} not found.")
 
 
-def _too_large() -> ApiError:
-    return ApiError(400, f"The file is larger than the {MAX_FILE_BYTES} byte limit.")
+def _too_large(limit: int) -> ApiError:
+    return ApiError(400, f"The file is larger than the {limit} byte limit.")
+
+
+def _bad_upload(problem: str) -> ApiError:
+    return ApiError(
+        400, f"The body must be multipart/form-data with 'file' and 'purpose': {problem}."
+    )
 
 
 class FileStore(kit.FileStore[FileObject]):
     def __init__(self, root: Path, ids: Ids, clock: ScaledClock) -> None:
-        super().__init__(root, max_bytes=MAX_FILE_BYTES, not_found=_not_found, too_large=_too_large)
+        super().__init__(
+            root,
+            max_bytes=MAX_FILE_BYTES,
+            not_found=_not_found,
+            too_large=_too_large,
+            bad_upload=_bad_upload,
+        )
         self._ids = ids
         self._clock = clock
 
-    def register(self, path: Path, *, filename: str, purpose: str) -> FileObject:
-        """Keep the file written at `path` (it is moved into the store)."""
+    def register(
+        self, path: Path, *, filename: str, purpose: str, created: float | None = None
+    ) -> FileObject:
+        """Keep the file written at `path` (it is moved into the store), made at `created`."""
 
         def describe(size: int) -> FileObject:
-            now = self._clock.now()
+            now = self._clock.now() if created is None else created
             return FileObject(
                 id=self._ids.file(),
                 bytes=size,
