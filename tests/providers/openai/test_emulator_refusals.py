@@ -218,3 +218,37 @@ async def test_a_batch_line_the_api_would_refuse_is_an_error_line_and_counts_nev
     assert errors[0]["response"]["body"]["error"]["param"] == "temperature"
     for file_id in (done.output_file_id, done.error_file_id):
         assert (await client.files.retrieve(file_id)).created_at <= done.completed_at
+
+
+async def test_dimensions_above_the_models_own_are_refused_not_computed(
+    http: aiohttp.ClientSession,
+) -> None:
+    body = {"model": "text-embedding-3-small", "input": "x", "dimensions": 1_175_152_959}
+    async with http.post("embeddings", json=body) as response:
+        assert response.status == 400
+        assert (await _error(response))["param"] == "dimensions"
+    async with http.post("embeddings", json=body | {"dimensions": 8.0}) as response:
+        assert len((await response.json())["data"][0]["embedding"]) == 8
+
+
+async def test_whole_numbers_written_as_floats_are_integers_as_json_schema_says(
+    http: aiohttp.ClientSession,
+) -> None:
+    body = {"model": "gpt-4o-mini", "messages": HI, "n": 2.0, "max_tokens": 50.0}
+    async with http.post("chat/completions", json=body) as response:
+        assert response.status == 200
+        assert len((await response.json())["choices"]) == 2
+
+
+async def test_an_unknown_batch_create_argument_is_refused_by_name(
+    client: openai.AsyncOpenAI,
+) -> None:
+    uploaded = await client.files.create(file=("in.jsonl", b"{}\n"), purpose="batch")
+    with pytest.raises(openai.BadRequestError, match="Unrecognized request argument") as refused:
+        await client.batches.create(
+            input_file_id=uploaded.id,
+            endpoint=CHAT,
+            completion_window="24h",
+            extra_body={"priority": "high"},
+        )
+    assert refused.value.param == "priority"

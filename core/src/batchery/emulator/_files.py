@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from batchery.emulator._wire import ListPage, paginate
 
@@ -109,7 +110,7 @@ class FileStore(Generic[W]):
         try:
             try:
                 await self._read(request, upload)
-            except ValueError as exc:
+            except (ValueError, HttpProcessingError) as exc:
                 raise self._bad_upload(f"unreadable multipart body ({exc})") from None
             yield upload
         except BaseException:

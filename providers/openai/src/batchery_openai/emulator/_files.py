@@ -12,8 +12,10 @@ reports although the spec's enum leaves it out (provider-wire-formats.md §1.2 m
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from batchery import emulator as kit
@@ -33,6 +35,9 @@ BATCH_FILE_TTL_S = 30 * 24 * 3600
 """Files with `purpose=batch` expire after 30 days unless `expires_after` says otherwise."""
 
 _PURPOSES = frozenset({"assistants", "batch", "fine-tune", "vision", "user_data", "evals"})
+_EXPIRY = ("anchor", "seconds")
+_FIELDS = frozenset({"purpose", "expires_after", *(f"expires_after[{key}]" for key in _EXPIRY)})
+"""The text fields of an upload; `file` is the file part."""
 
 
 def _not_found(file_id: str) -> ApiError:
@@ -115,10 +120,10 @@ def _purpose(upload: Upload) -> str:
 
 def _ttl(purpose: str, fields: Mapping[str, str]) -> int | None:
     """Seconds from upload to expiry, checked before the file is kept; None never expires."""
-    anchor = fields.get("expires_after[anchor]")
-    seconds = fields.get("expires_after[seconds]")
-    if anchor is None and seconds is None:
+    expiry = _expires_after(fields)
+    if expiry is None:
         return BATCH_FILE_TTL_S if purpose == "batch" else None
+    anchor, seconds = expiry.get("anchor"), expiry.get("seconds")
     if anchor is None:
         raise _missing("expires_after.anchor")
     if anchor != "created_at":
@@ -126,13 +131,35 @@ def _ttl(purpose: str, fields: Mapping[str, str]) -> int | None:
         raise ApiError(400, message, param="expires_after.anchor", code="invalid_value")
     if seconds is None:
         raise _missing("expires_after.seconds")
-    if not seconds.isdigit() or not 3600 <= int(seconds) <= 2_592_000:
+    if not str(seconds).isdigit() or not 3600 <= int(seconds) <= 2_592_000:
         raise ApiError(
             400,
             "Invalid 'expires_after.seconds': 3600 to 2592000 expected.",
             param="expires_after.seconds",
         )
     return int(seconds)
+
+
+def _expires_after(fields: Mapping[str, str]) -> dict[str, Any] | None:
+    """`expires_after` as the SDK sends it (`expires_after[anchor]` and `[seconds]` fields) or
+    as one JSON-valued field. An unknown field is refused, as `CreateFileRequest` says with
+    `additionalProperties: false`; `FileExpirationAfter` does not, so extra keys in it pass."""
+    for name in fields:
+        if name not in _FIELDS:
+            raise ApiError(400, f"Unrecognized request argument supplied: {name}", param=name)
+    if "expires_after" in fields:
+        try:
+            expiry = json.loads(fields["expires_after"])
+        except ValueError:
+            expiry = None
+        if not isinstance(expiry, dict):
+            message = "Invalid 'expires_after': an object with 'anchor' and 'seconds' expected."
+            raise ApiError(400, message, param="expires_after")
+        return expiry
+    bracketed = {
+        key: fields[f"expires_after[{key}]"] for key in _EXPIRY if f"expires_after[{key}]" in fields
+    }
+    return bracketed or None
 
 
 def _missing(param: str) -> ApiError:

@@ -62,6 +62,9 @@ class ApiError(EmulatorError):
         return ErrorBody(error=self.detail)
 
 
+_UNKNOWN_FIELD = "Object contains unknown field `"
+
+
 def _bad_body(problem: str | None) -> ApiError:
     if problem is None:
         return ApiError(
@@ -69,6 +72,9 @@ def _bad_body(problem: str | None) -> ApiError:
             "We could not parse the JSON body of your request. (HINT: This likely means you aren't"
             " using your HTTP library correctly.)",
         )
+    if problem.startswith(_UNKNOWN_FIELD):
+        name = problem.removeprefix(_UNKNOWN_FIELD).split("`")[0]
+        return ApiError(400, f"Unrecognized request argument supplied: {name}", param=name)
     return ApiError(400, f"Invalid request body: {problem}", param=_param_of(problem))
 
 

@@ -89,14 +89,26 @@ def _model_of(body: Mapping[str, Any]) -> str:
     return model
 
 
+def _whole(value: Any) -> int | None:
+    """`value` as an integer when JSON Schema calls it one (`5` or `5.0`), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def _limit_of(body: Mapping[str, Any]) -> int | None:
     for key in ("max_completion_tokens", "max_tokens"):
         value = body.get(key)
         if value is None:
             continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        limit = _whole(value)
+        if limit is None or limit < 1:
             raise ApiError(400, f"Invalid '{key}': integer above 0 expected.", param=key)
-        return value
+        return limit
     return None
 
 
@@ -111,7 +123,7 @@ def _chat_completion(
     """
     model = _model_of(body)
     messages: list[Mapping[str, Any]] = body["messages"]
-    n = body.get("n") or 1
+    n = _whole(body.get("n")) or 1
     limit = _limit_of(body)
     schema = _schema_of(body.get("response_format"))
     prompt = next(
@@ -225,13 +237,19 @@ def _inputs_of(raw: Any) -> list[str | list[int]]:
 
 
 def _dimensions_of(model: str, dimensions: Any) -> int:
+    """The vector size: the model's own, or a smaller one asked for, as the real API allows."""
+    native = _DIMENSIONS.get(model, _DEFAULT_DIMENSIONS)
     if dimensions is None:
-        return _DIMENSIONS.get(model, _DEFAULT_DIMENSIONS)
+        return native
     if model in _FIXED_DIMENSIONS:
         raise ApiError(400, f"This model does not support specifying dimensions: {model}.")
-    if not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions < 1:
+    size = _whole(dimensions)
+    if size is None or size < 1:
         raise ApiError(400, "Invalid 'dimensions': integer above 0 expected.", param="dimensions")
-    return dimensions
+    if size > native:
+        message = f"Invalid 'dimensions': {size} is above {model}'s {native} dimensions."
+        raise ApiError(400, message, param="dimensions")
+    return size
 
 
 def _embeddings(body: Mapping[str, Any]) -> Any:
