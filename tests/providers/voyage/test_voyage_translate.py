@@ -374,3 +374,25 @@ def test_batch_state_reads_counts_tag_and_redacted_errors() -> None:
     assert state.tag == "job-7"
     assert state.created_at == 1739303522.0
     assert state.error == "invalid_body (line 2): bad [redacted]"
+
+
+@pytest.mark.parametrize(
+    ("finalizing_at", "status"),
+    [
+        ("2025-02-12T07:52:02+00:00", BatchStatus.EXPIRED),
+        ("2025-02-12T07:52:03+00:00", BatchStatus.EXPIRED),
+        ("2025-02-11T20:10:00+00:00", BatchStatus.COMPLETED),
+        (None, BatchStatus.COMPLETED),
+    ],
+)
+def test_a_completed_batch_finalized_at_its_deadline_ran_out_of_time(
+    finalizing_at: str | None, status: BatchStatus
+) -> None:
+    view = BatchView(
+        id="batch-1",
+        status="completed",
+        created_at="2025-02-11T19:52:02+00:00",
+        finalizing_at=finalizing_at,
+        expected_completion_at="2025-02-12T07:52:02+00:00",
+    )
+    assert batch_state(view, None).status is status

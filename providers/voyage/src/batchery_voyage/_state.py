@@ -3,8 +3,12 @@
 Voyage's reference lists `validating`, `failed`, `in_progress`, `finalizing`, `completed`,
 `cancelling` and `cancelled`; older guide examples spell `canceling`/`canceled` and hint at
 `partially_completed` for a batch whose 12 h window ran out (provider-wire-formats.md §4.4,
-§4.6). All are read, the unfinished-window one as `expired`. Timestamps are RFC 3339 strings,
-sometimes without a zone (read as UTC); numbers are taken as Unix seconds.
+§4.6). All are read, the unfinished-window one as `expired`. Voyage documents no status for a
+batch whose window ran out: it prepares the finished results and ends `completed`, the rest in
+the error file as `batch_expired` (https://docs.voyageai.com/docs/batch-inference). Such a
+batch began finalizing at its `expected_completion_at`, not before, so a `completed` batch
+whose `finalizing_at` is not earlier than that is read as `expired`. Timestamps are RFC 3339
+strings, sometimes without a zone (read as UTC); numbers are taken as Unix seconds.
 """
 
 from __future__ import annotations
@@ -60,6 +64,16 @@ def _status(raw: str) -> BatchStatus:
     return status
 
 
+def _ran_out(view: BatchView, status: BatchStatus) -> BatchStatus:
+    """`expired` for a `completed` batch that was finalized only when its window ended."""
+    if status is not BatchStatus.COMPLETED:
+        return status
+    finalizing, deadline = parse_time(view.finalizing_at), parse_time(view.expected_completion_at)
+    if finalizing is not None and deadline is not None and finalizing >= deadline:
+        return BatchStatus.EXPIRED
+    return status
+
+
 def batch_state(view: BatchView, secret: Secret | None) -> BatchState:
     counts = view.request_counts
     tag = (view.metadata or {}).get(TAG_KEY)
@@ -74,7 +88,7 @@ def batch_state(view: BatchView, secret: Secret | None) -> BatchState:
         error = redact("; ".join(parts), secret)[:500]
     return BatchState(
         batch_id=view.id,
-        status=_status(view.status),
+        status=_ran_out(view, _status(view.status)),
         created_at=parse_time(view.created_at) or 0.0,
         total=counts.total if counts is not None else 0,
         completed=counts.completed if counts is not None else 0,

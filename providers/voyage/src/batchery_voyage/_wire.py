@@ -178,6 +178,8 @@ class BatchView(msgspec.Struct, frozen=True):
     request_counts: RequestCounts | None = None
     metadata: dict[str, Any] | None = None
     errors: BatchErrors | None = None
+    finalizing_at: str | float | None = None
+    expected_completion_at: str | float | None = None
 
 
 class BatchList(msgspec.Struct, frozen=True):

@@ -14,6 +14,16 @@ A batch ends `SUCCEEDED`, or `FAILED` when its input cannot be read or every req
 Cancel is best effort: a pending or running batch is `CANCELLED` at once, keeping the results
 of the requests already run; cancelling a cancelled batch changes nothing. States are spelled
 `BATCH_STATE_*`, or `JOB_STATE_*` when the emulator is asked to.
+
+Each batch is a `google.longrunning.Operation`, whose contract
+(googleapis/googleapis `google/longrunning/operations.proto`) is that a done operation holds
+exactly one of `error` and `response`, and that a cancelled one holds `error` with code 1
+(`CANCELLED`). So only a `SUCCEEDED` batch has a `response`; `CANCELLED` has error 1, `FAILED`
+error 3 (`INVALID_ARGUMENT`, unreadable input) or 13 (`INTERNAL`, every request failed), and
+`EXPIRED` error 4 (`DEADLINE_EXCEEDED`). What a cancelled or failed batch did run stays in the
+batch's own `output` (`metadata.output`, "the output of the batch request" in the Gemini API
+reference, https://ai.google.dev/api/batch-mode); an expired batch has none, as the batch
+guide says of a job past its 48 hours (https://ai.google.dev/gemini-api/docs/batch-api).
 """
 
 from __future__ import annotations
@@ -59,6 +69,7 @@ EXPIRE_S = 48 * 3600.0
 _T = TypeVar("_T")
 _LIVE = frozenset({"PENDING", "RUNNING"})
 _CANCELLED = Status(code=1, message="CANCELLED")
+_EXPIRED = Status(code=4, message="The batch expired: it did not finish within 48 hours.")
 
 
 class _Batch:
@@ -236,6 +247,7 @@ class BatchStore:
                 if now >= expires:
                     self._count(batch, self._processed(batch, expires))
                     batch.state, batch.ended, batch.updated = "EXPIRED", expires, expires
+                    batch.error = _EXPIRED
                     return False
             elif now >= done_at:
                 await self._finish(batch, "SUCCEEDED", done_at, batch.total)
@@ -309,7 +321,8 @@ class BatchStore:
             ),
             state=self._prefix + batch.state,
         )
-        response = {"@type": kind + "Output", **output} if done and output else None
+        succeeded = batch.state == "SUCCEEDED"
+        response = {"@type": kind + "Output", **output} if succeeded and output else None
         return Operation(
             name=batch.name,
             metadata=resource,

@@ -11,10 +11,15 @@ Emulated durations (divide by `time_scale` for real time):
 | window | `WINDOW_S` = 12 h from create |
 
 100,000 requests take about 5.6 emulated hours, inside the window, so only the `batch_expire`
-fault (which stalls a batch halfway) makes one run out of time. Voyage's reference lists no
-status for that case (provider-wire-formats.md §4.6); the emulator follows the older guide
-examples: the batch is finalized and ends `partially_completed` (with `partially_completed_at`),
-its unfinished requests in the error file as `batch_expired`.
+fault (which stalls a batch halfway) makes one run out of time. Voyage documents no status for
+that case: its batch reference lists only `validating`, `failed`, `in_progress`, `finalizing`,
+`completed`, `cancelling` and `cancelled` (the batch object of
+`POST /v1/batches`, https://docs.voyageai.com/reference/create-batch),
+and its batch guide (https://docs.voyageai.com/docs/batch-inference) says that when the 12 h
+window ends the finished results are prepared and the unfinished requests go to the error file
+as `batch_expired`. So the batch is finalized and ends `completed`, the documented ending of
+`finalizing`, with its partial results kept. `partially_completed` (and
+`partially_completed_at`), which older guide examples show, is not documented and not sent.
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ TIMELINE = Timeline(
     cancelling_s=CANCELLING_S,
     window_s=WINDOW_S,
     cancellable=frozenset({"validating", "in_progress"}),
-    expired_status="partially_completed",
+    expired_status="completed",
     finalize_expired=True,
     count_rejected=True,
 )

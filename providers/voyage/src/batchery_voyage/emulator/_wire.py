@@ -54,7 +54,6 @@ class BatchObject(msgspec.Struct, kw_only=True):
     expected_completion_at: str | None = None
     finalizing_at: str | None = None
     completed_at: str | None = None
-    partially_completed_at: str | None = None
     failed_at: str | None = None
     cancelling_at: str | None = None
     cancelled_at: str | None = None
