@@ -5,6 +5,13 @@ an `errored` line when its params are invalid or the fault plan fails it; reques
 ran get `canceled` or `expired` lines. The fault plan may also shuffle the lines, repeat a
 line, add a line for a custom_id nobody sent, or break a line: cut in half, stripped of quotes,
 turned into a JSON string, or led by bytes that are not UTF-8.
+
+Invalid `params` (`max_tokens: 0`, no messages, `stream: true`) are not refused at create:
+Anthropic validates each request's params only while processing it and reports the problem
+when the batch has ended ("Validation of the params object for each message request is
+performed asynchronously", Message Batches guide,
+https://platform.claude.com/docs/en/build-with-claude/batch-processing), so such a request ends
+`errored` with an `invalid_request_error`, exactly as the same params sent realtime are refused.
 """
 
 from __future__ import annotations
