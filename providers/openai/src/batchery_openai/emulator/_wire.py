@@ -2,6 +2,12 @@
 
 Fields that OpenAI sends as `null` are plain `None` defaults (never omitted), because the
 official SDK and hand-written clients read them by key.
+
+Nullability follows the official SDK, not the OpenAPI spec: the spec types the Batch object's
+`model`, `errors`, result file ids and status stamps, a file's `expires_at` and
+`status_details`, and a list page's `first_id`/`last_id` as non-null, yet the API sends them as
+`null` until they apply, and the SDK types them `Optional`. provider-wire-formats.md §1.4
+follows the spec there and is wrong; the schemathesis test lists these as allowed exceptions.
 """
 
 from __future__ import annotations
