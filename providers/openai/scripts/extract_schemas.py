@@ -123,7 +123,7 @@ def find_spec() -> Path:
 def main(argv: list[str]) -> int:
     spec_path = Path(argv[1]) if len(argv) > 1 else find_spec()
     raw = spec_path.read_bytes()
-    spec = yaml.safe_load(raw)
+    spec = yaml.load(raw, Loader=yaml.CSafeLoader)
     digest = hashlib.sha256(raw).hexdigest()
     source = f"openai/openai-openapi openapi.yaml {spec['info']['version']}, sha256 {digest}"
     TARGET.mkdir(parents=True, exist_ok=True)
