@@ -211,6 +211,8 @@ async def test_an_expired_batch_has_no_results(launch_gemini: LaunchGemini, inli
     emulator.clock.advance(EXPIRE_S)
     expired = await provider.get_batch(state.batch_id)
     assert expired.status is BatchStatus.EXPIRED
+    assert expired.error is not None
+    assert "48 hours" in expired.error
     assert await collect(provider, expired) == []
 
 
