@@ -7,6 +7,7 @@ window ran out ends `completed` (Voyage documents no other ending) with its part
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -75,3 +76,38 @@ async def test_a_batch_out_of_time_ends_completed_with_its_partial_results(
     async with session.get(f"files/{batch['error_file_id']}/content") as response:
         errors = [msgspec.json.decode(line) for line in (await response.read()).splitlines()]
     assert {line["error"]["code"] for line in errors} == {"batch_expired"}
+
+
+async def test_a_line_with_refused_data_is_failed_from_the_start_so_counts_never_go_down() -> None:
+    async with (
+        VoyageEmulator(EmulatorOptions()) as emulator,
+        aiohttp.ClientSession(emulator.base_url + "/", headers=AUTH) as session,
+    ):
+        bodies = [{"input": ["one"]}, {"input": [""]}, {"input": ["three"]}]
+        lines = b"".join(
+            msgspec.json.encode({"custom_id": f"c-{i}", "body": body}) + b"\n"
+            for i, body in enumerate(bodies)
+        )
+        form = aiohttp.FormData()
+        form.add_field("purpose", "batch")
+        form.add_field("file", lines, filename="in.jsonl")
+        async with session.post("files", data=form) as response:
+            file_id = (await response.json())["id"]
+        create = {
+            "input_file_id": file_id,
+            "endpoint": "/v1/embeddings",
+            "completion_window": "12h",
+            "request_params": {"model": "voyage-3.5"},
+        }
+        async with session.post("batches", json=create) as response:
+            batch_id = (await response.json())["id"]
+        seen: list[tuple[int, int]] = []
+        for _ in range(12):
+            emulator.clock.advance(5)
+            async with session.get(f"batches/{batch_id}") as response:
+                counts = (await response.json())["request_counts"]
+            seen.append((counts["completed"], counts["failed"]))
+    assert seen[-1] == (2, 1)
+    for (done_before, failed_before), (done, failed) in itertools.pairwise(seen):
+        assert done >= done_before, seen
+        assert failed >= failed_before, seen

@@ -8,7 +8,9 @@ codes, so the ones here (`invalid_json_line`, `invalid_request_line`, `duplicate
 Result lines carry `batch_id`. A failed request goes to the error file as a response with a
 non-200 `status_code` and a `message`; a request the batch never ran (its window ran out, or
 it was cancelled) goes there with `response: null` and an `error` coded `batch_expired` or
-`batch_cancelled`. The kit's writer adds the plan's line faults.
+`batch_cancelled`. A line whose data the endpoint would refuse (an empty input, say) is found
+while validating and counted as failed from the start, so `request_counts` never go down.
+The kit's writer adds the plan's line faults.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from batchery.emulator import (
 
 from batchery_voyage.emulator._files import MAX_FILE_BYTES
 from batchery_voyage.emulator._http import ApiError
-from batchery_voyage.emulator._responses import DATA_KEYS, inputs_of_line, respond
+from batchery_voyage.emulator._responses import DATA_KEYS, check_data, inputs_of_line, respond
 from batchery_voyage.emulator._wire import InputLine
 
 __all__ = ["MAX_INPUTS", "validate_input", "write_results"]
@@ -89,6 +91,11 @@ def validate_input(path: Path, endpoint: str, batch_id: str, plan: FaultPlan) ->
         problem = _body_problem(endpoint, item.body)
         if problem is not None:
             result.fail("invalid_body", f"Invalid body: {problem}.", number, "body")
+        else:
+            try:
+                check_data(endpoint, item.body)
+            except ApiError:
+                result.refused.append(result.total - 1)
         inputs += inputs_of_line(endpoint, item.body)
     if result.total == 0:
         result.errors.append(BatchError(code="empty_file", message="The input file is empty."))
@@ -96,7 +103,7 @@ def validate_input(path: Path, endpoint: str, batch_id: str, plan: FaultPlan) ->
         message = f"The batch has {inputs} inputs; the limit is {MAX_INPUTS}."
         result.errors.insert(0, BatchError(code="too_many_inputs", message=message))
     if not result.errors:
-        result.failing = draw_failures(plan, batch_id, result.total)
+        result.failing = draw_failures(plan, batch_id, result.total, result.refused)
     return result
 
 
@@ -118,6 +125,7 @@ def write_results(
     `unrun` says why the others never ran: `expired` or `cancelled`.
     """
     decoder = msgspec.json.Decoder(InputLine)
+    refused = set(validation.refused)
 
     def render(index: int, raw: bytes, outcome: Outcome) -> tuple[dict[str, Any], bool]:
         item = decoder.decode(raw)
@@ -125,7 +133,7 @@ def write_results(
         if outcome == "unrun":
             code, message = _UNRUN[unrun]
             return line | {"response": None, "error": {"code": code, "message": message}}, False
-        if outcome == "failed":
+        if outcome == "failed" and index not in refused:
             status, message = _LINE_ERRORS[plan.pick("line_error", 3, batch_id, index)]
             payload: dict[str, Any] = {"status_code": status, "message": message}
         else:

@@ -257,9 +257,7 @@ def rerank_score(model: str, query: str, document: str) -> float:
     return round(0.05 + 0.6 * overlap + 0.3 * spread, 6)
 
 
-def rerank(body: Mapping[str, Any]) -> dict[str, Any]:
-    _check_keys(body, _RERANK_KEYS)
-    model = _model(body, RERANK_MODELS, "reranking")
+def _ranked(body: Mapping[str, Any]) -> tuple[str, list[str]]:
     query = body.get("query")
     if not isinstance(query, str) or not query:
         raise ApiError(400, "query must be a non-empty string.")
@@ -270,6 +268,13 @@ def rerank(body: Mapping[str, Any]) -> dict[str, Any]:
         raise ApiError(400, f"documents holds {len(documents)}; the limit is {MAX_DOCUMENTS}.")
     if not all(isinstance(document, str) for document in documents):
         raise ApiError(400, "documents must hold strings only.")
+    return query, documents
+
+
+def rerank(body: Mapping[str, Any]) -> dict[str, Any]:
+    _check_keys(body, _RERANK_KEYS)
+    model = _model(body, RERANK_MODELS, "reranking")
+    query, documents = _ranked(body)
     top_k = body.get("top_k")
     if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
         raise ApiError(400, "top_k must be a positive integer or null.")
@@ -296,6 +301,20 @@ _HANDLERS: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
 def respond(endpoint: str, body: Mapping[str, Any]) -> dict[str, Any]:
     """The 200 body for `body` sent to `endpoint` (`/v1/...`); an invalid one raises ApiError."""
     return _HANDLERS[endpoint](body)
+
+
+def check_data(endpoint: str, body: Mapping[str, Any]) -> None:
+    """Raise the 400 a batch line's data would get, without working out an answer.
+
+    The batch's `request_params` are checked at create, so a line can only be refused for its
+    data; checking it while validating lets the batch count that line as failed from the start.
+    """
+    if endpoint == "/v1/embeddings":
+        _texts(body.get("input"), "input", MAX_INPUTS)
+    elif endpoint == "/v1/contextualizedembeddings":
+        _documents(body.get("inputs"))
+    else:
+        _ranked(body)
 
 
 def check_params(endpoint: str, params: Mapping[str, Any]) -> None:
