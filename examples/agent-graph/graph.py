@@ -22,10 +22,10 @@ from batchery.logging import configure_logging
 from batchery.progress import ProgressBus
 from batchery.settings import Settings
 from batchery.spi import EmulatorOptions
-from batchery_infer_atoms import InferAtomsReport, InferAtomsSettings, load_samples
+from batchery_infer_atoms import Atom, InferAtomsReport, InferAtomsSettings, load_samples
 from batchery_langgraph import as_langgraph_node
 from batchery_openai.emulator import OpenAIEmulator
-from batchery_verify import VerifyReport, VerifySettings
+from batchery_verify import ScoredAtom, VerifyReport, VerifySettings
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
@@ -38,11 +38,12 @@ class State(TypedDict, total=False):
 
     items: list[dict[str, str]]
     run_id: str
-    atoms: list[Any]
+    deadline_at: float
+    atoms: list[Atom]
     infer_atoms_report: InferAtomsReport
-    verified_atoms: list[Any]
-    rejected_atoms: list[Any]
-    unscored_atoms: list[Any]
+    verified_atoms: list[ScoredAtom]
+    rejected_atoms: list[ScoredAtom]
+    unscored_atoms: list[dict[str, Any]]
     verify_report: VerifyReport
 
 
@@ -121,16 +122,16 @@ def summary(final: dict[str, Any]) -> list[str]:
     """The final state in a few lines: what was kept, what it cost, the best atoms."""
     infer: InferAtomsReport = final["infer_atoms_report"]
     verify: VerifyReport = final["verify_report"]
-    cost = infer.cost_usd + verify.cost_usd
-    savings = infer.savings_usd + verify.savings_usd
+    cost = infer["cost_usd"] + verify["cost_usd"]
+    savings = infer["savings_usd"] + verify["savings_usd"]
     lines = [
-        f"items: {infer.items}, atoms: {infer.atoms}, failed items: {len(infer.failed)}",
-        f"verified: {verify.verified}, rejected: {verify.rejected}, "
-        f"unscored: {len(final['unscored_atoms'])} (pass mark {verify.pass_mark})",
+        f"items: {infer['items']}, atoms: {infer['atoms']}, failed items: {len(infer['failed'])}",
+        f"verified: {verify['verified']}, rejected: {verify['rejected']}, "
+        f"unscored: {len(final['unscored_atoms'])} (pass mark {verify['pass_mark']})",
         f"cost: ${cost:.6f}, saved ${savings:.6f} against realtime",
     ]
-    best = sorted(final["verified_atoms"], key=lambda atom: -atom.score)[:3]
-    lines += [f"  {atom.score:>3} {atom.id}: {atom.statement}" for atom in best]
+    best: list[ScoredAtom] = sorted(final["verified_atoms"], key=lambda atom: -atom["score"])[:3]
+    lines += [f"  {atom['score']:>3} {atom['id']}: {atom['statement']}" for atom in best]
     return lines
 
 

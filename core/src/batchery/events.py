@@ -17,6 +17,7 @@ __all__ = [
     "Event",
     "FallbackStarted",
     "ItemRetried",
+    "JobMode",
     "ModeChosen",
     "ModeEstimate",
     "NodeFinished",
@@ -118,8 +119,23 @@ class NodeStarted(Event, frozen=True, kw_only=True, tag="node_started"):
     items: int
 
 
+class JobMode(msgspec.Struct, frozen=True, kw_only=True):
+    """The mode one of a node's jobs ran in and why; `results` counts its answers by the mode
+    that produced them, so a batch that fell back shows both, with `fallback` saying why."""
+
+    job_id: str
+    mode: str
+    reason: str
+    results: dict[str, int] = msgspec.field(default_factory=dict)
+    fallback: str | None = None
+
+
 class NodeFinished(Event, frozen=True, kw_only=True, tag="node_finished"):
-    """A graph node ended: what it produced, what failed (by item id), what it cost."""
+    """A graph node ended: what it produced, what failed (by item id), what it cost.
+
+    `modes` has one entry per job, in order. With a deadline, `deadline_at` is when the node
+    had to be done (Unix seconds) and `overrun_s` how late it finished, None when on time.
+    """
 
     node: str
     items: int
@@ -129,6 +145,9 @@ class NodeFinished(Event, frozen=True, kw_only=True, tag="node_finished"):
     cost_usd: float = 0.0
     realtime_cost_usd: float = 0.0
     savings_usd: float = 0.0
+    modes: list[JobMode] = msgspec.field(default_factory=list)
+    deadline_at: float | None = None
+    overrun_s: float | None = None
 
 
 class RunFinished(Event, frozen=True, kw_only=True, tag="run_finished"):
