@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
-import msgspec
 import pytest
 from batchery_infer_atoms import InferAtomsReport, InferAtomsSettings, load_samples
 from batchery_langgraph import as_langgraph_node
