@@ -17,7 +17,9 @@ __all__ = [
     "Event",
     "FallbackStarted",
     "ItemRetried",
+    "JobEvent",
     "JobMode",
+    "JobRunEvent",
     "ModeChosen",
     "ModeEstimate",
     "NodeFinished",
@@ -164,7 +166,7 @@ class RunFinished(Event, frozen=True, kw_only=True, tag="run_finished"):
     cached: int = 0
 
 
-RunEvent = (
+JobRunEvent = (
     RunStarted
     | ModeChosen
     | BatchSubmitted
@@ -173,9 +175,22 @@ RunEvent = (
     | FallbackStarted
     | OverSla
     | RunFinished
-    | NodeStarted
-    | NodeFinished
 )
+"""What a job reports under its own run id."""
+
+
+class JobEvent(Event, frozen=True, kw_only=True, tag="job_event"):
+    """One event of a job a node runs, repeated in the node's own run.
+
+    Following a node run is then one ordered sequence (the node's `seq`) that holds the node's
+    events and its jobs'. `event` is the job's event as it is in the job's own run: its
+    `run_id` names the job and its `seq` counts in the job's run.
+    """
+
+    event: JobRunEvent
+
+
+RunEvent = JobRunEvent | NodeStarted | NodeFinished | JobEvent
 
 _decoder: msgspec.json.Decoder[RunEvent] = msgspec.json.Decoder(RunEvent)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import pytest
-from batchery.events import ModeChosen, NodeFinished, NodeStarted, RunFinished
+from batchery.events import JobEvent, ModeChosen, NodeFinished, NodeStarted, RunFinished
 from batchery.model import Mode
 from batchery.nodes import GraphNode, discover_nodes
 from batchery_infer_atoms import Atom
@@ -113,7 +113,9 @@ async def test_events_tie_the_node_and_its_jobs_to_one_run_id(nodes: NodesFactor
     async with nodes() as n:
         update = await n.run("verify", {"atoms": atoms(5), "run_id": "graph-9"})
     report: VerifyReport = update["verify_report"]
-    events = [e for e in n.events if e.run_id.startswith(report["run_id"])]
+    seen = [e for e in n.events if e.run_id.startswith(report["run_id"])]
+    events = [e for e in seen if not isinstance(e, JobEvent)]
+    repeats = [e for e in seen if isinstance(e, JobEvent)]
 
     assert report["run_id"] == "graph-9-verify"
     started, *job_events, finished = events
@@ -125,6 +127,8 @@ async def test_events_tie_the_node_and_its_jobs_to_one_run_id(nodes: NodesFactor
     assert {e.run_id for e in job_events} == {f"{report['run_id']}-1"}
     assert isinstance(job_events[0], ModeChosen)
     assert isinstance(job_events[-1], RunFinished)
+    assert [e.event for e in repeats] == job_events
+    assert all(e.run_id == report["run_id"] for e in repeats)
 
 
 async def test_the_plugin_is_discovered_and_is_a_graph_node(nodes: NodesFactory) -> None:

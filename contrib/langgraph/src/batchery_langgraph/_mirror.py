@@ -8,7 +8,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import msgspec
-from batchery.events import NodeStarted, RunEvent
+from batchery.events import JobEvent, NodeStarted, RunEvent
 
 __all__ = ["CUSTOM_EVENT_PREFIX", "EventMirror"]
 
@@ -56,6 +56,9 @@ class EventMirror:
             _calling.reset(token)
 
     def owns(self, event: RunEvent) -> bool:
+        """Whether the event is this call's; a `JobEvent` is not, its job's event already is."""
+        if isinstance(event, JobEvent):
+            return False
         if self.run_id is None:
             if not (
                 isinstance(event, NodeStarted)

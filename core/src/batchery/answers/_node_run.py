@@ -17,7 +17,14 @@ from batchery.answers._collect import Accept, Ask, Collected, collect_answers
 from batchery.answers._prompts import PromptTemplate
 from batchery.answers._report import NodeReport
 from batchery.answers._settings import NodeSettings
-from batchery.events import ItemRetried, JobMode, NodeFinished, NodeStarted
+from batchery.events import (
+    ItemRetried,
+    JobEvent,
+    JobMode,
+    NodeFinished,
+    NodeStarted,
+    RunEvent,
+)
 from batchery.nodes import read_deadline
 from batchery.progress import ProgressBus
 from batchery.service import BatchLlmService
@@ -58,8 +65,9 @@ async def ask_as_node(
 ) -> Collected[T]:
     """Emit `NodeStarted`, then collect the answers, each re-ask reported as `ItemRetried`.
 
-    Every job gets what is left of `deadline_at`. An unknown provider fails here, before
-    anything is said to have started.
+    Every job gets what is left of `deadline_at`, and every event of a job is repeated in the
+    node's run as a `JobEvent`. An unknown provider fails here, before anything is said to
+    have started.
     """
     service.provider(settings.provider)
     await bus.emit(run_id, NodeStarted, node=node, items=items)
@@ -67,19 +75,31 @@ async def ask_as_node(
     async def retried(item_id: str, attempt: int, reason: str) -> None:
         await bus.emit(run_id, ItemRetried, custom_id=item_id, attempt=attempt, reason=reason)
 
+    jobs_prefix = f"{run_id}-"
+
+    async def repeat(event: RunEvent, body: bytes) -> None:
+        if event.run_id.startswith(jobs_prefix) and not isinstance(
+            event, NodeStarted | NodeFinished | JobEvent
+        ):
+            await bus.emit(run_id, JobEvent, event=event)
+
     options = settings.ask_options()
     if deadline_at is not None:
         options = msgspec.structs.replace(options, deadline_s=max(0.0, deadline_at - time.time()))
-    return await collect_answers(
-        service,
-        asks,
-        schema=schema,
-        accept=accept,
-        run_id=run_id,
-        options=options,
-        retry_prompt=retry_prompt,
-        on_retry=retried,
-    )
+    bus.add_sink(repeat)
+    try:
+        return await collect_answers(
+            service,
+            asks,
+            schema=schema,
+            accept=accept,
+            run_id=run_id,
+            options=options,
+            retry_prompt=retry_prompt,
+            on_retry=retried,
+        )
+    finally:
+        bus.remove_sink(repeat)
 
 
 async def node_finished(
