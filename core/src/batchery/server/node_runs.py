@@ -76,9 +76,7 @@ class NodeRunsController(Controller):
         after_seq: Annotated[int, QueryParameter(ge=0)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 500,
     ) -> EventLog:
-        if not await owners.owns(caller.tenant, run_id) or not await is_run(
-            service.store, run_id
-        ):
+        if not await owners.owns(caller.tenant, run_id) or not await is_run(service.store, run_id):
             raise NotFoundException("not found")
         rows = await service.store.events(run_id, after_seq=after_seq)
         page = rows[:limit]
