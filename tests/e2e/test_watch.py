@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -60,7 +60,10 @@ def _runs(url: str) -> list[dict[str, object]]:
         return runs
 
 
-def test_watch_follows_a_run_from_another_process_to_its_end(server: str, tmp_path: Path) -> None:
+def _watch_the_demo(
+    server: str, tmp_path: Path, pick: Callable[[str], str]
+) -> tuple[str, str, subprocess.CompletedProcess[str]]:
+    """Start `batchery demo` on the server's store, watch `pick(first job id)` until it ends."""
     demo = subprocess.Popen(
         _cli("demo", "--store", str(tmp_path / "jobs.db"), "--requests", "60",
              "--time-scale", "20"),
@@ -75,9 +78,9 @@ def test_watch_follows_a_run_from_another_process_to_its_end(server: str, tmp_pa
             assert time.monotonic() < deadline, "the demo's run never showed up"
             time.sleep(0.2)
             runs = _runs(server)
-        run_id = str(runs[0]["run_id"])
+        job_id = str(runs[0]["run_id"])
         watched = subprocess.run(
-            _cli("watch", run_id, "--url", server),
+            _cli("watch", pick(job_id), "--url", server),
             capture_output=True,
             text=True,
             timeout=60,
@@ -89,6 +92,11 @@ def test_watch_follows_a_run_from_another_process_to_its_end(server: str, tmp_pa
         if demo.poll() is None:
             demo.kill()
             demo.wait()
+    return job_id, pick(job_id), watched
+
+
+def test_watch_follows_a_run_from_another_process_to_its_end(server: str, tmp_path: Path) -> None:
+    run_id, _, watched = _watch_the_demo(server, tmp_path, lambda job_id: job_id)
 
     assert watched.returncode == 0, watched.stderr
     lines = watched.stderr.splitlines()
@@ -110,3 +118,16 @@ def test_watch_refuses_a_bad_token_without_echoing_it(server: str) -> None:
     assert watched.returncode == 1
     assert "HTTP 401" in watched.stderr
     assert bad not in watched.stderr
+
+
+def test_watch_follows_a_graph_nodes_run_with_its_jobs(server: str, tmp_path: Path) -> None:
+    job_id, node_run, watched = _watch_the_demo(
+        server, tmp_path, lambda job_id: job_id.removesuffix("-1")
+    )
+
+    assert node_run.endswith("-infer-atoms"), job_id
+    assert watched.returncode == 0, watched.stderr
+    lines = watched.stderr.splitlines()
+    assert lines[-1] == f"{node_run}: completed"
+    assert any(line.startswith(f"{node_run} node infer-atoms finished") for line in lines)
+    assert any(line.startswith(f"{job_id} completed: 60 succeeded") for line in lines)

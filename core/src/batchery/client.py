@@ -6,9 +6,11 @@
         assert client.last_state(run_id) == (await client.snapshot(run_id)).state
 
 `follow` yields every event after its starting point exactly once, in `seq` order, and ends
-with `RunFinished`. When the socket drops, the server says the client is too slow, or a `seq`
-is skipped, it reconnects with `after_seq` set to the last event it yielded and carries on;
-refusals (bad token, unknown run) are raised at once, since retrying cannot fix them.
+with `RunFinished` (a job's run) or `NodeFinished` (a graph node's run, whose jobs' events come
+as `JobEvent`s in the same sequence). When the socket drops, the server says the client is
+too slow, or a `seq` is skipped, it reconnects with `after_seq` set to the last event it yielded
+and carries on; refusals (bad token, unknown run) are raised at once, since retrying cannot
+fix them.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from typing import Any, Final, Self, TypeVar
 import aiohttp
 import msgspec
 
-from batchery.events import RunEvent, RunFinished
+from batchery.events import NodeFinished, RunEvent, RunFinished
 from batchery.model import LlmResult
 from batchery.secrets import Secret
 from batchery.server.wire import (
     SUBPROTOCOL,
     EventsFrame,
+    NodeRunSnapshot,
     ResultsPage,
     RunList,
     RunSnapshot,
@@ -124,6 +127,10 @@ class ProgressClient:
     async def snapshot(self, run_id: str) -> RunSnapshot:
         return await self._call("GET", f"/api/runs/{run_id}", RunSnapshot)
 
+    async def node_run(self, run_id: str) -> NodeRunSnapshot:
+        """A graph node's run, with a snapshot of each job it started."""
+        return await self._call("GET", f"/api/node-runs/{run_id}", NodeRunSnapshot)
+
     async def cancel(self, run_id: str) -> RunSnapshot:
         return await self._call("POST", f"/api/runs/{run_id}/cancel", RunSnapshot)
 
@@ -163,7 +170,7 @@ class ProgressClient:
                         state = self._states[run_id] = state.apply(event)
                         failures = 0
                         yield event
-                        if isinstance(event, RunFinished):
+                        if isinstance(event, RunFinished | NodeFinished):
                             return
             except FeedRefusedError:
                 raise

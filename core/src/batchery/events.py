@@ -17,6 +17,9 @@ __all__ = [
     "Event",
     "FallbackStarted",
     "ItemRetried",
+    "JobEvent",
+    "JobMode",
+    "JobRunEvent",
     "ModeChosen",
     "ModeEstimate",
     "NodeFinished",
@@ -118,8 +121,23 @@ class NodeStarted(Event, frozen=True, kw_only=True, tag="node_started"):
     items: int
 
 
+class JobMode(msgspec.Struct, frozen=True, kw_only=True):
+    """The mode one of a node's jobs ran in and why; `results` counts its answers by the mode
+    that produced them, so a batch that fell back shows both, with `fallback` saying why."""
+
+    job_id: str
+    mode: str
+    reason: str
+    results: dict[str, int] = msgspec.field(default_factory=dict)
+    fallback: str | None = None
+
+
 class NodeFinished(Event, frozen=True, kw_only=True, tag="node_finished"):
-    """A graph node ended: what it produced, what failed (by item id), what it cost."""
+    """A graph node ended: what it produced, what failed (by item id), what it cost.
+
+    `modes` has one entry per job, in order. With a deadline, `deadline_at` is when the node
+    had to be done (Unix seconds) and `overrun_s` how late it finished, None when on time.
+    """
 
     node: str
     items: int
@@ -129,6 +147,9 @@ class NodeFinished(Event, frozen=True, kw_only=True, tag="node_finished"):
     cost_usd: float = 0.0
     realtime_cost_usd: float = 0.0
     savings_usd: float = 0.0
+    modes: list[JobMode] = msgspec.field(default_factory=list)
+    deadline_at: float | None = None
+    overrun_s: float | None = None
 
 
 class RunFinished(Event, frozen=True, kw_only=True, tag="run_finished"):
@@ -145,7 +166,7 @@ class RunFinished(Event, frozen=True, kw_only=True, tag="run_finished"):
     cached: int = 0
 
 
-RunEvent = (
+JobRunEvent = (
     RunStarted
     | ModeChosen
     | BatchSubmitted
@@ -154,9 +175,22 @@ RunEvent = (
     | FallbackStarted
     | OverSla
     | RunFinished
-    | NodeStarted
-    | NodeFinished
 )
+"""What a job reports under its own run id."""
+
+
+class JobEvent(Event, frozen=True, kw_only=True, tag="job_event"):
+    """One event of a job a node runs, repeated in the node's own run.
+
+    Following a node run is then one ordered sequence (the node's `seq`) that holds the node's
+    events and its jobs'. `event` is the job's event as it is in the job's own run: its
+    `run_id` names the job and its `seq` counts in the job's run.
+    """
+
+    event: JobRunEvent
+
+
+RunEvent = JobRunEvent | NodeStarted | NodeFinished | JobEvent
 
 _decoder: msgspec.json.Decoder[RunEvent] = msgspec.json.Decoder(RunEvent)
 

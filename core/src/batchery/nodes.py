@@ -8,6 +8,7 @@ its container receives `service` (and `bus`) from core's global module by inject
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
 from collections.abc import Mapping
@@ -21,16 +22,20 @@ from batchery.service.validation import id_problem
 from batchery.spi import BATCHERY_API
 
 __all__ = [
+    "DEADLINE_KEY",
     "MAX_RUN_ID_LENGTH",
     "GraphNode",
     "NodeInfo",
     "StateError",
     "discover_nodes",
     "node_run_id",
+    "read_deadline",
     "validate_node",
 ]
 
 MAX_RUN_ID_LENGTH = 128
+DEADLINE_KEY = "deadline_at"
+"""The state key holding a graph run's one deadline, in Unix seconds, shared by every node."""
 
 
 class StateError(ValueError):
@@ -74,6 +79,22 @@ def node_run_id(state: Mapping[str, Any], node: str) -> str:
     if problem is not None:
         raise StateError(f"{node}: 'run_id' {problem}")
     return f"{base}-{node}"
+
+
+def read_deadline(state: Mapping[str, Any], node: str) -> float | None:
+    """The state's `deadline_at` (Unix seconds), or None; anything but a finite number is refused.
+
+    An absolute time rather than a duration, so a node that starts late, or a thread resumed
+    after a crash, gets only what is left of the graph's deadline.
+    """
+    value = state.get(DEADLINE_KEY)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise StateError(
+            f"{node}: {DEADLINE_KEY!r} must be a time in Unix seconds (a number), not {value!r}"
+        )
+    return float(value)
 
 
 def validate_node(name: str, loaded: object) -> type[Module]:

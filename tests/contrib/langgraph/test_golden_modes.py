@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
-import msgspec
 import pytest
 from batchery_infer_atoms import InferAtomsReport, InferAtomsSettings, load_samples
 from batchery_langgraph import as_langgraph_node
@@ -74,8 +73,8 @@ async def _pipeline(
 
 def _outcome(report: InferAtomsReport | VerifyReport) -> dict[str, Any]:
     """A report without what names the run or prices it, which differ by mode by design."""
-    fields = msgspec.to_builtins(report)
-    for key in ("run_id", "jobs", "cost_usd", "realtime_cost_usd", "savings_usd"):
+    fields = dict(report)
+    for key in ("run_id", "jobs", "modes", "cost_usd", "realtime_cost_usd", "savings_usd"):
         del fields[key]
     return fields
 
@@ -103,8 +102,8 @@ async def test_batch_and_realtime_keep_the_same_atoms_and_scores(boot: BootFacto
         assert _outcome(batch[key]) == _outcome(realtime[key]), key
 
     infer, verify = batch["infer_atoms_report"], batch["verify_report"]
-    assert infer.repaired or verify.repaired
-    assert infer.retried + verify.retried > 0
+    assert infer["repaired"] or verify["repaired"]
+    assert infer["retried"] + verify["retried"] > 0
     for key in ("infer_atoms_report", "verify_report"):
-        assert batch[key].realtime_cost_usd == pytest.approx(realtime[key].cost_usd, abs=1e-7)
-        assert batch[key].cost_usd == pytest.approx(realtime[key].cost_usd / 2, abs=1e-7)
+        assert batch[key]["realtime_cost_usd"] == pytest.approx(realtime[key]["cost_usd"], abs=1e-7)
+        assert batch[key]["cost_usd"] == pytest.approx(realtime[key]["cost_usd"] / 2, abs=1e-7)

@@ -82,3 +82,17 @@ def test_one_limiter_per_account_and_model() -> None:
     assert registry.limiter(first, "m") is registry.limiter(first, "m")  # type: ignore[arg-type]
     assert registry.limiter(first, "m") is not registry.limiter(second, "m")  # type: ignore[arg-type]
     assert registry.limiter(first, "m") is not registry.limiter(first, "n")  # type: ignore[arg-type]
+
+
+def test_the_cautious_latency_adds_a_margin_learned_from_how_calls_vary() -> None:
+    steady, jumpy = RateLimiter(), RateLimiter()
+    assert steady.cautious_latency_s is None
+    for latency in (1.0, 1.0, 1.0, 1.0):
+        steady.record(latency, tokens=10)
+    for latency in (0.2, 1.8, 0.2, 1.8):
+        jumpy.record(latency, tokens=10)
+
+    assert steady.cautious_latency_s == pytest.approx(1.0)
+    assert jumpy.latency_s is not None
+    assert jumpy.cautious_latency_s is not None
+    assert jumpy.cautious_latency_s > jumpy.latency_s + 0.5

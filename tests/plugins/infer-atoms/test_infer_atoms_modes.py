@@ -9,7 +9,14 @@ from typing import Literal
 import msgspec
 import pytest
 from batchery.app import BatcheryModule
-from batchery.events import BatchSubmitted, ModeChosen, NodeFinished, NodeStarted, RunFinished
+from batchery.events import (
+    BatchSubmitted,
+    JobEvent,
+    ModeChosen,
+    NodeFinished,
+    NodeStarted,
+    RunFinished,
+)
 from batchery.model import Mode
 from batchery.modules import Application
 from batchery.nodes import GraphNode, discover_nodes
@@ -33,15 +40,15 @@ def check_atoms(atoms: list[Atom], item_ids: list[str], max_atoms: int = 8) -> N
     """Every item has 1..max atoms, numbered `{item}#1..n` in item order, with sane fields."""
     by_item: dict[str, list[Atom]] = {}
     for atom in atoms:
-        by_item.setdefault(atom.item_id, []).append(atom)
+        by_item.setdefault(atom["item_id"], []).append(atom)
     assert list(by_item) == item_ids
     for item_id, found in by_item.items():
         assert 1 <= len(found) <= max_atoms
-        assert [a.id for a in found] == [f"{item_id}#{n}" for n in range(1, len(found) + 1)]
+        assert [a["id"] for a in found] == [f"{item_id}#{n}" for n in range(1, len(found) + 1)]
     for atom in atoms:
-        assert atom.statement.strip()
-        assert atom.category in DEFAULT_CATEGORIES
-        assert 0.0 <= atom.confidence <= 1.0
+        assert atom["statement"].strip()
+        assert atom["category"] in DEFAULT_CATEGORIES
+        assert 0.0 <= atom["confidence"] <= 1.0
 
 
 @pytest.mark.parametrize(("count", "mode"), [(5, Mode.REALTIME), (24, Mode.BATCH)])
@@ -52,7 +59,7 @@ async def test_the_policy_runs_small_sets_realtime_and_large_ones_batch(
     async with nodes() as n:
         update = await n.run("infer-atoms", {"items": items})
         report: InferAtomsReport = update["infer_atoms_report"]
-        [job_id] = report.jobs
+        [job_id] = report["jobs"]
         job = await n.service.store.get_job(job_id)
 
     assert set(update) == {"atoms", "infer_atoms_report"}
@@ -60,15 +67,15 @@ async def test_the_policy_runs_small_sets_realtime_and_large_ones_batch(
     assert job.mode is mode
     assert "batch threshold 20" in (job.reason or "")
     check_atoms(update["atoms"], [item["id"] for item in items])
-    assert report.items == count
-    assert report.atoms == len(update["atoms"])
-    assert report.failed == []
-    assert report.retried == 0
-    assert report.cost_usd > 0
+    assert report["items"] == count
+    assert report["atoms"] == len(update["atoms"])
+    assert report["failed"] == []
+    assert report["retried"] == 0
+    assert report["cost_usd"] > 0
     if mode is Mode.BATCH:
-        assert report.savings_usd == pytest.approx(report.realtime_cost_usd / 2)
+        assert report["savings_usd"] == pytest.approx(report["realtime_cost_usd"] / 2)
     else:
-        assert report.savings_usd == 0
+        assert report["savings_usd"] == 0
 
 
 @pytest.mark.parametrize(("count", "forced"), [(3, "batch"), (25, "realtime")])
@@ -78,7 +85,7 @@ async def test_the_settings_can_force_either_mode(
     settings = InferAtomsSettings(mode=forced)
     async with nodes(overrides={"infer-atoms.settings": settings}) as n:
         update = await n.run("infer-atoms", {"items": sample_items(count)})
-        [job_id] = update["infer_atoms_report"].jobs
+        [job_id] = update["infer_atoms_report"]["jobs"]
         job = await n.service.store.get_job(job_id)
 
     assert job is not None
@@ -104,25 +111,29 @@ async def test_events_tie_the_node_and_its_jobs_to_the_callers_run_id(nodes: Nod
     async with nodes() as n:
         update = await n.run("infer-atoms", {"items": items, "run_id": "graph-7"})
     report: InferAtomsReport = update["infer_atoms_report"]
-    run_id = report.run_id
-    events = [e for e in n.events if e.run_id.startswith(run_id)]
+    run_id = report["run_id"]
+    seen = [e for e in n.events if e.run_id.startswith(run_id)]
+    events = [e for e in seen if not isinstance(e, JobEvent)]
+    repeats = [e for e in seen if isinstance(e, JobEvent)]
 
     assert run_id == "graph-7-infer-atoms"
-    assert events == [e for e in n.events if e.run_id.startswith("graph-7")]
+    assert seen == [e for e in n.events if e.run_id.startswith("graph-7")]
     assert isinstance(events[0], NodeStarted)
     assert (events[0].run_id, events[0].node, events[0].items) == (run_id, "infer-atoms", 4)
     finished = events[-1]
     assert isinstance(finished, NodeFinished)
     assert finished.run_id == run_id
-    assert (finished.items, finished.produced, finished.failed_items) == (4, report.atoms, [])
-    assert finished.cost_usd == report.cost_usd > 0
-    assert finished.realtime_cost_usd == report.realtime_cost_usd
+    assert (finished.items, finished.produced, finished.failed_items) == (4, report["atoms"], [])
+    assert finished.cost_usd == report["cost_usd"] > 0
+    assert finished.realtime_cost_usd == report["realtime_cost_usd"]
     job_events = events[1:-1]
     assert {e.run_id for e in job_events} == {f"{run_id}-1"}
     assert isinstance(job_events[0], ModeChosen)
     assert job_events[0].mode == "realtime"
     assert isinstance(job_events[-1], RunFinished)
     assert job_events[-1].succeeded == 4
+    assert {e.run_id for e in repeats} == {run_id}
+    assert [e.event for e in repeats] == job_events
 
 
 async def test_calls_without_a_run_id_get_distinct_run_ids(nodes: NodesFactory) -> None:
@@ -131,8 +142,8 @@ async def test_calls_without_a_run_id_get_distinct_run_ids(nodes: NodesFactory) 
         first = await n.run("infer-atoms", state)
         second = await n.run("infer-atoms", state)
 
-    assert first["infer_atoms_report"].run_id != second["infer_atoms_report"].run_id
-    assert first["infer_atoms_report"].run_id.startswith("infer-atoms-")
+    assert first["infer_atoms_report"]["run_id"] != second["infer_atoms_report"]["run_id"]
+    assert first["infer_atoms_report"]["run_id"].startswith("infer-atoms-")
     assert first["atoms"] == second["atoms"]
 
 
@@ -147,10 +158,10 @@ async def test_a_call_repeated_under_its_run_id_resumes_instead_of_sending_again
         batches = n.emulator.batches()
 
     assert second == first
-    assert first["infer_atoms_report"].retried > 0
+    assert first["infer_atoms_report"]["retried"] > 0
     assert len(batches) == 1
     chosen = [e for e in n.events if isinstance(e, ModeChosen)]
-    assert len(chosen) == len(first["infer_atoms_report"].jobs)
+    assert len(chosen) == len(first["infer_atoms_report"]["jobs"])
 
 
 async def test_an_interrupted_call_repeated_under_its_run_id_resumes_its_batch(
@@ -171,7 +182,7 @@ async def test_an_interrupted_call_repeated_under_its_run_id_resumes_its_batch(
         batches = n.emulator.batches()
 
     assert len(batches) == 1
-    assert update["infer_atoms_report"].jobs == ["task-2-infer-atoms-1"]
+    assert update["infer_atoms_report"]["jobs"] == ["task-2-infer-atoms-1"]
     check_atoms(update["atoms"], [item["id"] for item in state["items"]])
 
 
@@ -187,7 +198,7 @@ async def test_no_items_means_no_jobs_but_a_start_and_a_finish(nodes: NodesFacto
         update = await n.run("infer-atoms", {"items": []})
 
     assert update["atoms"] == []
-    assert update["infer_atoms_report"].jobs == []
+    assert update["infer_atoms_report"]["jobs"] == []
     assert [type(e) for e in n.events] == [NodeStarted, NodeFinished]
 
 
@@ -204,7 +215,7 @@ async def test_for_root_settings_configure_the_node(tmp_path: Path) -> None:
         async with app:
             node = await app.get("infer-atoms.node")
             update = await node({"items": sample_items(3)})
-            [job_id] = update["infer_atoms_report"].jobs
+            [job_id] = update["infer_atoms_report"]["jobs"]
             service = await app.get("batchery.service", BatchLlmService)
             job = await service.store.get_job(job_id)
 
@@ -218,7 +229,7 @@ async def test_the_plugin_is_discovered_and_is_a_graph_node(nodes: NodesFactory)
     [entry] = [e for e in discover_nodes() if e.name == "infer-atoms"]
     assert entry.module is InferAtomsModule
     assert InferAtomsModule.INFO is INFO
-    assert INFO.reads == ("items", "run_id")
+    assert INFO.reads == ("items", "run_id", "deadline_at")
     assert INFO.writes == ("atoms", "infer_atoms_report")
     async with nodes(names=["infer-atoms"]) as n:
         node = await n.node("infer-atoms")

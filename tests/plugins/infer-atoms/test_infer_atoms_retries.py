@@ -41,11 +41,11 @@ async def test_fenced_and_wrapped_answers_are_recovered_without_asking_again(
     report: InferAtomsReport = update["infer_atoms_report"]
 
     assert update["atoms"] == expected
-    assert report.retried == 0
-    assert len(report.jobs) == 1
-    repairs = {r for done in report.repaired.values() for r in done}
+    assert report["retried"] == 0
+    assert len(report["jobs"]) == 1
+    repairs = {r for done in report["repaired"].values() for r in done}
     assert repairs == {CODE_FENCE, SURROUNDING_PROSE}
-    assert 0 < len(report.repaired) < len(items)
+    assert 0 < len(report["repaired"]) < len(items)
 
 
 @pytest.mark.parametrize("mode", ["batch", "realtime"])
@@ -57,14 +57,14 @@ async def test_only_the_unparsable_answers_are_asked_again(nodes: NodesFactory, 
     ) as n:
         update = await n.run("infer-atoms", {"items": items})
         report: InferAtomsReport = update["infer_atoms_report"]
-        first, retry = report.jobs[0], report.jobs[1]
+        first, retry = report["jobs"][0], report["jobs"][1]
         damaged = await unparsable(n, first)
         asked_again = await n.requests(retry)
         originals = {r.custom_id: r for r in await n.requests(first)}
 
     assert 0 < len(damaged) < len(items)
     assert {r.custom_id for r in asked_again} == damaged
-    assert report.retried >= len(damaged)
+    assert report["retried"] >= len(damaged)
     for request in asked_again:
         original = originals[request.custom_id]
         assert user_text(request).startswith(user_text(original) + "\n\nThis is attempt 2.")
@@ -73,10 +73,10 @@ async def test_only_the_unparsable_answers_are_asked_again(nodes: NodesFactory, 
     retried_events = [e for e in n.events if isinstance(e, ItemRetried)]
     first_round = [e for e in retried_events if e.attempt == 2]
     assert {e.custom_id for e in first_round} == damaged
-    assert {e.run_id for e in retried_events} == {report.run_id}
-    failed = {f.id for f in report.failed}
+    assert {e.run_id for e in retried_events} == {report["run_id"]}
+    failed = {f["id"] for f in report["failed"]}
     assert failed <= damaged
-    assert {a.item_id for a in update["atoms"]} == {i["id"] for i in items} - failed
+    assert {a["item_id"] for a in update["atoms"]} == {i["id"] for i in items} - failed
 
 
 async def test_an_item_that_stays_damaged_is_reported_not_dropped(nodes: NodesFactory) -> None:
@@ -87,18 +87,18 @@ async def test_an_item_that_stays_damaged_is_reported_not_dropped(nodes: NodesFa
     report: InferAtomsReport = update["infer_atoms_report"]
     finished = n.events[-1]
 
-    assert report.failed
-    for failure in report.failed:
-        assert failure.attempts == 2
-        assert "cut short" in failure.reason
-    failed = [f.id for f in report.failed]
-    produced = {a.item_id for a in update["atoms"]}
+    assert report["failed"]
+    for failure in report["failed"]:
+        assert failure["attempts"] == 2
+        assert "cut short" in failure["reason"]
+    failed = [f["id"] for f in report["failed"]]
+    produced = {a["item_id"] for a in update["atoms"]}
     assert not produced & set(failed)
     assert produced | set(failed) == {i["id"] for i in items}
-    assert len(report.jobs) == 2
+    assert len(report["jobs"]) == 2
     assert isinstance(finished, NodeFinished)
     assert finished.failed_items == failed
-    assert finished.retried == report.retried
+    assert finished.retried == report["retried"]
 
 
 async def test_retries_bypass_the_result_cache(nodes: NodesFactory, tmp_path: Path) -> None:
@@ -108,14 +108,14 @@ async def test_retries_bypass_the_result_cache(nodes: NodesFactory, tmp_path: Pa
         first = (await n.run("infer-atoms", {"items": items}))["infer_atoms_report"]
     async with nodes(faults="truncated_json=0.5", store=store) as n:
         again = (await n.run("infer-atoms", {"items": items}))["infer_atoms_report"]
-        retry_results = await n.results(again.jobs[1])
+        retry_results = await n.results(again["jobs"][1])
     chosen = {e.run_id: e for e in n.events if isinstance(e, ModeChosen)}
 
-    assert first.retried == again.retried > 0
-    assert chosen[again.jobs[0]].cached == len(items)
-    assert chosen[again.jobs[1]].cached == 0
+    assert first["retried"] == again["retried"] > 0
+    assert chosen[again["jobs"][0]].cached == len(items)
+    assert chosen[again["jobs"][1]].cached == 0
     assert not any(r.cached for r in retry_results)
-    assert again.cost_usd > 0
+    assert again["cost_usd"] > 0
 
 
 async def test_with_no_parse_retries_damaged_items_fail_after_one_attempt(
@@ -125,10 +125,10 @@ async def test_with_no_parse_retries_damaged_items_fail_after_one_attempt(
     async with nodes(faults="truncated_json=1", overrides={"infer-atoms.settings": settings}) as n:
         report = (await n.run("infer-atoms", {"items": sample_items(10)}))["infer_atoms_report"]
 
-    assert report.failed
-    assert len(report.jobs) == 1
-    assert report.retried == 0
-    assert {f.attempts for f in report.failed} == {1}
+    assert report["failed"]
+    assert len(report["jobs"]) == 1
+    assert report["retried"] == 0
+    assert {f["attempts"] for f in report["failed"]} == {1}
 
 
 async def test_an_item_the_provider_fails_is_reported_and_not_asked_again(
@@ -139,7 +139,7 @@ async def test_an_item_the_provider_fails_is_reported_and_not_asked_again(
     report: InferAtomsReport = update["infer_atoms_report"]
 
     assert update["atoms"] == []
-    assert [f.id for f in report.failed] == ["R-0", "R-1", "R-2"]
-    assert all(f.reason.startswith("the provider gave no answer") for f in report.failed)
-    assert report.retried == 0
-    assert len(report.jobs) == 1
+    assert [f["id"] for f in report["failed"]] == ["R-0", "R-1", "R-2"]
+    assert all(f["reason"].startswith("the provider gave no answer") for f in report["failed"])
+    assert report["retried"] == 0
+    assert len(report["jobs"]) == 1

@@ -26,7 +26,7 @@ async def test_default_prompts_show_the_item_and_the_categories(nodes: NodesFact
     items = [{"id": "T-1", "kind": "test case", "text": "Refunds are paid in 3 days."}]
     async with nodes() as n:
         report = (await n.run("infer-atoms", {"items": items}))["infer_atoms_report"]
-        [request] = await n.requests(report.jobs[0])
+        [request] = await n.requests(report["jobs"][0])
 
     system, user = request.messages
     assert system.role == "system"
@@ -49,14 +49,14 @@ async def test_prompt_overrides_replace_the_defaults(nodes: NodesFactory) -> Non
             max_atoms_per_item=1,
         )
         update = await node({"items": items})
-        [request] = await n.requests(update["infer_atoms_report"].jobs[0])
+        [request] = await n.requests(update["infer_atoms_report"]["jobs"][0])
 
     assert [m.content for m in request.messages] == [
         "Use only: money, time. Costs are in $.",
         "[T-1/item] Refunds are paid in 3 days.",
     ]
     [atom] = update["atoms"]
-    assert atom.category in ("money", "time")
+    assert atom["category"] in ("money", "time")
 
 
 async def test_a_retry_prompt_override_is_what_damaged_items_are_sent_again_with(
@@ -67,7 +67,7 @@ async def test_a_retry_prompt_override_is_what_damaged_items_are_sent_again_with
             n, retry_prompt="Again (#$attempt), because: $reason", mode="realtime"
         )
         report: InferAtomsReport = (await node({"items": sample_items(6)}))["infer_atoms_report"]
-        asked_again = await n.requests(report.jobs[1])
+        asked_again = await n.requests(report["jobs"][1])
 
     assert asked_again
     for request in asked_again:

@@ -58,7 +58,7 @@ async def test_items_may_be_structs_and_carry_extra_keys(nodes: NodesFactory) ->
     async with nodes(names=["infer-atoms"]) as n:
         update = await n.run("infer-atoms", {"items": items, "unrelated": object()})
 
-    assert {a.item_id for a in update["atoms"]} == {"S-1", "A-1"}
+    assert {a["item_id"] for a in update["atoms"]} == {"S-1", "A-1"}
 
 
 def test_the_bundled_samples_are_valid_items() -> None:
@@ -80,8 +80,8 @@ async def test_the_samples_run_through_infer_atoms_and_verify(nodes: NodesFactor
         state |= await n.run("verify", state)
 
     atoms = state["atoms"]
-    assert {a.item_id for a in atoms} == {s["id"] for s in state["items"]}
+    assert {a["item_id"] for a in atoms} == {s["id"] for s in state["items"]}
     report = state["verify_report"]
-    assert report.failed == []
+    assert report["failed"] == []
     scored = state["verified_atoms"] + state["rejected_atoms"]
-    assert sorted(s.id for s in scored) == sorted(a.id for a in atoms)
+    assert sorted(s["id"] for s in scored) == sorted(a["id"] for a in atoms)

@@ -30,16 +30,16 @@ async def test_the_pass_mark_splits_atoms_into_verified_and_rejected(nodes: Node
 
     assert verified
     assert rejected
-    assert all(s.score >= 50 and s.passed for s in verified)
-    assert all(s.score < 50 and not s.passed for s in rejected)
-    assert [s.id for s in verified] == [i for i in IDS if i in {s.id for s in verified}]
-    assert sorted(s.id for s in verified + rejected) == sorted(IDS)
-    assert (report.verified, report.rejected, report.pass_mark) == (
+    assert all(s["score"] >= 50 and s["passed"] for s in verified)
+    assert all(s["score"] < 50 and not s["passed"] for s in rejected)
+    assert [s["id"] for s in verified] == [i for i in IDS if i in {s["id"] for s in verified}]
+    assert sorted(s["id"] for s in verified + rejected) == sorted(IDS)
+    assert (report["verified"], report["rejected"], report["pass_mark"]) == (
         len(verified),
         len(rejected),
         50,
     )
-    assert not report.score_only
+    assert not report["score_only"]
 
 
 async def test_moving_the_pass_mark_moves_the_split_not_the_scores(nodes: NodesFactory) -> None:
@@ -47,7 +47,7 @@ async def test_moving_the_pass_mark_moves_the_split_not_the_scores(nodes: NodesF
     for mark in (0, 50, 100):
         update = await verify(nodes, pass_mark=mark)
         scored = update["verified_atoms"] + update["rejected_atoms"]
-        by_mark[mark] = ({s.id: s.score for s in scored}, len(update["verified_atoms"]))
+        by_mark[mark] = ({s["id"]: s["score"] for s in scored}, len(update["verified_atoms"]))
 
     assert by_mark[0][0] == by_mark[50][0] == by_mark[100][0]
     scores = by_mark[0][0]
@@ -62,12 +62,12 @@ async def test_score_only_keeps_every_atom_sorted_by_score(nodes: NodesFactory) 
     kept: list[ScoredAtom] = update["verified_atoms"]
 
     assert update["rejected_atoms"] == []
-    assert sorted(s.id for s in kept) == sorted(IDS)
-    assert [s.score for s in kept] == sorted((s.score for s in kept), reverse=True)
-    for score in {s.score for s in kept}:
-        tied = [s.id for s in kept if s.score == score]
+    assert sorted(s["id"] for s in kept) == sorted(IDS)
+    assert [s["score"] for s in kept] == sorted((s["score"] for s in kept), reverse=True)
+    for score in {s["score"] for s in kept}:
+        tied = [s["id"] for s in kept if s["score"] == score]
         assert tied == [i for i in IDS if i in tied]
-    passed = {s.id for s in kept if s.passed}
-    assert passed == {s.id for s in gated["verified_atoms"]}
-    assert update["verify_report"].score_only
-    assert update["verify_report"].rejected == 0
+    passed = {s["id"] for s in kept if s["passed"]}
+    assert passed == {s["id"] for s in gated["verified_atoms"]}
+    assert update["verify_report"]["score_only"]
+    assert update["verify_report"]["rejected"] == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import pytest
-from batchery.events import ModeChosen, NodeFinished, NodeStarted, RunFinished
+from batchery.events import JobEvent, ModeChosen, NodeFinished, NodeStarted, RunFinished
 from batchery.model import Mode
 from batchery.nodes import GraphNode, discover_nodes
 from batchery_infer_atoms import Atom
@@ -30,7 +30,7 @@ def atoms(count: int) -> list[dict[str, Any]]:
 
 def scores(update: dict[str, Any]) -> dict[str, tuple[int, str, tuple[str, ...]]]:
     scored: list[ScoredAtom] = update["verified_atoms"] + update["rejected_atoms"]
-    return {s.id: (s.score, s.verdict, s.reasons) for s in scored}
+    return {s["id"]: (s["score"], s["verdict"], s["reasons"]) for s in scored}
 
 
 @pytest.mark.parametrize(("count", "mode"), [(6, Mode.REALTIME), (22, Mode.BATCH)])
@@ -40,20 +40,20 @@ async def test_the_policy_runs_small_sets_realtime_and_large_ones_batch(
     async with nodes() as n:
         update = await n.run("verify", {"atoms": atoms(count)})
         report: VerifyReport = update["verify_report"]
-        job = await n.service.store.get_job(report.jobs[0])
+        job = await n.service.store.get_job(report["jobs"][0])
 
     assert set(update) == {"verified_atoms", "rejected_atoms", "unscored_atoms", "verify_report"}
     assert job is not None
     assert job.mode is mode
     found = scores(update)
-    assert len(found) == count == report.atoms == report.verified + report.rejected
+    assert len(found) == count == report["atoms"] == report["verified"] + report["rejected"]
     for score, verdict, reasons in found.values():
         assert 0 <= score <= 100
         assert verdict in VERDICTS
         assert 1 <= len(reasons) <= 3
         assert all(r.strip() for r in reasons)
     assert update["unscored_atoms"] == []
-    assert report.cost_usd > 0
+    assert report["cost_usd"] > 0
 
 
 @pytest.mark.parametrize(("count", "forced"), [(2, "batch"), (21, "realtime")])
@@ -63,7 +63,7 @@ async def test_the_settings_can_force_either_mode(
     settings = VerifySettings(mode=forced)
     async with nodes(overrides={"verify.settings": settings}) as n:
         report = (await n.run("verify", {"atoms": atoms(count)}))["verify_report"]
-        job = await n.service.store.get_job(report.jobs[0])
+        job = await n.service.store.get_job(report["jobs"][0])
 
     assert job is not None
     assert job.mode == forced
@@ -90,7 +90,7 @@ async def test_infer_atoms_atoms_and_plain_mappings_score_alike(nodes: NodesFact
 
     assert scores(from_mappings) == scores(from_structs)
     [first, *_] = from_structs["verified_atoms"] + from_structs["rejected_atoms"]
-    assert (first.item_id, first.category, first.confidence) == ("I-0", "functional", 0.5)
+    assert (first["item_id"], first["category"], first["confidence"]) == ("I-0", "functional", 0.5)
 
 
 async def test_the_source_item_is_shown_when_the_state_has_items(nodes: NodesFactory) -> None:
@@ -100,7 +100,7 @@ async def test_the_source_item_is_shown_when_the_state_has_items(nodes: NodesFac
     }
     async with nodes() as n:
         report = (await n.run("verify", state))["verify_report"]
-        requests = {r.custom_id: r for r in await n.requests(report.jobs[0])}
+        requests = {r.custom_id: r for r in await n.requests(report["jobs"][0])}
 
     assert requests["I-0#1"].messages[-1].content == (
         "Atom (functional): An order of 1 items ships within 1 days.\n\nSource: Orders ship fast."
@@ -113,25 +113,29 @@ async def test_events_tie_the_node_and_its_jobs_to_one_run_id(nodes: NodesFactor
     async with nodes() as n:
         update = await n.run("verify", {"atoms": atoms(5), "run_id": "graph-9"})
     report: VerifyReport = update["verify_report"]
-    events = [e for e in n.events if e.run_id.startswith(report.run_id)]
+    seen = [e for e in n.events if e.run_id.startswith(report["run_id"])]
+    events = [e for e in seen if not isinstance(e, JobEvent)]
+    repeats = [e for e in seen if isinstance(e, JobEvent)]
 
-    assert report.run_id == "graph-9-verify"
+    assert report["run_id"] == "graph-9-verify"
     started, *job_events, finished = events
     assert isinstance(started, NodeStarted)
     assert (started.node, started.items) == ("verify", 5)
     assert isinstance(finished, NodeFinished)
     assert (finished.node, finished.items, finished.produced) == ("verify", 5, 5)
-    assert finished.cost_usd == report.cost_usd
-    assert {e.run_id for e in job_events} == {f"{report.run_id}-1"}
+    assert finished.cost_usd == report["cost_usd"]
+    assert {e.run_id for e in job_events} == {f"{report['run_id']}-1"}
     assert isinstance(job_events[0], ModeChosen)
     assert isinstance(job_events[-1], RunFinished)
+    assert [e.event for e in repeats] == job_events
+    assert all(e.run_id == report["run_id"] for e in repeats)
 
 
 async def test_the_plugin_is_discovered_and_is_a_graph_node(nodes: NodesFactory) -> None:
     [entry] = [e for e in discover_nodes() if e.name == "verify"]
     assert entry.module is VerifyModule
     assert VerifyModule.INFO is INFO
-    assert INFO.reads == ("atoms", "items", "run_id")
+    assert INFO.reads == ("atoms", "items", "run_id", "deadline_at")
     assert INFO.writes == ("verified_atoms", "rejected_atoms", "unscored_atoms", "verify_report")
     async with nodes(names=["verify"]) as n:
         node = await n.node("verify")
@@ -150,5 +154,5 @@ async def test_a_call_repeated_under_its_run_id_resumes_instead_of_sending_again
         batches = n.emulator.batches()
 
     assert second == first
-    assert first["verify_report"].jobs == ["task-5-verify-1"]
+    assert first["verify_report"]["jobs"] == ["task-5-verify-1"]
     assert len(batches) == 1

@@ -23,7 +23,7 @@ async def test_prompt_overrides_replace_the_defaults(nodes: NodesFactory) -> Non
     async with nodes(names=["verify"]) as n:
         node = VerifyNode(n.service, n.bus, settings)
         report = (await node(state))["verify_report"]
-        [request] = await n.requests(report.jobs[0])
+        [request] = await n.requests(report["jobs"][0])
 
     assert [m.content for m in request.messages] == [
         "Rate atoms; judge against X-1.",

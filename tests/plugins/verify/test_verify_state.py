@@ -47,4 +47,4 @@ async def test_no_atoms_means_no_jobs(nodes: NodesFactory) -> None:
         update = await n.run("verify", {"atoms": [], "items": None})
 
     assert update["verified_atoms"] == update["rejected_atoms"] == update["unscored_atoms"] == []
-    assert update["verify_report"].jobs == []
+    assert update["verify_report"]["jobs"] == []

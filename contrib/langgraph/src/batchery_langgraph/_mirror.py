@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 import msgspec
-from batchery.events import NodeStarted, RunEvent
+from batchery.events import JobEvent, NodeStarted, RunEvent
 
-__all__ = ["EventMirror"]
+__all__ = ["CUSTOM_EVENT_PREFIX", "EventMirror"]
+
+CUSTOM_EVENT_PREFIX = "batchery."
+"""A LangChain custom event's name is this and the event's type: `batchery.node_finished`."""
+
+Dispatch = Callable[[str, Any], Awaitable[None]]
 
 _calling: ContextVar[EventMirror | None] = ContextVar("batchery_langgraph_calling", default=None)
 
@@ -24,14 +29,21 @@ class EventMirror:
     `ProgressBus.emit`, in the emitting task's context, so a context variable set around the
     call tells its `NodeStarted` apart from that of a parallel call of the same node.
     A sink sees every committed event in order, unlike a subscriber's bounded queue, so none
-    is dropped on the way to LangGraph.
+    is dropped on the way to LangGraph. With `dispatch`, each event is also handed to it as a
+    LangChain custom event named `batchery.{type}`, which `astream_events` shows.
     """
 
     def __init__(
-        self, writer: Callable[[Any], None], *, node: str, run_id: str | None = None
+        self,
+        writer: Callable[[Any], None],
+        *,
+        node: str,
+        run_id: str | None = None,
+        dispatch: Dispatch | None = None,
     ) -> None:
         self._writer = writer
         self._node = node
+        self._dispatch = dispatch
         self.run_id = run_id
 
     @contextmanager
@@ -44,6 +56,9 @@ class EventMirror:
             _calling.reset(token)
 
     def owns(self, event: RunEvent) -> bool:
+        """Whether the event is this call's; a `JobEvent` is not, its job's event already is."""
+        if isinstance(event, JobEvent):
+            return False
         if self.run_id is None:
             if not (
                 isinstance(event, NodeStarted)
@@ -56,4 +71,7 @@ class EventMirror:
 
     async def __call__(self, event: RunEvent, body: bytes) -> None:
         if self.owns(event):
-            self._writer(msgspec.to_builtins(event))
+            data = msgspec.to_builtins(event)
+            self._writer(data)
+            if self._dispatch is not None:
+                await self._dispatch(CUSTOM_EVENT_PREFIX + data["type"], {**data})

@@ -16,7 +16,7 @@ from batchery.answers._collect import (
     collect_answers,
     job_id_for,
 )
-from batchery.answers._node_run import ask_as_node, node_finished
+from batchery.answers._node_run import ask_as_node, node_deadline, node_finished
 from batchery.answers._parse import (
     CODE_FENCE,
     SURROUNDING_PROSE,
@@ -26,6 +26,7 @@ from batchery.answers._parse import (
     parse_answer,
 )
 from batchery.answers._prompts import PromptError, PromptTemplate
+from batchery.answers._report import FailedAsk, JobModeState, NodeReport, node_report
 from batchery.answers._schema import SchemaError, check_schema, schema_errors
 from batchery.answers._settings import NodeSettings
 
@@ -40,6 +41,9 @@ __all__ = [
     "Ask",
     "AskOptions",
     "Collected",
+    "FailedAsk",
+    "JobModeState",
+    "NodeReport",
     "NodeSettings",
     "ParsedAnswer",
     "PromptError",
@@ -49,7 +53,9 @@ __all__ = [
     "check_schema",
     "collect_answers",
     "job_id_for",
+    "node_deadline",
     "node_finished",
+    "node_report",
     "parse_answer",
     "schema_errors",
 ]

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -23,7 +24,8 @@ import msgspec
 from batchery.answers._parse import AnswerError, parse_answer
 from batchery.answers._prompts import PromptTemplate
 from batchery.answers._schema import check_schema
-from batchery.model import LlmRequest, LlmResult, Message, Mode
+from batchery.events import FallbackStarted, JobMode, decode_event
+from batchery.model import Job, LlmRequest, LlmResult, Message, Mode
 from batchery.service import BatchLlmService
 from batchery.service.validation import check_custom_id
 
@@ -82,7 +84,8 @@ class Collected(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
 
     `values` and `failures` follow the order of the asks. `repaired` names the repairs each
     recovered answer needed. `retried` counts the requests sent again; `jobs` are the job ids
-    of the rounds, in order. Costs are summed over those jobs.
+    of the rounds, in order, and `modes` the mode each ran in and why. Costs are summed over
+    those jobs.
     """
 
     values: dict[str, T]
@@ -90,6 +93,7 @@ class Collected(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
     repaired: dict[str, tuple[str, ...]]
     retried: int
     jobs: list[str]
+    modes: list[JobMode]
     cost_usd: float
     realtime_cost_usd: float
 
@@ -150,6 +154,7 @@ async def collect_answers(
     repaired: dict[str, tuple[str, ...]] = {}
     reasons: dict[str, str] = {}
     jobs: list[str] = []
+    modes: list[JobMode] = []
     cost = realtime_cost = 0.0
     retried = 0
     pending, attempt = list(asks), 1
@@ -185,6 +190,7 @@ async def collect_answers(
         cost += outcome.counts.cost_usd
         realtime_cost += outcome.counts.realtime_cost_usd
         results = {r.custom_id: r async for r in service.get_batch_results(job_id)}
+        modes.append(await _mode_of(service, outcome.job, results.values()))
         again: list[Ask] = []
         for ask in pending:
             read = _read(results.get(ask.id), schema, accept, ask.id)
@@ -209,8 +215,25 @@ async def collect_answers(
         repaired={a.id: repaired[a.id] for a in asks if a.id in repaired},
         retried=retried,
         jobs=jobs,
+        modes=modes,
         cost_usd=round(cost, 8),
         realtime_cost_usd=round(realtime_cost, 8),
+    )
+
+
+async def _mode_of(service: BatchLlmService, job: Job, results: Iterable[LlmResult]) -> JobMode:
+    """The job's mode and reason, its answers counted by mode, and why it fell back, if it did."""
+    fallback = None
+    for _, body in await service.store.events(job.id):
+        event = decode_event(body)
+        if isinstance(event, FallbackStarted):
+            fallback = event.reason
+    return JobMode(
+        job_id=job.id,
+        mode=str(job.mode),
+        reason=job.reason or "",
+        results=dict(Counter(str(r.mode) for r in results)),
+        fallback=fallback,
     )
 
 

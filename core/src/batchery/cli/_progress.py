@@ -26,6 +26,7 @@ from batchery.events import (
     BatchSubmitted,
     FallbackStarted,
     ItemRetried,
+    JobEvent,
     ModeChosen,
     NodeFinished,
     NodeStarted,
@@ -85,6 +86,8 @@ def describe(event: RunEvent) -> str:
             )
         case NodeStarted():
             return f"{event.run_id} node {event.node} started on {event.items} items"
+        case JobEvent():
+            return describe(event.event)
         case NodeFinished():
             return (
                 f"{event.run_id} node {event.node} finished: {event.produced} produced from "
@@ -113,6 +116,8 @@ async def follow(
     if not out.isatty():
         while True:
             event = await queue.get()
+            if isinstance(event, JobEvent):
+                continue
             print(describe(event), file=out, flush=True)
             if until(event):
                 return
@@ -131,6 +136,8 @@ async def follow(
         nodes: dict[str, str] = {}
         while True:
             event = await queue.get()
+            if isinstance(event, JobEvent):
+                continue
             if isinstance(event, ProgressEvent):
                 label = f"{_label(event.run_id, nodes)} {event.phase}".strip()
                 if event.run_id not in tasks:

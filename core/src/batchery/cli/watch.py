@@ -1,4 +1,4 @@
-"""`batchery watch RUN_ID --url`: follow a run on a Batchery server until it finishes.
+"""`batchery watch RUN_ID --url`: follow a run (a job, or a graph node's run) until it finishes.
 
 Progress bars on a terminal, one plain line per event otherwise; the connection is resumed from
 the last event seen whenever it drops. Exits 0 when the run completed, 1 otherwise.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -15,7 +16,8 @@ import click
 from batchery.cli._loop import run_async
 from batchery.cli._progress import follow
 from batchery.client import ClientError, ProgressClient
-from batchery.events import RunEvent
+from batchery.events import JobEvent, NodeFinished, RunEvent, RunFinished
+from batchery.server.wire import NodeRunSnapshot, RunSnapshot
 
 __all__ = ["TOKEN_ENV", "watch_command"]
 
@@ -33,9 +35,14 @@ def _token(token_file: Path | None) -> str:
 
 
 async def _watch(url: str, token: str, run_id: str) -> str:
-    """Render the run's events; the run's final status."""
+    """Render the run's events (a node run's with its jobs'); the run's final status."""
     async with ProgressClient(url, token) as client:
-        snapshot = await client.snapshot(run_id)
+        try:
+            snapshot: RunSnapshot | NodeRunSnapshot = await client.snapshot(run_id)
+        except ClientError as exc:
+            if exc.status != 404:
+                raise
+            snapshot = await client.node_run(run_id)
         state = snapshot.state
         click.echo(
             f"{run_id}: {snapshot.status}, {state.completed + state.failed}/{state.total} done",
@@ -44,15 +51,22 @@ async def _watch(url: str, token: str, run_id: str) -> str:
         if state.finished:
             return snapshot.status
         queue: asyncio.Queue[RunEvent] = asyncio.Queue()
-        view = asyncio.create_task(follow(queue))
+        view = asyncio.create_task(follow(queue, until=_ends(snapshot)))
         try:
             async for event in client.follow(run_id, state=state):
-                queue.put_nowait(event)
+                queue.put_nowait(event.event if isinstance(event, JobEvent) else event)
             await asyncio.wait_for(view, timeout=5.0)
         finally:
             view.cancel()
         final = client.last_state(run_id)
         return final.status if final is not None else snapshot.status
+
+
+def _ends(snapshot: RunSnapshot | NodeRunSnapshot) -> Callable[[RunEvent], bool]:
+    """What ends the view: the node's `NodeFinished`, or the job's `RunFinished`."""
+    if isinstance(snapshot, NodeRunSnapshot):
+        return lambda event: isinstance(event, NodeFinished)
+    return lambda event: isinstance(event, RunFinished)
 
 
 @click.command("watch")

@@ -25,6 +25,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from redis.asyncio import Redis
 
 from batchery.server.config import ServerConfig
+from batchery.server.node_runs import NodeRunsController
 from batchery.server.ops import health, internal_error
 from batchery.server.page import page_routes
 from batchery.server.plugin import ApplicationSource, BatcheryPlugin
@@ -58,7 +59,14 @@ def create_app(config: ServerConfig, application: ApplicationSource) -> Litestar
     )
     prometheus = PrometheusConfig(app_name="batchery", prefix="batchery", group_path=True)
     return Litestar(
-        route_handlers=[RunsController, run_events, health, PrometheusController, *page_routes()],
+        route_handlers=[
+            RunsController,
+            NodeRunsController,
+            run_events,
+            health,
+            PrometheusController,
+            *page_routes(),
+        ],
         plugins=[channels, BatcheryPlugin(config, application, channels, redis)],
         middleware=[prometheus.middleware],
         exception_handlers={500: internal_error},

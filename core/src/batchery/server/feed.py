@@ -32,7 +32,8 @@ __all__ = ["EncodedFrame", "FeedRegistry", "RunFeed", "channel_of", "encode_fram
 
 _log: structlog.typing.FilteringBoundLogger = structlog.get_logger("batchery.server")
 
-_FINISHED: Final = "run_finished"
+_FINISHED: Final = frozenset({"run_finished", "node_finished"})
+"""The events that end a run: `run_finished` a job's, `node_finished` a node's."""
 
 
 def channel_of(run_id: str) -> str:
@@ -49,9 +50,9 @@ _heads = msgspec.json.Decoder(_Head)
 
 
 def peek(body: bytes) -> tuple[int, bool]:
-    """`(seq, is RunFinished)` of an encoded event, without decoding the rest."""
+    """`(seq, ends the run)` of an encoded event, without decoding the rest."""
     head = _heads.decode(body)
-    return head.seq, head.type == _FINISHED
+    return head.seq, head.type in _FINISHED
 
 
 class EncodedFrame(NamedTuple):

@@ -16,6 +16,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLI
 
 from batchery.model import Job, LlmResult
 from batchery.server.auth import Caller
+from batchery.server.node_runs import is_run
 from batchery.server.owners import RunOwners
 from batchery.server.snapshots import Snapshots
 from batchery.server.tickets import Tickets
@@ -116,5 +117,8 @@ class RunsController(Controller):
         owners: NamedDependency[RunOwners],
         tickets: NamedDependency[Tickets],
     ) -> Ticket:
-        await _owned(service, owners, caller, data.run_id)
+        if not await owners.owns(caller.tenant, data.run_id) or not await is_run(
+            service.store, data.run_id
+        ):
+            raise NotFoundException("not found")
         return await tickets.issue(caller.tenant, data.run_id)

@@ -27,6 +27,7 @@ from batchery.server.auth import Authenticator, bearer_of
 from batchery.server.config import ServerConfig
 from batchery.server.feed import EncodedFrame, FeedRegistry, RunFeed, encode_frame
 from batchery.server.limits import ConnectionLimits
+from batchery.server.node_runs import is_run
 from batchery.server.owners import RunOwners
 from batchery.server.tickets import Tickets
 from batchery.server.wire import (
@@ -131,7 +132,7 @@ class FeedGate:
             tenant = self._auth.tenant_of(bearer_of(socket))
         if tenant is None:
             return UNAUTHORIZED
-        if not await self._owners.owns(tenant, run_id) or await self._store.get_job(run_id) is None:
+        if not await self._owners.owns(tenant, run_id) or not await is_run(self._store, run_id):
             return NOT_FOUND
         client = socket.client
         return _Grant(tenant, client.host if client else "", int(raw_after))

@@ -18,6 +18,7 @@ from batchery.events import (
     BatchSubmitted,
     FallbackStarted,
     ItemRetried,
+    JobEvent,
     ModeChosen,
     NodeFinished,
     NodeStarted,
@@ -39,9 +40,11 @@ __all__ = [
     "CLOSE_UNAUTHORIZED",
     "SUBPROTOCOL",
     "TICKET_PREFIX",
+    "EventLog",
     "EventsFrame",
     "Frame",
     "Health",
+    "NodeRunSnapshot",
     "ResultsPage",
     "ResyncFrame",
     "RunCounts",
@@ -72,7 +75,8 @@ class RunState(msgspec.Struct, frozen=True, kw_only=True):
     """A run's progress as of event `seq`; `completed` counts successes, `failed` failures.
 
     Cost and savings (USD, against realtime prices) arrive with the final event; until then
-    the snapshot's `counts` carry what has been spent so far.
+    the snapshot's `counts` carry what has been spent so far. In a node run, `node` names the
+    node and `jobs` lists the jobs it started, in order.
     """
 
     run_id: str
@@ -92,6 +96,7 @@ class RunState(msgspec.Struct, frozen=True, kw_only=True):
     over_sla: int = 0
     duration_s: float | None = None
     node: str | None = None
+    jobs: tuple[str, ...] = ()
     cached: int = 0
     cost_usd: float | None = None
     savings_usd: float | None = None
@@ -151,6 +156,8 @@ class RunState(msgspec.Struct, frozen=True, kw_only=True):
                 )
             case NodeStarted():
                 return replace(state, status="running", node=event.node, total=event.items)
+            case JobEvent():
+                return _fold_job_event(state, event.event)
             case NodeFinished():
                 return replace(
                     state,
@@ -165,6 +172,22 @@ class RunState(msgspec.Struct, frozen=True, kw_only=True):
                     cost_usd=event.cost_usd,
                     savings_usd=event.savings_usd,
                 )
+
+
+def _fold_job_event(state: RunState, event: RunEvent) -> RunState:
+    """A node run's state with one of its jobs' events: the job is listed once it starts, and
+    its batches, fallbacks and late batches count as the node's."""
+    replace = msgspec.structs.replace
+    match event:
+        case RunStarted() if event.run_id not in state.jobs:
+            return replace(state, jobs=(*state.jobs, event.run_id))
+        case BatchSubmitted():
+            return replace(state, batches=state.batches + 1)
+        case FallbackStarted():
+            return replace(state, fallbacks=state.fallbacks + 1)
+        case OverSla():
+            return replace(state, over_sla=state.over_sla + 1)
+    return state
 
 
 class RunCounts(msgspec.Struct, frozen=True, kw_only=True):
@@ -193,6 +216,26 @@ class RunSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None
     counts: RunCounts
     state: RunState
+
+
+class NodeRunSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """A graph node's run: the state its event log describes up to `state.seq` (its own events
+    and its jobs', in one sequence), and a snapshot of each job it ran."""
+
+    run_id: str
+    node: str
+    status: str
+    state: RunState
+    jobs: list[RunSnapshot]
+
+
+class EventLog(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of a run's durable event log, oldest first; pass `next_after_seq` back as
+    `after_seq` until it is None."""
+
+    run_id: str
+    events: list[RunEvent]
+    next_after_seq: int | None
 
 
 class RunList(msgspec.Struct, frozen=True, kw_only=True):

@@ -22,6 +22,7 @@ from batchery.model import (
 from batchery.pricing import CostBook
 from batchery.progress import ProgressBus
 from batchery.service._tasks import task_group
+from batchery.service.batch_progress import BatchProgress
 from batchery.service.batch_runner import BatchRunner
 from batchery.service.limiter import LimiterRegistry
 from batchery.service.options import ServiceOptions
@@ -303,7 +304,7 @@ class BatchLlmService:
                 group.create_task(runner.run(lease, job))
             if job.mode in (Mode.REALTIME, Mode.HYBRID):
                 group.create_task(
-                    self._realtime_runner(job).run(
+                    self._realtime_runner(job, runner.progress).run(
                         lease, job, self._store.pending_requests(job.id, chunked=False)
                     )
                 )
@@ -343,7 +344,9 @@ class BatchLlmService:
                 count=left,
                 reason=f"{left} requests were not finished by the batch ({', '.join(states)})",
             )
-        await self._realtime_runner(job).run(lease, job, self._store.pending_requests(job.id))
+        await self._realtime_runner(job, runner.progress).run(
+            lease, job, self._store.pending_requests(job.id)
+        )
 
     async def _finish(self, lease: Lease, job: Job) -> None:
         current = await self._job(job.id)
@@ -385,7 +388,7 @@ class BatchLlmService:
             return realtime_seconds(
                 count,
                 concurrency=self._options.realtime_concurrency,
-                latency_s=limiter.latency_s or max(PRIOR_LATENCY_S.values()),
+                latency_s=limiter.cautious_latency_s or max(PRIOR_LATENCY_S.values()),
                 requests_per_s=limiter.requests_per_s,
             )
 
@@ -399,7 +402,7 @@ class BatchLlmService:
             turnaround_s=turnaround_s,
         )
 
-    def _realtime_runner(self, job: Job) -> RealtimeRunner:
+    def _realtime_runner(self, job: Job, progress: BatchProgress) -> RealtimeRunner:
         return RealtimeRunner(
             store=self._store,
             provider=self.provider(job.provider),
@@ -407,6 +410,7 @@ class BatchLlmService:
             options=self._options,
             limiters=self._limiters,
             book=self.cost_book(job.provider),
+            progress=progress,
         )
 
     async def _job(self, job_id: str) -> Job:

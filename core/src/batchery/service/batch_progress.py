@@ -1,7 +1,11 @@
-"""What a batch job reports while it runs: counts, the slowest chunk's phase, an ETA.
+"""What a job reports while it runs: counts, the slowest chunk's phase, an ETA.
 
 Finished chunks count from the store; live ones from what the provider last said about them,
 so progress moves while a batch is still in flight. Nothing is emitted when nothing changed.
+
+One reporter serves the job's batch and realtime paths, so its counters never go backwards:
+a batch said to be half done that falls back (and whose answers in flight are lost with it)
+keeps showing that half until realtime has done more.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class BatchProgress:
         self._bus = bus
         self._live: dict[str, BatchState] = {}
         self._last: tuple[int, int, Phase] | None = None
+        self._completed = 0
 
     def saw(self, chunk_id: str, state: BatchState) -> None:
         """Remember what the provider last said about a live chunk."""
@@ -45,6 +50,18 @@ class BatchProgress:
             elif chunk.state in (ChunkState.PLANNED, ChunkState.SUBMITTING):
                 phases.append("submitting")
         phase: Phase = min(phases, key=_PHASE_ORDER.index) if phases else "collecting"
+        await self.counted(job, completed=completed, failed=failed, total=counts.total, phase=phase)
+
+    async def counted(
+        self, job: Job, *, completed: int, failed: int, total: int, phase: Phase
+    ) -> None:
+        """Report these counts, never fewer completed than already reported.
+
+        `failed` is kept to what the completed leave over, so a failure retried with success
+        is no longer counted as one.
+        """
+        completed = self._completed = max(self._completed, completed)
+        failed = min(failed, total - completed)
         if (completed, failed, phase) == self._last:
             return
         self._last = (completed, failed, phase)
@@ -53,9 +70,9 @@ class BatchProgress:
             Progress,
             completed=completed,
             failed=failed,
-            total=counts.total,
+            total=total,
             phase=phase,
-            eta_s=_eta(job, completed, counts.total),
+            eta_s=_eta(job, completed, total),
         )
 
 

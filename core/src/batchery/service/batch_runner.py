@@ -93,7 +93,7 @@ class BatchRunner:
         self._sla_s = None if turnaround_s is None else 2 * turnaround_s
         self._sleep = sleep
         self._collect_failures: dict[str, int] = {}
-        self._progress = BatchProgress(store, bus)
+        self.progress = BatchProgress(store, bus)
         self._over_sla: set[str] = set()
         self.fell_back = False
 
@@ -111,7 +111,7 @@ class BatchRunner:
         live = [c for c in await self._store.chunks(job.id) if c.state is ChunkState.SUBMITTED]
         for chunk in live:
             await self._poll(lease, job, chunk)
-        await self._progress.report(job)
+        await self.progress.report(job)
         if await self._past_deadline(lease, job):
             return True
         return not any(c.state is ChunkState.SUBMITTED for c in await self._store.chunks(job.id))
@@ -121,8 +121,27 @@ class BatchRunner:
         await self.submit_all(lease, job)
         interval = self._options.poll_interval_s
         while not await self.step(lease, job):
-            await self._sleep(interval)
+            await self._sleep(await self._next_wait(job, interval))
             interval = min(interval * self._options.poll_backoff, self._options.poll_max_interval_s)
+
+    async def _next_wait(self, job: Job, interval: float) -> float:
+        """The poll interval, cut short so the deadline check runs when the fallback is due.
+
+        With a backed-off interval of a minute, waking only on schedule would start the
+        fallback up to a minute late, past the deadline.
+        """
+        if self.fell_back or job.deadline_at is None or self._realtime_seconds is None:
+            return interval
+        due = job.deadline_at - await self._realtime_needed(job) - time.time()
+        return min(interval, due) if due > 0 else min(interval, self._options.poll_interval_s)
+
+    async def _realtime_needed(self, job: Job) -> float:
+        """How long before the deadline the fallback must start: the realtime estimate for
+        what is left, with a margin and one poll interval."""
+        assert self._realtime_seconds is not None
+        counts = await self._store.counts(job.id)
+        left = counts.total - counts.finished
+        return self._realtime_seconds(left) * _DEADLINE_MARGIN + self._options.poll_interval_s
 
     async def cancel(self, lease: Lease, job: Job) -> None:
         """Ask the provider to stop every live chunk; chunks never sent end as cancelled."""
@@ -150,7 +169,7 @@ class BatchRunner:
             return False
         counts = await self._store.counts(job.id)
         left = counts.total - counts.finished
-        needed = self._realtime_seconds(left) * _DEADLINE_MARGIN + self._options.poll_interval_s
+        needed = await self._realtime_needed(job)
         now = time.time()
         if left == 0 or now + needed < job.deadline_at:
             return False
@@ -277,7 +296,7 @@ class BatchRunner:
             raise
         if state.status != chunk.batch_status:
             chunk = await self._store.update_chunk(lease, chunk.id, batch=state)
-        self._progress.saw(chunk.id, state)
+        self.progress.saw(chunk.id, state)
         if state.status.terminal:
             await self._collect(lease, job, chunk, state)
             if state.status is BatchStatus.COMPLETED:
@@ -339,7 +358,7 @@ class BatchRunner:
                 message = f"{message}: {state.error}"
             await self._fail_missing(lease, job, chunk, code, message)
         await self._store.update_chunk(lease, chunk.id, state=ChunkState.COLLECTED, batch=state)
-        self._progress.done(chunk.id)
+        self.progress.done(chunk.id)
 
     async def _finish_here(self, job: Job) -> bool:
         """Whether unfinished requests end as errors now rather than going on in realtime."""

@@ -35,6 +35,7 @@ class RateLimiter:
         self._tokens_per_request = 0.0
         self._limit_requests: int | None = None
         self._latency_s: float | None = None
+        self._latency_spread_s = 0.0
 
     @property
     def requests_per_s(self) -> float | None:
@@ -45,6 +46,14 @@ class RateLimiter:
     def latency_s(self) -> float | None:
         """A moving average of realtime call latency, once calls have been made."""
         return self._latency_s
+
+    @property
+    def cautious_latency_s(self) -> float | None:
+        """The average latency plus twice its moving mean deviation: a margin learned from how
+        much this account's calls have varied, for estimates that must not come out short."""
+        if self._latency_s is None:
+            return None
+        return self._latency_s + 2 * self._latency_spread_s
 
     async def acquire(self) -> None:
         """Wait for this caller's turn: a slot one pacing interval after the last one handed out.
@@ -85,6 +94,8 @@ class RateLimiter:
             self._latency_s = latency_s
             self._tokens_per_request = float(tokens)
             return
+        deviation = abs(latency_s - self._latency_s)
+        self._latency_spread_s += _LATENCY_WEIGHT * (deviation - self._latency_spread_s)
         self._latency_s += _LATENCY_WEIGHT * (latency_s - self._latency_s)
         self._tokens_per_request += _LATENCY_WEIGHT * (tokens - self._tokens_per_request)
 

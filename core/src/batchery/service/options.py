@@ -34,6 +34,8 @@ class _SettingsLike(Protocol):
     def reconcile_grace_s(self) -> float: ...
     @property
     def fallback(self) -> bool: ...
+    @property
+    def use_cache(self) -> bool: ...
 
 
 class ServiceOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,6 +54,8 @@ class ServiceOptions(msgspec.Struct, frozen=True, kw_only=True):
     """How long after our own create a 404 still counts as the provider catching up."""
     fallback: bool = True
     """Finish what a batch left undone (failed, expired, late, retryable errors) in realtime."""
+    use_cache: bool = True
+    """Serve repeated requests from the result cache; False asks the provider every time."""
 
     @classmethod
     def from_settings(cls, settings: _SettingsLike) -> ServiceOptions:
@@ -68,4 +72,5 @@ class ServiceOptions(msgspec.Struct, frozen=True, kw_only=True):
             max_attempts=settings.max_attempts,
             reconcile_grace_s=settings.reconcile_grace_s,
             fallback=settings.fallback,
+            use_cache=settings.use_cache,
         )

@@ -16,11 +16,12 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from batchery.events import ItemRetried, Progress
+from batchery.events import ItemRetried
 from batchery.model import ErrorInfo, Job, LlmRequest, LlmResult
 from batchery.pricing import CostBook
 from batchery.progress import ProgressBus
 from batchery.service._tasks import task_group
+from batchery.service.batch_progress import BatchProgress
 from batchery.service.limiter import LimiterRegistry
 from batchery.service.options import ServiceOptions
 from batchery.spi import Provider
@@ -64,14 +65,17 @@ class RealtimeRunner:
         options: ServiceOptions,
         limiters: LimiterRegistry,
         book: CostBook,
+        progress: BatchProgress | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """`progress` is the job's reporter when its batch path already reports (a fallback)."""
         self._store = store
         self._provider = provider
         self._bus = bus
         self._options = options
         self._limiters = limiters
         self._book = book
+        self._progress = progress or BatchProgress(store, bus)
         self._sleep = sleep
 
     async def run(self, lease: Lease, job: Job, requests: AsyncIterator[LlmRequest]) -> None:
@@ -123,13 +127,8 @@ class RealtimeRunner:
             succeeded, failed = succeeded + ok, failed + len(batch) - ok
             if finished or time.monotonic() - last_report >= _FLUSH_INTERVAL_S:
                 last_report = time.monotonic()
-                await self._bus.emit(
-                    job.id,
-                    Progress,
-                    completed=succeeded,
-                    failed=failed,
-                    total=counts.total,
-                    phase="realtime",
+                await self._progress.counted(
+                    job, completed=succeeded, failed=failed, total=counts.total, phase="realtime"
                 )
 
     async def _call(self, job: Job, request: LlmRequest) -> LlmResult:

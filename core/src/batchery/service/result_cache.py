@@ -22,7 +22,12 @@ async def cached_answers(
     model: str | None,
     options: ServiceOptions,
 ) -> dict[str, LlmResult]:
-    """Earlier answers to any of `items`, by cache key, each request taken with its model."""
+    """Earlier answers to any of `items`, by cache key, each request taken with its model.
+
+    None at all when the service runs with `use_cache` off: the one switch every caller obeys.
+    """
+    if not options.use_cache:
+        return {}
     keys = [
         cache_key(provider.info.name, with_model(item, provider, model, options))
         for item in items

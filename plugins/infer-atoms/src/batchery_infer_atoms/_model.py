@@ -1,11 +1,16 @@
-"""What infer-atoms reads, writes and is configured with; all msgspec Structs, so they serialise."""
+"""What infer-atoms reads, writes and is configured with.
+
+What it writes into graph state (`Atom`, `InferAtomsReport`) is plain dicts typed with
+`TypedDict`, so any LangGraph checkpointer and JSON carry it as it is; its input and settings
+are msgspec Structs, checked where they come in.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, TypedDict
 
 import msgspec
-from batchery.answers import AnswerFailure, NodeSettings
+from batchery.answers import NodeReport, NodeSettings
 
 __all__ = ["DEFAULT_CATEGORIES", "Atom", "InferAtomsReport", "InferAtomsSettings", "Item"]
 
@@ -31,7 +36,7 @@ class Item(msgspec.Struct, frozen=True, kw_only=True):
     kind: str = "item"
 
 
-class Atom(msgspec.Struct, frozen=True, kw_only=True):
+class Atom(TypedDict):
     """A small, self-contained, verifiable statement of behaviour found in one item.
 
     `id` is `{item_id}#{n}`, n counting the item's atoms from 1 in the model's order, so the
@@ -45,7 +50,7 @@ class Atom(msgspec.Struct, frozen=True, kw_only=True):
     confidence: float
 
 
-class InferAtomsReport(msgspec.Struct, frozen=True, kw_only=True):
+class InferAtomsReport(NodeReport):
     """How the run went: which items failed and why, which answers needed repair, the cost.
 
     `failed` holds every item that produced no atoms, by id, with the reason; `repaired` maps
@@ -53,16 +58,8 @@ class InferAtomsReport(msgspec.Struct, frozen=True, kw_only=True):
     `truncated_tail`: a repaired tail may have lost the atoms that were cut off).
     """
 
-    run_id: str
     items: int
     atoms: int
-    failed: list[AnswerFailure]
-    repaired: dict[str, tuple[str, ...]]
-    retried: int
-    jobs: list[str]
-    cost_usd: float
-    realtime_cost_usd: float
-    savings_usd: float
 
 
 class InferAtomsSettings(NodeSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):

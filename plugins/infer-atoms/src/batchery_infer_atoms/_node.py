@@ -12,7 +12,9 @@ from batchery.answers import (
     Ask,
     PromptTemplate,
     ask_as_node,
+    node_deadline,
     node_finished,
+    node_report,
 )
 from batchery.nodes import NodeInfo, node_run_id
 from batchery.progress import ProgressBus
@@ -32,7 +34,7 @@ __all__ = ["INFO", "InferAtomsNode"]
 INFO = NodeInfo(
     name="infer-atoms",
     title="Infer atoms: small, verifiable statements of behaviour from items",
-    reads=("items", "run_id"),
+    reads=("items", "run_id", "deadline_at"),
     writes=("atoms", "infer_atoms_report"),
 )
 
@@ -88,6 +90,7 @@ class InferAtomsNode:
         """Extract atoms from every item of `state["items"]`; see docs/nodes/infer-atoms.md."""
         items = read_items(state)
         run_id = node_run_id(state, INFO.name)
+        deadline_at = node_deadline(self._settings, state, INFO.name)
         collected = await ask_as_node(
             self._service,
             self._bus,
@@ -99,6 +102,7 @@ class InferAtomsNode:
             accept=_read_atoms,
             settings=self._settings,
             retry_prompt=self._retry,
+            deadline_at=deadline_at,
         )
         atoms = [
             Atom(
@@ -112,24 +116,10 @@ class InferAtomsNode:
             for n, found in enumerate(collected.values.get(item.id, ()), start=1)
         ]
         report = InferAtomsReport(
-            run_id=run_id,
-            items=len(items),
-            atoms=len(atoms),
-            failed=collected.failures,
-            repaired=collected.repaired,
-            retried=collected.retried,
-            jobs=collected.jobs,
-            cost_usd=collected.cost_usd,
-            realtime_cost_usd=collected.realtime_cost_usd,
-            savings_usd=collected.savings_usd,
+            **node_report(run_id, collected, deadline_at), items=len(items), atoms=len(atoms)
         )
         await node_finished(
-            self._bus,
-            node=INFO.name,
-            run_id=run_id,
-            items=len(items),
-            produced=len(atoms),
-            collected=collected,
+            self._bus, node=INFO.name, items=len(items), produced=len(atoms), report=report
         )
         return {"atoms": atoms, "infer_atoms_report": report}
 

@@ -1,11 +1,16 @@
-"""What verify reads, writes and is configured with; all msgspec Structs, so they serialise."""
+"""What verify reads, writes and is configured with.
+
+What it writes into graph state (`ScoredAtom`, `VerifyReport`) is plain dicts typed with
+`TypedDict`, so any LangGraph checkpointer and JSON carry it as it is; its input and settings
+are msgspec Structs, checked where they come in.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, TypedDict
 
 import msgspec
-from batchery.answers import AnswerFailure, NodeSettings
+from batchery.answers import NodeReport, NodeSettings
 
 __all__ = ["VERDICTS", "AtomInput", "ScoredAtom", "VerifyReport", "VerifySettings"]
 
@@ -23,7 +28,7 @@ class AtomInput(msgspec.Struct, frozen=True, kw_only=True):
     confidence: float | None = None
 
 
-class ScoredAtom(msgspec.Struct, frozen=True, kw_only=True):
+class ScoredAtom(TypedDict):
     """An atom with its quality score (0-100), the model's verdict and short reasons.
 
     `passed` says whether the score reaches the pass mark, in either mode.
@@ -36,11 +41,11 @@ class ScoredAtom(msgspec.Struct, frozen=True, kw_only=True):
     confidence: float | None
     score: int
     verdict: str
-    reasons: tuple[str, ...]
+    reasons: list[str]
     passed: bool
 
 
-class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
+class VerifyReport(NodeReport):
     """How the run went: the split, the atoms that got no score and why, the cost.
 
     `failed` holds every atom that could not be scored, by atom id, with the reason; the atoms
@@ -48,19 +53,11 @@ class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
     its answer needed.
     """
 
-    run_id: str
     atoms: int
     verified: int
     rejected: int
-    failed: list[AnswerFailure]
-    repaired: dict[str, tuple[str, ...]]
-    retried: int
     pass_mark: int
     score_only: bool
-    jobs: list[str]
-    cost_usd: float
-    realtime_cost_usd: float
-    savings_usd: float
 
 
 class VerifySettings(NodeSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -12,7 +12,9 @@ from batchery.answers import (
     Ask,
     PromptTemplate,
     ask_as_node,
+    node_deadline,
     node_finished,
+    node_report,
 )
 from batchery.nodes import NodeInfo, node_run_id
 from batchery.progress import ProgressBus
@@ -33,7 +35,7 @@ __all__ = ["INFO", "VerifyNode"]
 INFO = NodeInfo(
     name="verify",
     title="Verify: score each atom's quality, with a verdict and reasons",
-    reads=("atoms", "items", "run_id"),
+    reads=("atoms", "items", "run_id", "deadline_at"),
     writes=("verified_atoms", "rejected_atoms", "unscored_atoms", "verify_report"),
 )
 
@@ -91,6 +93,7 @@ class VerifyNode:
         atoms = read_atoms(state)
         sources = read_sources(state)
         run_id = node_run_id(state, INFO.name)
+        deadline_at = node_deadline(self._settings, state, INFO.name)
         collected = await ask_as_node(
             self._service,
             self._bus,
@@ -102,6 +105,7 @@ class VerifyNode:
             accept=_read_score,
             settings=self._settings,
             retry_prompt=self._retry,
+            deadline_at=deadline_at,
         )
         pass_mark = self._settings.pass_mark
         scored = [
@@ -110,34 +114,22 @@ class VerifyNode:
             if atom.id in collected.values
         ]
         if self._settings.score_only:
-            verified = sorted(scored, key=lambda s: -s.score)
+            verified = sorted(scored, key=lambda s: -s["score"])
             rejected: list[ScoredAtom] = []
         else:
-            verified = [s for s in scored if s.passed]
-            rejected = [s for s in scored if not s.passed]
+            verified = [s for s in scored if s["passed"]]
+            rejected = [s for s in scored if not s["passed"]]
         unscored = [given for atom, given in atoms if atom.id not in collected.values]
         report = VerifyReport(
-            run_id=run_id,
+            **node_report(run_id, collected, deadline_at),
             atoms=len(atoms),
             verified=len(verified),
             rejected=len(rejected),
-            failed=collected.failures,
-            repaired=collected.repaired,
-            retried=collected.retried,
             pass_mark=pass_mark,
             score_only=self._settings.score_only,
-            jobs=collected.jobs,
-            cost_usd=collected.cost_usd,
-            realtime_cost_usd=collected.realtime_cost_usd,
-            savings_usd=collected.savings_usd,
         )
         await node_finished(
-            self._bus,
-            node=INFO.name,
-            run_id=run_id,
-            items=len(atoms),
-            produced=len(scored),
-            collected=collected,
+            self._bus, node=INFO.name, items=len(atoms), produced=len(scored), report=report
         )
         return {
             "verified_atoms": verified,
@@ -175,6 +167,6 @@ def _scored(atom: AtomInput, score: _Score, pass_mark: int) -> ScoredAtom:
         confidence=atom.confidence,
         score=score.score,
         verdict=score.verdict,
-        reasons=score.reasons,
+        reasons=list(score.reasons),
         passed=score.score >= pass_mark,
     )

@@ -16,15 +16,17 @@ __all__ = ["StateError", "read_atoms", "read_sources"]
 _MAX_ID_LENGTH = 300
 
 
-def read_atoms(state: Mapping[str, Any]) -> list[tuple[AtomInput, object]]:
-    """Each atom of `state["atoms"]` read as an `AtomInput`, beside the object as given."""
+def read_atoms(state: Mapping[str, Any]) -> list[tuple[AtomInput, dict[str, Any]]]:
+    """Each atom of `state["atoms"]` read as an `AtomInput`, beside all its fields as a dict
+    (a Struct given as an atom comes back as a dict, so graph state stays plain)."""
     raw = _sequence(state, "atoms", "a list of atoms (what infer-atoms writes)")
-    atoms: list[tuple[AtomInput, object]] = []
+    atoms: list[tuple[AtomInput, dict[str, Any]]] = []
     seen: dict[str, int] = {}
     for index, entry in enumerate(raw):
         where = f"verify: atoms[{index}]"
+        fields = dict(_fields(entry, where))
         try:
-            atom = msgspec.convert(dict(_fields(entry, where)), AtomInput)
+            atom = msgspec.convert(fields, AtomInput)
         except msgspec.ValidationError as exc:
             raise StateError(f"{where}: {exc}") from None
         problem = id_problem(atom.id, max_length=_MAX_ID_LENGTH)
@@ -36,7 +38,7 @@ def read_atoms(state: Mapping[str, Any]) -> list[tuple[AtomInput, object]]:
         if atom.id in seen:
             raise StateError(f"{where}: the id repeats atoms[{seen[atom.id]}]")
         seen[atom.id] = index
-        atoms.append((atom, entry))
+        atoms.append((atom, fields))
     return atoms
 
 

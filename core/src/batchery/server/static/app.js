@@ -63,6 +63,8 @@ function apply(state, ev) {
       };
     case "node_started":
       return { ...next, status: "running", node: ev.node, total: ev.items };
+    case "job_event":
+      return foldJobEvent(next, ev.event);
     case "node_finished":
       return {
         ...next, status: "completed", node: ev.node, total: ev.items, completed: ev.produced,
@@ -71,6 +73,23 @@ function apply(state, ev) {
       };
     default:
       return next;
+  }
+}
+
+// A node run's state with one of its jobs' events, as wire._fold_job_event.
+function foldJobEvent(state, ev) {
+  const jobs = state.jobs ?? [];
+  switch (ev.type) {
+    case "run_started":
+      return jobs.includes(ev.run_id) ? state : { ...state, jobs: [...jobs, ev.run_id] };
+    case "batch_submitted":
+      return { ...state, batches: state.batches + 1 };
+    case "fallback_started":
+      return { ...state, fallbacks: state.fallbacks + 1 };
+    case "over_sla":
+      return { ...state, over_sla: state.over_sla + 1 };
+    default:
+      return state;
   }
 }
 
