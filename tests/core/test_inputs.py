@@ -6,7 +6,7 @@ from pathlib import Path
 
 import msgspec
 from batchery.inputs import read_input
-from batchery.model import LlmRequest, Message, RejectedRequest, RequestKind
+from batchery.model import LlmRequest, Message, RequestKind
 
 
 def _write(tmp_path: Path, *lines: object) -> Path:
@@ -97,7 +97,7 @@ def test_lines_without_a_usable_id_stop_the_run_with_their_line_numbers(tmp_path
     ]
 
 
-def test_a_bad_request_with_a_good_id_becomes_an_explicit_rejection(tmp_path: Path) -> None:
+def test_a_bad_request_with_a_good_id_is_refused_naming_line_and_id(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
         {"custom_id": "k", "kind": "translate"},
@@ -105,16 +105,63 @@ def test_a_bad_request_with_a_good_id_becomes_an_explicit_rejection(tmp_path: Pa
         {"custom_id": "m", "messages": "hello"},
     )
 
-    items = read_input(path).items
+    parsed = read_input(path)
 
-    assert all(isinstance(item, RejectedRequest) for item in items)
-    reasons = {item.custom_id: item.reason for item in items if isinstance(item, RejectedRequest)}
-    assert reasons["k"] == (
+    assert parsed.items == []
+    problems = [str(p) for p in parsed.problems]
+    assert problems[0] == (
         "line 1 (custom_id 'k'): kind 'translate' is not one of chat, embedding, "
         "contextual_embedding, rerank"
     )
-    assert "url '/v1/images' is not one of" in reasons["u"]
-    assert reasons["m"].startswith("line 3 (custom_id 'm'): Expected `array`")
+    assert problems[1].startswith(
+        "line 2 (custom_id 'u'): url '/v1/images' is not an endpoint Batchery runs"
+    )
+    assert problems[2].startswith("line 3 (custom_id 'm'): Expected `array`")
+
+
+def test_bytes_that_are_not_utf8_are_a_numbered_problem(tmp_path: Path) -> None:
+    good = b'{"custom_id": "a", "kind": "embedding", "input": "x"}'
+    path = _write(tmp_path, good, b'{"custom_id": "b", "kind": "embedding", "input": "\xff"}')
+
+    parsed = read_input(path)
+
+    assert [str(p) for p in parsed.problems] == [
+        "line 2: is not UTF-8 text (byte 0xff at offset 50)"
+    ]
+    assert [item.custom_id for item in parsed.items] == ["a"]
+
+
+def test_endless_nesting_is_a_numbered_problem_not_a_crash(tmp_path: Path) -> None:
+    deep = b'{"custom_id": "d", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    schema: dict[str, object] = {"type": "object"}
+    for _ in range(70):
+        schema = {"type": "object", "properties": {"p": schema}}
+    path = _write(tmp_path, deep, {"custom_id": "s", "messages": [], "response_schema": schema})
+
+    assert [str(p) for p in read_input(path).problems] == [
+        "line 1: is nested more than 64 levels deep",
+        "line 2: is nested more than 64 levels deep",
+    ]
+
+
+def test_a_byte_order_mark_opens_a_file_but_is_named_anywhere_else(tmp_path: Path) -> None:
+    line = b'{"custom_id": "a", "kind": "embedding", "input": "x"}'
+    path = _write(tmp_path, b"\xef\xbb\xbf" + line, b"\xef\xbb\xbf" + line.replace(b'"a"', b'"b"'))
+
+    parsed = read_input(path)
+
+    assert [item.custom_id for item in parsed.items] == ["a"]
+    assert [str(p) for p in parsed.problems] == [
+        "line 2: starts with a UTF-8 byte order mark (BOM); only the file's start may"
+    ]
+
+
+def test_each_request_remembers_its_line(tmp_path: Path) -> None:
+    line = {"custom_id": "a", "kind": "embedding", "input": "x"}
+
+    parsed = read_input(_write(tmp_path, b"", line, b"", line | {"custom_id": "b"}))
+
+    assert [parsed.line_of(1), parsed.line_of(2)] == [2, 4]
 
 
 def test_the_digest_follows_the_content(tmp_path: Path) -> None:

@@ -80,6 +80,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     max_attempts: _PositiveInt = 3
     reconcile_grace_s: _NonNegativeSeconds = 5.0
     fallback: bool = True
+    strict: bool = False
     use_cache: bool = True
     cache_max_age_days: _Seconds = 30.0
     log_level: LogLevel = "info"
@@ -109,6 +110,7 @@ _RULES: Final = {
     "max_attempts": "must be an integer >= 1",
     "reconcile_grace_s": "must be a number of seconds >= 0",
     "fallback": "must be true or false",
+    "strict": "must be true or false",
     "use_cache": "must be true or false",
     "cache_max_age_days": "must be a number of days > 0",
     "log_level": "must be one of debug, info, warning, error, critical",

@@ -25,11 +25,12 @@ from batchery.service._tasks import task_group
 from batchery.service.batch_runner import BatchRunner
 from batchery.service.limiter import LimiterRegistry
 from batchery.service.options import ServiceOptions
-from batchery.service.planning import RunPlan, Sizing, plan_run
+from batchery.service.planning import RunPlan, Sizing, plan_run, validate_items
 from batchery.service.policy import PRIOR_LATENCY_S, batch_turnaround, realtime_seconds
 from batchery.service.realtime_runner import RealtimeRunner
 from batchery.service.reports import JobReport, RunOutcome, UnknownProviderError
 from batchery.service.result_cache import cached_answers, remember_answers
+from batchery.service.validation import Finding
 from batchery.spi import ModelPrice, Provider
 from batchery.store import ChunkRecord, JobStore, Lease, PlannedRequest
 
@@ -77,6 +78,17 @@ class BatchLlmService:
 
     def cost_book(self, provider: str) -> CostBook:
         return CostBook(self.provider(provider).info, self._prices.get(provider))
+
+    def validate(
+        self, requests: Items, *, provider: str | None = None, model: str | None = None
+    ) -> list[Finding]:
+        """The warnings about `requests` on the provider; nothing is stored or sent.
+
+        Raises `InvalidInputError` naming every item that breaks a rule, as `run` would.
+        """
+        chosen = self.provider(provider)
+        book = self.cost_book(chosen.info.name)
+        return validate_items(requests, chosen, model, self._options, book)[2]
 
     async def plan(
         self,

@@ -34,6 +34,8 @@ class _SettingsLike(Protocol):
     def reconcile_grace_s(self) -> float: ...
     @property
     def fallback(self) -> bool: ...
+    @property
+    def strict(self) -> bool: ...
 
 
 class ServiceOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,6 +54,9 @@ class ServiceOptions(msgspec.Struct, frozen=True, kw_only=True):
     """How long after our own create a 404 still counts as the provider catching up."""
     fallback: bool = True
     """Finish what a batch left undone (failed, expired, late, retryable errors) in realtime."""
+    strict: bool = False
+    """Refuse, rather than warn about, a model the provider does not list or a line's model
+    that overrides the run's."""
 
     @classmethod
     def from_settings(cls, settings: _SettingsLike) -> ServiceOptions:
@@ -68,4 +73,5 @@ class ServiceOptions(msgspec.Struct, frozen=True, kw_only=True):
             max_attempts=settings.max_attempts,
             reconcile_grace_s=settings.reconcile_grace_s,
             fallback=settings.fallback,
+            strict=settings.strict,
         )

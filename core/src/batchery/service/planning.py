@@ -23,7 +23,14 @@ from batchery.service.policy import (
     decide,
     hybrid_slice,
 )
-from batchery.service.validation import check_custom_id, check_request
+from batchery.service.validation import (
+    Finding,
+    InvalidInputError,
+    check_custom_id,
+    check_item,
+    check_request,
+    model_warnings,
+)
 from batchery.spi import Provider
 
 __all__ = [
@@ -35,21 +42,12 @@ __all__ = [
     "cache_key",
     "estimate_tokens",
     "plan_run",
+    "validate_items",
     "with_model",
 ]
 
 DEFAULT_OUTPUT_TOKENS = 256
 """Output tokens assumed for a chat request that sets no `max_tokens`, for estimates only."""
-
-
-class InvalidInputError(ValueError):
-    """The submission as a whole cannot be accepted; nothing of it was stored."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        shown = "\n".join(f"  - {p}" for p in problems[:20])
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        super().__init__(f"{len(problems)} request(s) cannot be accepted:\n{shown}{more}")
 
 
 class ModeUnavailableError(ValueError):
@@ -75,6 +73,7 @@ class RunPlan(msgspec.Struct, kw_only=True):
     ready: dict[str, LlmResult]
     cache_keys: list[str | None]
     chunks: list[ChunkPlan]
+    warnings: list[Finding] = msgspec.field(default_factory=list)
 
     @property
     def mode(self) -> Mode:
@@ -128,7 +127,7 @@ def plan_run(
         raise ModeUnavailableError(f"{info.name} has no batch API; use mode realtime or auto")
     if mode in (Mode.REALTIME, Mode.HYBRID) and not info.realtime:
         raise ModeUnavailableError(f"{info.name} has no realtime API; use mode batch or auto")
-    requests, rules = _validated(items, provider, model, options)
+    requests, rules, warnings = validate_items(items, provider, model, options, book)
     keys = [
         cache_key(info.name, r) if rule is None else None
         for r, rule in zip(requests, rules, strict=True)
@@ -165,6 +164,7 @@ def plan_run(
         ready=ready,
         cache_keys=keys,
         chunks=chunks,
+        warnings=warnings,
     )
 
 
@@ -181,36 +181,56 @@ def with_model(
     return msgspec.structs.replace(request, model=chosen)
 
 
-def _validated(
+def validate_items(
     items: Iterable[LlmRequest | RejectedRequest],
     provider: Provider,
     model: str | None,
     options: ServiceOptions,
-) -> tuple[list[LlmRequest], list[str | None]]:
-    info = provider.info
+    book: CostBook,
+) -> tuple[list[LlmRequest], list[str | None], list[Finding]]:
+    """Every item as it will run, with the rule each `RejectedRequest` broke, and the warnings.
+
+    Raises `InvalidInputError` naming every item that breaks a rule (and every warning, when
+    `options.strict`), so nothing of a bad submission is stored or sent.
+    """
+    given: object = model
+    if given is not None and (not isinstance(given, str) or not given):
+        raise InvalidInputError([Finding(f"the run's model must be a non-empty string: {given!r}")])
     requests: list[LlmRequest] = []
     rules: list[str | None] = []
-    problems: list[str] = []
+    running: list[tuple[int, LlmRequest]] = []
+    refusals: list[Finding] = []
     seen: set[str] = set()
     for position, item in enumerate(items, start=1):
-        rule = check_custom_id(item.custom_id)
-        if rule is None and item.custom_id in seen:
+        checked = check_item(item)
+        if isinstance(checked, str):
+            custom_id = getattr(item, "custom_id", None)
+            named = custom_id if isinstance(custom_id, str) else None
+            refusals.append(Finding(checked, ((position, named),)))
+            continue
+        rule = check_custom_id(checked.custom_id)
+        if rule is None and checked.custom_id in seen:
             rule = "custom_id must be unique within a job; it is a duplicate"
+        if rule is None and isinstance(checked, LlmRequest):
+            checked = with_model(checked, provider, model, options)
+            rule = check_request(checked, provider)
         if rule is not None:
-            problems.append(f"request {position} ({item.custom_id!r}): {rule}")
+            refusals.append(Finding(rule, ((position, checked.custom_id),)))
             continue
-        seen.add(item.custom_id)
-        if isinstance(item, RejectedRequest):
-            requests.append(LlmRequest(custom_id=item.custom_id))
-            rules.append(item.reason)
+        seen.add(checked.custom_id)
+        if isinstance(checked, RejectedRequest):
+            requests.append(LlmRequest(custom_id=checked.custom_id))
+            rules.append(checked.reason)
             continue
-        chosen = item.model or model or options.default_model or info.default_models.get(item.kind)
-        request = msgspec.structs.replace(item, model=chosen)
-        requests.append(request)
-        rules.append(check_request(request, provider))
-    if problems:
-        raise InvalidInputError(problems)
-    return requests, rules
+        requests.append(checked)
+        rules.append(None)
+        running.append((position, checked))
+    warnings = model_warnings(running, provider, book.price, model)
+    if options.strict:
+        refusals += warnings
+    if refusals:
+        raise InvalidInputError(refusals)
+    return requests, rules, warnings
 
 
 def _workload(
