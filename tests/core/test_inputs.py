@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import msgspec
 from batchery.inputs import read_input
 from batchery.model import LlmRequest, Message, RequestKind
+from batchery.service.validation import check_item
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def _write(tmp_path: Path, *lines: object) -> Path:
@@ -177,3 +181,62 @@ def test_an_empty_file_is_a_problem(tmp_path: Path) -> None:
     path.write_text("\n\n")
 
     assert [str(p) for p in read_input(path).problems] == [f"line 0: {path} holds no requests"]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_FIELDS = {
+    "custom_id": st.one_of(st.text(max_size=6), st.integers(), st.none()),
+    "kind": st.one_of(st.sampled_from(["chat", "embedding", "rerank", "telepathy"]), _JSON),
+    "messages": st.one_of(
+        st.lists(st.fixed_dictionaries({"role": st.just("user"), "content": _JSON}), max_size=2),
+        _JSON,
+    ),
+    "input": _JSON,
+    "max_tokens": _JSON,
+    "response_schema": _JSON,
+    "url": st.one_of(st.sampled_from(["/v1/chat/completions", "/v1/embeddings", "/v1/x"]), _JSON),
+    "body": _JSON,
+    "method": st.sampled_from(["POST", "GET"]),
+}
+_OBJECTS = st.fixed_dictionaries({}, optional=_FIELDS).map(msgspec.json.encode)
+
+
+@st.composite
+def _damaged(draw: st.DrawFn) -> bytes:
+    """A JSON line, then perhaps a stray byte, a BOM, a cut or endless brackets."""
+    line = draw(_OBJECTS)
+    damage = draw(st.sampled_from(["none", "byte", "bom", "cut", "nest", "raw"]))
+    if damage == "byte":
+        at = draw(st.integers(0, len(line)))
+        line = line[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\x00", b"\\"])) + line[at:]
+    elif damage == "bom":
+        line = b"\xef\xbb\xbf" + line
+    elif damage == "cut":
+        line = line[: draw(st.integers(0, len(line)))]
+    elif damage == "nest":
+        depth = draw(st.integers(60, 5000))
+        line = b'{"custom_id": "n", "x": ' + b"[" * depth + b"]" * depth + b"}"
+    elif damage == "raw":
+        line = draw(st.binary(max_size=40))
+    return line.replace(b"\n", b" ").replace(b"\r", b" ")
+
+
+@given(st.lists(_damaged(), min_size=1, max_size=8))
+def test_any_line_becomes_a_request_or_a_numbered_problem(lines: list[bytes]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "in.jsonl"
+        path.write_bytes(b"".join(line + b"\n" for line in lines))
+
+        parsed = read_input(path)
+
+    written = [n for n, line in enumerate(lines, start=1) if line.strip()]
+    numbered = sorted([*parsed.lines, *(p.line for p in parsed.problems if p.line)])
+    assert numbered == (written if written else [])
+    for item in parsed.items:
+        assert check_item(item) == item

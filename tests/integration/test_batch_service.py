@@ -134,7 +134,8 @@ async def test_a_kind_the_provider_lacks_refuses_the_submission_before_a_job_exi
 
 async def test_duplicate_ids_refuse_the_whole_submission(harness: HarnessFactory) -> None:
     async with harness() as h:
-        with pytest.raises(InvalidInputError, match=r"request 3 \(custom_id 'q-0'\): custom_id must be"):
+        duplicate = r"request 3 \(custom_id 'q-0'\): custom_id must be unique"
+        with pytest.raises(InvalidInputError, match=duplicate):
             await h.service.run([*chats(2), chats(1)[0]], mode=Mode.BATCH)
         assert await h.service.store.list_jobs() == []
 

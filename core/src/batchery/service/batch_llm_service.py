@@ -88,7 +88,7 @@ class BatchLlmService:
         """
         chosen = self.provider(provider)
         book = self.cost_book(chosen.info.name)
-        return validate_items(requests, chosen, model, self._options, book)[2]
+        return validate_items(requests, chosen, model, self._options, book).warnings
 
     async def plan(
         self,
@@ -102,17 +102,20 @@ class BatchLlmService:
     ) -> RunPlan:
         """What `run` would do, with each mode's estimated cost and finish; nothing is sent."""
         chosen = self.provider(provider)
-        items = list(requests)
+        book = self.cost_book(chosen.info.name)
+        checked = validate_items(requests, chosen, model, self._options, book)
         cached = None
         if use_cache:
-            cached = await cached_answers(self._store, chosen, items, model, self._options)
+            cached = await cached_answers(
+                self._store, chosen, checked.runnable(), model, self._options
+            )
         return plan_run(
-            items,
+            checked,
             provider=chosen,
             model=model,
             mode=mode,
             options=self._options,
-            book=self.cost_book(chosen.info.name),
+            book=book,
             sizing=await self._sizing(chosen, model),
             cached=cached,
             deadline_s=deadline_s,

@@ -39,6 +39,7 @@ __all__ = [
     "ModeUnavailableError",
     "RunPlan",
     "Sizing",
+    "Validated",
     "cache_key",
     "estimate_tokens",
     "plan_run",
@@ -60,6 +61,18 @@ class Sizing(msgspec.Struct, frozen=True, kw_only=True):
     turnarounds: list[tuple[int, float]] = msgspec.field(default_factory=list)
     latency_s: float | None = None
     requests_per_s: float | None = None
+
+
+class Validated(msgspec.Struct, frozen=True):
+    """A submission that passed: each request as it will run, the rule each `RejectedRequest`
+    broke (None for the rest), and the warnings that did not stop it."""
+
+    requests: list[LlmRequest]
+    rules: list[str | None]
+    warnings: list[Finding]
+
+    def runnable(self) -> list[LlmRequest]:
+        return [r for r, rule in zip(self.requests, self.rules, strict=True) if rule is None]
 
 
 class RunPlan(msgspec.Struct, kw_only=True):
@@ -107,7 +120,7 @@ def cache_key(provider: str, request: LlmRequest) -> str:
 
 
 def plan_run(
-    items: Iterable[LlmRequest | RejectedRequest],
+    checked: Validated,
     *,
     provider: Provider,
     model: str | None,
@@ -118,7 +131,7 @@ def plan_run(
     cached: Mapping[str, LlmResult] | None = None,
     deadline_s: float | None = None,
 ) -> RunPlan:
-    """Validate `items`, serve cache hits, choose the mode and lay out the batch chunks.
+    """Serve cache hits, choose the mode and lay out the batch chunks of a checked submission.
 
     `cached` maps cache keys to earlier answers; pass None to bypass the cache.
     """
@@ -127,7 +140,7 @@ def plan_run(
         raise ModeUnavailableError(f"{info.name} has no batch API; use mode realtime or auto")
     if mode in (Mode.REALTIME, Mode.HYBRID) and not info.realtime:
         raise ModeUnavailableError(f"{info.name} has no realtime API; use mode batch or auto")
-    requests, rules, warnings = validate_items(items, provider, model, options, book)
+    requests, rules = checked.requests, checked.rules
     keys = [
         cache_key(info.name, r) if rule is None else None
         for r, rule in zip(requests, rules, strict=True)
@@ -164,7 +177,7 @@ def plan_run(
         ready=ready,
         cache_keys=keys,
         chunks=chunks,
-        warnings=warnings,
+        warnings=checked.warnings,
     )
 
 
@@ -187,8 +200,8 @@ def validate_items(
     model: str | None,
     options: ServiceOptions,
     book: CostBook,
-) -> tuple[list[LlmRequest], list[str | None], list[Finding]]:
-    """Every item as it will run, with the rule each `RejectedRequest` broke, and the warnings.
+) -> Validated:
+    """The submission as it will run, once every item has passed every rule.
 
     Raises `InvalidInputError` naming every item that breaks a rule (and every warning, when
     `options.strict`), so nothing of a bad submission is stored or sent.
@@ -204,7 +217,8 @@ def validate_items(
     for position, item in enumerate(items, start=1):
         checked = check_item(item)
         if isinstance(checked, str):
-            custom_id = getattr(item, "custom_id", None)
+            custom_id = item.get("custom_id") if isinstance(item, dict) else None
+            custom_id = getattr(item, "custom_id", custom_id)
             named = custom_id if isinstance(custom_id, str) else None
             refusals.append(Finding(checked, ((position, named),)))
             continue
@@ -230,7 +244,7 @@ def validate_items(
         refusals += warnings
     if refusals:
         raise InvalidInputError(refusals)
-    return requests, rules, warnings
+    return Validated(requests, rules, warnings)
 
 
 def _workload(

@@ -126,13 +126,19 @@ def check_item(item: object) -> LlmRequest | RejectedRequest | str:
     if not isinstance(item, LlmRequest | RejectedRequest):
         return f"is a {type(item).__name__}, not an LlmRequest"
     try:
-        stored = msgspec.json.decode(_ENCODER.encode(item), type=type(item))
+        encoded = _ENCODER.encode(item)
     except UnicodeEncodeError:
         return "holds text that is not valid Unicode (a lone surrogate)"
     except RecursionError:
         return f"is nested more than {MAX_NESTING} levels deep"
     except (TypeError, ValueError, OverflowError) as exc:
         return f"holds a value that cannot be stored ({exc})"
+    try:
+        stored = msgspec.json.decode(encoded, type=type(item))
+    except msgspec.ValidationError as exc:
+        return str(exc)
+    except RecursionError:
+        return f"is nested more than {MAX_NESTING} levels deep"
     if isinstance(item, LlmRequest) and isinstance(stored, LlmRequest):
         if item.temperature != stored.temperature:
             return "temperature must be a finite number"
@@ -188,8 +194,8 @@ def model_warnings(
             unknown.setdefault((model, request.kind), []).append((position, request.custom_id))
     findings = [
         Finding(
-            f"model {model!r} is not a {info.name} {kind.value} model it lists"
-            " (check the name, or pass it on if the provider is newer than its price table)",
+            f"model {model!r} is not one {info.name} lists for {kind.value} requests"
+            " (check the name; a model newer than Batchery's price table runs unpriced)",
             tuple(items),
         )
         for (model, kind), items in unknown.items()
