@@ -73,7 +73,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     poll_interval_s: _Seconds = 2.0
     poll_backoff: _Factor = 1.5
     poll_max_interval_s: _Seconds = 60.0
-    request_timeout_s: _Seconds = 60.0
+    request_timeout_s: _Seconds | None = None
+    """Every provider's per-request time budget; None keeps each provider's own (60 s, 120 s
+    for Anthropic). A `[providers.NAME] request_timeout_s` wins for that provider."""
     max_requests_per_batch: _PositiveInt | None = None
     max_bytes_per_batch: _PositiveInt | None = None
     realtime_concurrency: _PositiveInt = 16

@@ -37,7 +37,7 @@ def batchery(
 
 
 @contextmanager
-def _emulator(name: str, *options: str) -> Iterator[str]:
+def running_emulator(name: str, *options: str) -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "batchery", "emulate", name, "--port", "0", *options],
         stdout=subprocess.PIPE,
@@ -59,4 +59,4 @@ def _emulator(name: str, *options: str) -> Iterator[str]:
 @pytest.fixture
 def emulator() -> EmulatorFactory:
     """Start `batchery emulate NAME OPTIONS...`; the context gives its base URL."""
-    return _emulator
+    return running_emulator
