@@ -60,6 +60,8 @@ class BatchLlmService:
         self._prices = prices or {}
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._driving: dict[str, Lease] = {}
+        self._caller_reasks: set[str] = set()
+        """Jobs whose caller asks again itself for answers that are not their schema's JSON."""
 
     @property
     def store(self) -> JobStore:
@@ -132,6 +134,7 @@ class BatchLlmService:
         deadline_s: float | None = None,
         use_cache: bool = True,
         run_id: str | None = None,
+        reask_invalid_json: bool = True,
     ) -> RunOutcome:
         """Run a workload to the end and return its outcome; results stay in the store.
 
@@ -139,6 +142,8 @@ class BatchLlmService:
         returned) instead of starting again, so a crashed run repeated by the caller never
         submits twice. `deadline_s` is how long the caller can wait, from now. `run_id`
         names the job, so a caller (a graph node, say) can tie its jobs' events to itself.
+        An answer that is not its schema's JSON is asked again once; `reask_invalid_json=False`
+        ends it as `invalid_json` at once, for a caller that asks again in its own words.
         """
         if fingerprint is not None:
             existing = await self._store.find_job(fingerprint)
@@ -153,6 +158,8 @@ class BatchLlmService:
             use_cache=use_cache,
         )
         job = await self._create(plan, fingerprint, deadline_s, run_id)
+        if not reask_invalid_json:
+            self._caller_reasks.add(job.id)
         return await self._drive(job, resumed=False)
 
     async def resume(self, job_id: str) -> RunOutcome:
@@ -358,7 +365,8 @@ class BatchLlmService:
                 count=left,
                 reason=f"{left} requests were not finished by the batch ({', '.join(states)})",
             )
-        await self._realtime_runner(job).run(lease, job, self._store.pending_requests(job.id))
+        realtime = self._realtime_runner(job, asked_again=frozenset(runner.asked_again))
+        await realtime.run(lease, job, self._store.pending_requests(job.id))
 
     async def _finish(self, lease: Lease, job: Job) -> None:
         current = await self._job(job.id)
@@ -412,9 +420,12 @@ class BatchLlmService:
             book=self.cost_book(job.provider),
             realtime_seconds=estimate,
             turnaround_s=turnaround_s,
+            reask_invalid=job.id not in self._caller_reasks,
         )
 
-    def _realtime_runner(self, job: Job) -> RealtimeRunner:
+    def _realtime_runner(
+        self, job: Job, asked_again: frozenset[str] = frozenset()
+    ) -> RealtimeRunner:
         return RealtimeRunner(
             store=self._store,
             provider=self.provider(job.provider),
@@ -422,6 +433,8 @@ class BatchLlmService:
             options=self._options,
             limiters=self._limiters,
             book=self.cost_book(job.provider),
+            asked_again=asked_again,
+            reask_invalid=job.id not in self._caller_reasks,
         )
 
     async def _job(self, job_id: str) -> Job:

@@ -13,6 +13,7 @@ import msgspec
 
 from batchery.model import ErrorInfo, LlmRequest, LlmResult, Mode, RejectedRequest, RequestKind
 from batchery.pricing import CostBook
+from batchery.service.answer_check import checked_answer
 from batchery.service.chunking import ChunkPlan, ChunkPlanner
 from batchery.service.options import ServiceOptions
 from batchery.service.policy import (
@@ -155,10 +156,11 @@ def plan_run(
                 mode=mode if mode is not Mode.AUTO else Mode.REALTIME,
             )
         elif cached is not None and key is not None and key in cached:
-            hit = cached[key]
-            ready[request.custom_id] = msgspec.structs.replace(
-                hit, custom_id=request.custom_id, cached=True, cost_usd=0.0
-            )
+            hit = checked_answer(request, cached[key])
+            if hit.ok:
+                ready[request.custom_id] = msgspec.structs.replace(
+                    hit, custom_id=request.custom_id, cached=True, cost_usd=0.0
+                )
     todo = [r for r in requests if r.custom_id not in ready]
     decision = decide(
         _workload(todo, provider, options, book, sizing, deadline_s),
