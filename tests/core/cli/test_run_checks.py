@@ -64,8 +64,13 @@ def _nothing_sent(base_url: str) -> bool:
             "line 2 (custom_id 'x'): kind 'rerank' is not supported by openai"
             " (it supports chat, embedding)",
         ),
+        (
+            _chat("x").replace(b"Hi", b"Hi " * 1_700_000),
+            "line 2 (custom_id 'x'): the request needs about 1,275,000 tokens (1,275,000 of"
+            " input), more than the 128,000-token context window of gpt-4o-mini",
+        ),
     ],
-    ids=["raw-byte", "deep-nesting", "unknown-url", "unsupported-kind"],
+    ids=["raw-byte", "deep-nesting", "unknown-url", "unsupported-kind", "five-megabytes"],
 )
 def test_a_bad_line_is_refused_by_number_before_anything_is_sent(
     tmp_path: Path, emulator: EmulatorFactory, line: bytes, rule: str

@@ -95,6 +95,24 @@ async def test_a_schema_nested_without_end_is_refused(service: BatchLlmService) 
     ]
 
 
+async def test_a_request_longer_than_the_models_context_window_is_refused(
+    service: BatchLlmService,
+) -> None:
+    long_text = "word " * 120_000
+    items = [
+        chat("big", long_text, max_tokens=1000),
+        chat("fits", long_text, model="gpt-4.1-mini"),
+        LlmRequest(custom_id="e", kind=RequestKind.EMBEDDING, input="word " * 8_000),
+    ]
+
+    assert await refused(service, items) == [
+        "request 1 (custom_id 'big'): the request needs about 151,000 tokens (150,000 of input"
+        " and max_tokens 1,000), more than the 128,000-token context window of gpt-4o-mini",
+        "request 3 (custom_id 'e'): the request needs about 10,000 tokens (10,000 of input),"
+        " more than the 8,191-token context window of text-embedding-3-small",
+    ]
+
+
 async def test_the_runs_own_model_must_be_a_name(service: BatchLlmService) -> None:
     with pytest.raises(InvalidInputError, match="the run's model must be a non-empty string"):
         await service.run([chat("a")], model="")

@@ -30,6 +30,7 @@ from batchery.service.validation import (
     check_custom_id,
     check_item,
     check_request,
+    context_problem,
     model_warnings,
 )
 from batchery.spi import Provider
@@ -229,7 +230,11 @@ def validate_items(
             rule = "custom_id must be unique within a job; it is a duplicate"
         if rule is None and isinstance(checked, LlmRequest):
             checked = with_model(checked, provider, model, options)
-            rule = check_request(checked, provider)
+            rule = check_request(checked, provider) or context_problem(
+                checked,
+                book.price(checked.model),
+                estimate_tokens(checked)[0],
+            )
         if rule is not None:
             refusals.append(Finding(rule, ((position, checked.custom_id),)))
             continue

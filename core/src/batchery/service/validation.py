@@ -26,6 +26,7 @@ __all__ = [
     "check_custom_id",
     "check_item",
     "check_request",
+    "context_problem",
     "id_problem",
     "model_warnings",
     "nesting_problem",
@@ -167,6 +168,25 @@ def check_request(request: LlmRequest, provider: Provider) -> str | None:
     if request.temperature is not None and not 0 <= request.temperature <= 2:
         return "temperature must be between 0 and 2"
     return provider.check(request)
+
+
+def context_problem(request: LlmRequest, price: ModelPrice | None, input_tokens: int) -> str | None:
+    """Why `request` cannot fit its model's context window, when the window is known.
+
+    `input_tokens` is an estimate that leans low (four characters a token), so a request is
+    refused only when even that estimate, with the output it reserves, does not fit.
+    """
+    window = price.context_tokens if price is not None else None
+    if window is None or request.kind not in (RequestKind.CHAT, RequestKind.EMBEDDING):
+        return None
+    needed = input_tokens + (request.max_tokens or 0)
+    if needed <= window:
+        return None
+    reserved = f" and max_tokens {request.max_tokens:,}" if request.max_tokens else ""
+    return (
+        f"the request needs about {needed:,} tokens ({input_tokens:,} of input{reserved}),"
+        f" more than the {window:,}-token context window of {request.model}"
+    )
 
 
 def model_warnings(
