@@ -159,6 +159,45 @@ def test_store_is_where_the_run_is_kept(tmp_path: Path, openai_url: str, layer: 
     assert json.loads(done.stdout)["run_id"] in listed.stdout
 
 
+@pytest.mark.parametrize("layer", ["toml", "env", "cli"])
+def test_use_cache_off_asks_the_provider_again(tmp_path: Path, openai_url: str, layer: str) -> None:
+    store = tmp_path / "jobs.db"
+    first = _workload(tmp_path / "first.jsonl", 3)
+    again, third = tmp_path / "again.jsonl", tmp_path / "third.jsonl"
+    again.write_text(first.read_text().replace('id": "r', 'id": "again-r'))
+    third.write_text(first.read_text().replace('id": "r', 'id": "third-r'))
+    run = ["--mode", "realtime", "--base-url", openai_url, "--store", str(store)]
+    done = batchery("run", str(first), *run, env=KEYS)
+    assert done.returncode == 0, done.stderr
+    if layer == "cli":
+        args, env = ["--no-cache"], {}
+    else:
+        args, env = _layer(tmp_path, layer, "use_cache", "false")
+
+    cached = batchery("run", str(again), *run, env=KEYS)
+    uncached = batchery("run", str(third), *run, *args, env=KEYS | env)
+
+    assert cached.returncode == 0, cached.stderr
+    assert json.loads(cached.stdout)["cached"] == 3
+    assert json.loads(uncached.stdout)["cached"] == 0
+
+
+def test_prices_in_the_toml_file_price_the_plan(tmp_path: Path, openai_url: str) -> None:
+    source = _workload(tmp_path / "in.jsonl", 4)
+    config = tmp_path / "batchery.toml"
+    config.write_text('[prices.openai."gpt-4o-mini"]\ninput = 1000.0\noutput = 1000.0\n')
+
+    plain = _dry_run(openai_url, source, ["--mode", "realtime"], {})
+    priced = _dry_run(openai_url, source, ["--mode", "realtime", "--config", str(config)], {})
+
+    def realtime_cost(plan: dict[str, object]) -> float:
+        estimates = plan["estimates"]
+        assert isinstance(estimates, list)
+        return float(next(e["cost_usd"] for e in estimates if e["mode"] == "realtime"))
+
+    assert realtime_cost(priced) > 1000 * realtime_cost(plain) > 0
+
+
 CHAT = {"messages": [{"role": "user", "content": "Say hi"}]}
 EMBED = {"kind": "embedding", "input": "hi"}
 
