@@ -160,7 +160,10 @@ class BatchLlmService:
         job = await self._create(plan, fingerprint, deadline_s, run_id)
         if not reask_invalid_json:
             self._caller_reasks.add(job.id)
-        return await self._drive(job, resumed=False)
+        try:
+            return await self._drive(job, resumed=False)
+        finally:
+            self._caller_reasks.discard(job.id)
 
     async def resume(self, job_id: str) -> RunOutcome:
         job = await self._job(job_id)
