@@ -97,29 +97,45 @@ async def test_realtime_retries_rate_limits_and_still_answers_every_request(
     assert outcome.counts.succeeded == 30
 
 
-async def test_invalid_requests_end_as_explicit_errors_and_the_rest_runs(
+async def test_rejected_items_end_as_explicit_errors_and_the_rest_runs(
     harness: HarnessFactory,
 ) -> None:
     requests = [
         *chats(3),
-        LlmRequest(custom_id="rr", kind=RequestKind.RERANK, query="q", documents=("d",)),
         RejectedRequest("bad", "line 9 (custom_id 'bad'): kind 'x' is unknown"),
     ]
     async with harness() as h:
         outcome = await h.service.run(requests, mode=Mode.BATCH)
         results = {r.custom_id: r for r in await results_of(h.service, outcome.job.id)}
 
-    assert (outcome.counts.succeeded, outcome.counts.failed) == (3, 2)
-    assert results["rr"].error is not None
-    assert results["rr"].error.code == "invalid_request"
-    assert "rerank" in results["rr"].error.message
+    assert (outcome.counts.succeeded, outcome.counts.failed) == (3, 1)
     assert results["bad"].error is not None
+    assert results["bad"].error.code == "invalid_request"
     assert results["bad"].error.message.endswith("kind 'x' is unknown")
+
+
+async def test_a_kind_the_provider_lacks_refuses_the_submission_before_a_job_exists(
+    harness: HarnessFactory,
+) -> None:
+    requests = [
+        *chats(3),
+        LlmRequest(custom_id="rr", kind=RequestKind.RERANK, query="q", documents=("d",)),
+    ]
+    async with harness() as h:
+        with pytest.raises(InvalidInputError) as refused:
+            await h.service.run(requests, mode=Mode.BATCH)
+        assert await h.service.store.list_jobs() == []
+
+    assert refused.value.problems == [
+        "request 4 (custom_id 'rr'): kind 'rerank' is not supported by openai"
+        " (it supports chat, embedding)"
+    ]
 
 
 async def test_duplicate_ids_refuse_the_whole_submission(harness: HarnessFactory) -> None:
     async with harness() as h:
-        with pytest.raises(InvalidInputError, match=r"request 3 \('q-0'\): custom_id must be"):
+        duplicate = r"request 3 \(custom_id 'q-0'\): custom_id must be unique"
+        with pytest.raises(InvalidInputError, match=duplicate):
             await h.service.run([*chats(2), chats(1)[0]], mode=Mode.BATCH)
         assert await h.service.store.list_jobs() == []
 

@@ -68,6 +68,13 @@ class BatcheryModule(Module):
         )
 
 
+def _shared_provider_options(settings: Settings) -> dict[str, object]:
+    """Top-level settings every provider module takes, below its own `[providers.NAME]` table."""
+    if settings.request_timeout_s is None:
+        return {}
+    return {"request_timeout_s": settings.request_timeout_s}
+
+
 def provider_modules(entries: Sequence[PluginEntry] | None = None) -> dict[str, type[Module]]:
     """The loadable provider modules by name; broken plugins are left out (see `providers`)."""
     found = discover_providers() if entries is None else entries
@@ -85,8 +92,9 @@ async def build_application(
 ) -> Application:
     """Boot core, the provider modules (all, or `only` these) and the named node plugins.
 
-    `provider_options` go to each provider module's `for_root`; options in the settings
-    (`providers.<name>.<option>`) come first, explicit ones win. A node is reached as
+    `provider_options` go to each provider module's `for_root`; the shared settings
+    (`request_timeout_s`) come first, then the provider's own (`providers.<name>.<option>`),
+    and explicit ones win. A node is reached as
     `app.get("<node>.node")`; `node_options` go to each node module's `for_root`.
     """
     modules = provider_modules()
@@ -94,6 +102,7 @@ async def build_application(
     definitions: list[ModuleDefinition] = []
     for name, module in chosen.items():
         options: dict[str, object] = {
+            **_shared_provider_options(settings),
             **settings.providers.get(name.replace("-", "_"), {}),
             **settings.providers.get(name, {}),
         }

@@ -1,12 +1,15 @@
 """Read a workload file: OpenAI batch lines or Batchery's neutral lines, one request per line.
 
-A line whose custom_id cannot be known (not JSON, not an object, no usable id) or repeats an
-earlier id stops the whole run before anything is sent, because its result could not be told
-apart. Any other problem becomes an explicit error result for that custom_id, and the rest runs.
+Every line that cannot become a request is a problem that stops the whole run before anything
+is sent, named by its line number (and its custom_id when the line has a usable one): bytes
+that are not UTF-8, text that is not JSON or is nested without end, a missing or repeated id,
+an endpoint or kind Batchery does not run, a field of the wrong type. A UTF-8 byte order mark
+at the start of the file is accepted, as editors on Windows write one.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +17,8 @@ from typing import Any
 
 import msgspec
 
-from batchery.model import LlmRequest, Message, RejectedRequest, RequestKind
-from batchery.service.validation import check_custom_id
+from batchery.model import LlmRequest, Message, RequestKind
+from batchery.service.validation import MAX_NESTING, check_custom_id, nesting_problem
 
 __all__ = ["InputFile", "InputProblem", "read_input"]
 
@@ -27,30 +30,44 @@ _URL_KINDS = {
 
 
 class InputProblem(msgspec.Struct, frozen=True):
+    """Why one line cannot run; `line` 0 speaks of the file as a whole."""
+
     line: int
     rule: str
+    custom_id: str | None = None
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.rule}"
+        where = f"line {self.line}"
+        if self.custom_id is not None:
+            where += f" (custom_id {self.custom_id!r})"
+        return f"{where}: {self.rule}"
 
 
 class InputFile(msgspec.Struct):
-    """A parsed workload: the items to run, the problems that stop it, and its fingerprint."""
+    """A parsed workload: the requests, the line each came from, the problems, the fingerprint."""
 
-    items: list[LlmRequest | RejectedRequest]
+    items: list[LlmRequest]
+    lines: list[int]
     problems: list[InputProblem]
     digest: str
+
+    def line_of(self, position: int) -> int:
+        """The file line of the request at 1-based `position` in `items`."""
+        return self.lines[position - 1]
 
 
 def read_input(path: Path) -> InputFile:
     """Parse `path` line by line; blank lines are skipped."""
-    items: list[LlmRequest | RejectedRequest] = []
+    items: list[LlmRequest] = []
+    lines: list[int] = []
     problems: list[InputProblem] = []
     first_line: dict[str, int] = {}
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             digest.update(raw)
+            if number == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
             if not raw.strip():
                 continue
             parsed = _parse_line(raw, number)
@@ -67,16 +84,16 @@ def read_input(path: Path) -> InputFile:
                 continue
             first_line[parsed.custom_id] = number
             items.append(parsed)
+            lines.append(number)
     if not items and not problems:
         problems.append(InputProblem(0, f"{path} holds no requests"))
-    return InputFile(items, problems, digest.hexdigest())
+    return InputFile(items, lines, problems, digest.hexdigest())
 
 
-def _parse_line(raw: bytes, number: int) -> LlmRequest | RejectedRequest | InputProblem:
-    try:
-        data = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
-        return InputProblem(number, f"not valid JSON ({exc})")
+def _parse_line(raw: bytes, number: int) -> LlmRequest | InputProblem:
+    data, problem = _decoded(raw)
+    if problem is not None:
+        return InputProblem(number, problem)
     if not isinstance(data, dict):
         return InputProblem(number, "each line must be a JSON object")
     custom_id = data.get("custom_id")
@@ -85,10 +102,26 @@ def _parse_line(raw: bytes, number: int) -> LlmRequest | RejectedRequest | Input
         return InputProblem(number, rule)
     assert isinstance(custom_id, str)
     try:
-        request = _from_openai(data) if "body" in data or "url" in data else _from_neutral(data)
+        return _from_openai(data) if "body" in data or "url" in data else _from_neutral(data)
     except (msgspec.ValidationError, ValueError) as exc:
-        return RejectedRequest(custom_id, f"line {number} (custom_id {custom_id!r}): {exc}")
-    return request
+        return InputProblem(number, str(exc), custom_id)
+
+
+def _decoded(raw: bytes) -> tuple[Any, str | None]:
+    """The line's JSON value, or why it has none; never raises."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return None, "starts with a UTF-8 byte order mark (BOM); only the file's start may"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+    try:
+        data = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        return None, f"not valid JSON ({exc})"
+    except RecursionError:
+        return None, f"is nested more than {MAX_NESTING} levels deep"
+    return data, nesting_problem(data)
 
 
 def _from_neutral(data: dict[str, Any]) -> LlmRequest:
@@ -106,7 +139,9 @@ def _from_openai(data: dict[str, Any]) -> LlmRequest:
     url = data.get("url")
     kind = _URL_KINDS.get(url) if isinstance(url, str) else None
     if kind is None:
-        raise ValueError(f"url {url!r} is not one of {', '.join(_URL_KINDS)}")
+        raise ValueError(
+            f"url {url!r} is not an endpoint Batchery runs (one of {', '.join(_URL_KINDS)})"
+        )
     body = data.get("body")
     if not isinstance(body, dict):
         raise ValueError("body must be a JSON object")
@@ -155,11 +190,21 @@ def _text_parts(parts: list[Any]) -> Iterator[str]:
     for part in parts:
         if not isinstance(part, dict) or part.get("type") != "text":
             raise ValueError("only text content parts are supported")
-        yield str(part.get("text", ""))
+        text = part.get("text", "")
+        if not isinstance(text, str):
+            raise ValueError("a text content part's text must be a string")
+        yield text
 
 
 def _schema(response_format: Any) -> dict[str, Any] | None:
-    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+    if response_format is None:
         return None
-    schema = response_format.get("json_schema", {}).get("schema")
-    return schema if isinstance(schema, dict) else None
+    if not isinstance(response_format, dict):
+        raise ValueError("body.response_format must be a JSON object")
+    if response_format.get("type") != "json_schema":
+        return None
+    wrapper = response_format.get("json_schema")
+    schema = wrapper.get("schema") if isinstance(wrapper, dict) else None
+    if not isinstance(schema, dict):
+        raise ValueError("response_format json_schema needs a json_schema.schema object")
+    return schema

@@ -118,6 +118,9 @@ class LlmResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     `cost_usd` is what it cost in the mode it ran in and `realtime_cost_usd` what it would have
     cost as a realtime call, so savings show per item; both stay None for an unpriced model.
     `cached` marks an answer served from the result cache, which cost nothing this time.
+    `json_valid` is set when the request asked for a JSON schema: True when the answer parsed
+    and validated (its `text` is then that JSON, rewritten when `repairs` were needed to undo a
+    code fence, surrounding prose or a cut-off tail); False on the `invalid_json` error.
     """
 
     custom_id: str
@@ -134,6 +137,8 @@ class LlmResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     cost_usd: float | None = None
     realtime_cost_usd: float | None = None
     cached: bool = False
+    json_valid: bool | None = None
+    repairs: tuple[str, ...] = ()
 
     @classmethod
     def failure(cls, request_id: str, error: ErrorInfo, *, provider: str, mode: Mode) -> LlmResult:

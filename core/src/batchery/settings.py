@@ -73,13 +73,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     poll_interval_s: _Seconds = 2.0
     poll_backoff: _Factor = 1.5
     poll_max_interval_s: _Seconds = 60.0
-    request_timeout_s: _Seconds = 60.0
+    request_timeout_s: _Seconds | None = None
+    """Every provider's per-request time budget; None keeps each provider's own (60 s, 120 s
+    for Anthropic). A `[providers.NAME] request_timeout_s` wins for that provider."""
     max_requests_per_batch: _PositiveInt | None = None
     max_bytes_per_batch: _PositiveInt | None = None
     realtime_concurrency: _PositiveInt = 16
     max_attempts: _PositiveInt = 3
     reconcile_grace_s: _NonNegativeSeconds = 5.0
     fallback: bool = True
+    strict: bool = False
     use_cache: bool = True
     cache_max_age_days: _Seconds = 30.0
     log_level: LogLevel = "info"
@@ -109,6 +112,7 @@ _RULES: Final = {
     "max_attempts": "must be an integer >= 1",
     "reconcile_grace_s": "must be a number of seconds >= 0",
     "fallback": "must be true or false",
+    "strict": "must be true or false",
     "use_cache": "must be true or false",
     "cache_max_age_days": "must be a number of days > 0",
     "log_level": "must be one of debug, info, warning, error, critical",

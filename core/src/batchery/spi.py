@@ -42,13 +42,18 @@ class ProviderLimits(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ModelPrice(msgspec.Struct, frozen=True, kw_only=True):
-    """USD per million tokens at realtime prices; batch prices default to the batch discount."""
+    """USD per million tokens at realtime prices; batch prices default to the batch discount.
+
+    `context_tokens` is the model's context window (input and output together) where known,
+    so a request that cannot fit is refused before it is sent.
+    """
 
     input: float
     output: float = 0.0
     cached_input: float | None = None
     batch_input: float | None = None
     batch_output: float | None = None
+    context_tokens: int | None = None
 
 
 class ProviderInfo(msgspec.Struct, frozen=True, kw_only=True):

@@ -27,6 +27,7 @@ from batchery.answers._schema import check_schema
 from batchery.events import FallbackStarted, JobMode, decode_event
 from batchery.model import Job, LlmRequest, LlmResult, Message, Mode
 from batchery.service import BatchLlmService
+from batchery.service.answer_check import INVALID_JSON
 from batchery.service.validation import check_custom_id
 
 __all__ = [
@@ -185,6 +186,7 @@ async def collect_answers(
             use_cache=settings.use_cache and attempt == 1,
             run_id=job_id,
             fingerprint=fingerprint,
+            reask_invalid_json=False,
         )
         jobs.append(job_id)
         cost += outcome.counts.cost_usd
@@ -269,11 +271,13 @@ def _read(
         return _Problem("no result came back for this request", ask_again=False)
     if not result.ok:
         error = result.error
+        if error is not None and error.code == INVALID_JSON:
+            return _Problem(error.message, ask_again=True)
         said = f"{error.code}: {error.message}" if error is not None else "no error given"
         return _Problem(f"the provider gave no answer ({said})", ask_again=False)
     try:
         parsed = parse_answer(result.text, schema)
-        return _Answer(accept(key, parsed.value), parsed.repairs)
+        return _Answer(accept(key, parsed.value), result.repairs or parsed.repairs)
     except AnswerError as exc:
         return _Problem(str(exc), ask_again=True)
 

@@ -7,11 +7,13 @@ import contextlib
 import hashlib
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import msgspec
 
 from batchery.cli._common import open_app, parse_duration, settings_from
+from batchery.cli._exit import ExitCode
 from batchery.cli._loop import run_async
 from batchery.cli._progress import follow
 from batchery.inputs import InputFile, read_input
@@ -81,6 +83,7 @@ def plan_report(plan: RunPlan) -> dict[str, object]:
         "total": len(plan.requests),
         "rejected": plan.rejected,
         "cached": plan.cached,
+        "warnings": [str(w) for w in plan.warnings],
         "estimates": plan.decision.estimates,
         "chunks": [
             {
@@ -108,15 +111,35 @@ async def write_results(service: BatchLlmService, job_id: str, out: Path) -> int
     return count
 
 
+def _refuse(input_path: Path, problems: list[str]) -> NoReturn:
+    for problem in problems[:50]:
+        click.echo(f"{input_path}: {problem}", err=True)
+    if len(problems) > 50:
+        click.echo(f"... and {len(problems) - 50} more problems", err=True)
+    raise click.exceptions.Exit(ExitCode.USAGE)
+
+
 def _parsed(input_path: Path) -> InputFile:
     parsed = read_input(input_path)
     if parsed.problems:
-        for problem in parsed.problems[:50]:
-            click.echo(f"{input_path}: {problem}", err=True)
-        if len(parsed.problems) > 50:
-            click.echo(f"... and {len(parsed.problems) - 50} more problems", err=True)
-        raise click.exceptions.Exit(2)
+        _refuse(input_path, [str(p) for p in parsed.problems])
     return parsed
+
+
+def _validated(
+    service: BatchLlmService, parsed: InputFile, input_path: Path, name: str, model: str | None
+) -> None:
+    """Check the whole file against the provider before anything is stored or sent."""
+
+    def where(position: int) -> str:
+        return f"line {parsed.line_of(position)}"
+
+    try:
+        warnings = service.validate(parsed.items, provider=name, model=model)
+    except InvalidInputError as exc:
+        _refuse(input_path, [f.describe(where) for f in exc.findings])
+    for warning in warnings:
+        click.echo(f"{input_path}: warning: {warning.describe(where)}", err=True)
 
 
 @click.command("run")
@@ -151,6 +174,13 @@ def _parsed(input_path: Path) -> InputFile:
 @click.option("--emulate", is_flag=True, help="Run against an in-process emulator.")
 @click.option("--store", help="Job store path or URL (default: BATCHERY_STORE or user data).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML settings.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    default=None,
+    help="Refuse, rather than warn about, models the provider does not list"
+    " and lines whose model overrides --model.",
+)
 def run_command(
     input_path: Path,
     provider: str | None,
@@ -165,12 +195,13 @@ def run_command(
     emulate: bool,
     store: str | None,
     config_file: str | None,
+    strict: bool | None,
 ) -> None:
     """Run every request of INPUT.jsonl (OpenAI batch lines or Batchery's neutral lines).
 
     Running the same command again resumes an interrupted run instead of submitting twice.
     """
-    loaded = settings_from(config_file, {"store": store})
+    loaded = settings_from(config_file, {"store": store, "strict": strict})
     name = provider or loaded.settings.default_provider
     out = out or input_path.with_name(input_path.stem + ".results.jsonl")
     deadline_s = parse_duration(deadline) if deadline else None
@@ -181,6 +212,7 @@ def run_command(
         async with open_app(
             loaded, name, emulate=emulate, base_url=base_url, require_key=False
         ) as ctx:
+            _validated(ctx.service, parsed, input_path, name, model)
             return plan_report(
                 await ctx.service.plan(
                     parsed.items,
@@ -194,6 +226,7 @@ def run_command(
 
     async def main() -> Summary:
         async with open_app(loaded, name, emulate=emulate, base_url=base_url) as ctx:
+            _validated(ctx.service, parsed, input_path, name, model)
             resume_key = None if emulate else (ctx.base_url or "default")
             fingerprint = (
                 None

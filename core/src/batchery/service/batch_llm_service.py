@@ -26,11 +26,12 @@ from batchery.service.batch_progress import BatchProgress
 from batchery.service.batch_runner import BatchRunner
 from batchery.service.limiter import LimiterRegistry
 from batchery.service.options import ServiceOptions
-from batchery.service.planning import RunPlan, Sizing, plan_run
+from batchery.service.planning import RunPlan, Sizing, plan_run, validate_items
 from batchery.service.policy import PRIOR_LATENCY_S, batch_turnaround, realtime_seconds
 from batchery.service.realtime_runner import RealtimeRunner
 from batchery.service.reports import JobReport, RunOutcome, UnknownProviderError
 from batchery.service.result_cache import cached_answers, remember_answers
+from batchery.service.validation import Finding
 from batchery.spi import ModelPrice, Provider
 from batchery.store import ChunkRecord, JobStore, Lease, PlannedRequest
 
@@ -60,6 +61,8 @@ class BatchLlmService:
         self._prices = prices or {}
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._driving: dict[str, Lease] = {}
+        self._caller_reasks: set[str] = set()
+        """Jobs whose caller asks again itself for answers that are not their schema's JSON."""
 
     @property
     def store(self) -> JobStore:
@@ -79,6 +82,17 @@ class BatchLlmService:
     def cost_book(self, provider: str) -> CostBook:
         return CostBook(self.provider(provider).info, self._prices.get(provider))
 
+    def validate(
+        self, requests: Items, *, provider: str | None = None, model: str | None = None
+    ) -> list[Finding]:
+        """The warnings about `requests` on the provider; nothing is stored or sent.
+
+        Raises `InvalidInputError` naming every item that breaks a rule, as `run` would.
+        """
+        chosen = self.provider(provider)
+        book = self.cost_book(chosen.info.name)
+        return validate_items(requests, chosen, model, self._options, book).warnings
+
     async def plan(
         self,
         requests: Items,
@@ -91,17 +105,20 @@ class BatchLlmService:
     ) -> RunPlan:
         """What `run` would do, with each mode's estimated cost and finish; nothing is sent."""
         chosen = self.provider(provider)
-        items = list(requests)
+        book = self.cost_book(chosen.info.name)
+        checked = validate_items(requests, chosen, model, self._options, book)
         cached = None
         if use_cache:
-            cached = await cached_answers(self._store, chosen, items, model, self._options)
+            cached = await cached_answers(
+                self._store, chosen, checked.runnable(), model, self._options
+            )
         return plan_run(
-            items,
+            checked,
             provider=chosen,
             model=model,
             mode=mode,
             options=self._options,
-            book=self.cost_book(chosen.info.name),
+            book=book,
             sizing=await self._sizing(chosen, model),
             cached=cached,
             deadline_s=deadline_s,
@@ -118,6 +135,7 @@ class BatchLlmService:
         deadline_s: float | None = None,
         use_cache: bool = True,
         run_id: str | None = None,
+        reask_invalid_json: bool = True,
     ) -> RunOutcome:
         """Run a workload to the end and return its outcome; results stay in the store.
 
@@ -125,6 +143,8 @@ class BatchLlmService:
         returned) instead of starting again, so a crashed run repeated by the caller never
         submits twice. `deadline_s` is how long the caller can wait, from now. `run_id`
         names the job, so a caller (a graph node, say) can tie its jobs' events to itself.
+        An answer that is not its schema's JSON is asked again once; `reask_invalid_json=False`
+        ends it as `invalid_json` at once, for a caller that asks again in its own words.
         """
         if fingerprint is not None:
             existing = await self._store.find_job(fingerprint)
@@ -139,7 +159,12 @@ class BatchLlmService:
             use_cache=use_cache,
         )
         job = await self._create(plan, fingerprint, deadline_s, run_id)
-        return await self._drive(job, resumed=False)
+        if not reask_invalid_json:
+            self._caller_reasks.add(job.id)
+        try:
+            return await self._drive(job, resumed=False)
+        finally:
+            self._caller_reasks.discard(job.id)
 
     async def resume(self, job_id: str) -> RunOutcome:
         job = await self._job(job_id)
@@ -344,9 +369,10 @@ class BatchLlmService:
                 count=left,
                 reason=f"{left} requests were not finished by the batch ({', '.join(states)})",
             )
-        await self._realtime_runner(job, runner.progress).run(
-            lease, job, self._store.pending_requests(job.id)
+        realtime = self._realtime_runner(
+            job, runner.progress, asked_again=frozenset(runner.asked_again)
         )
+        await realtime.run(lease, job, self._store.pending_requests(job.id))
 
     async def _finish(self, lease: Lease, job: Job) -> None:
         current = await self._job(job.id)
@@ -400,9 +426,15 @@ class BatchLlmService:
             book=self.cost_book(job.provider),
             realtime_seconds=estimate,
             turnaround_s=turnaround_s,
+            reask_invalid=job.id not in self._caller_reasks,
         )
 
-    def _realtime_runner(self, job: Job, progress: BatchProgress) -> RealtimeRunner:
+    def _realtime_runner(
+        self,
+        job: Job,
+        progress: BatchProgress | None = None,
+        asked_again: frozenset[str] = frozenset(),
+    ) -> RealtimeRunner:
         return RealtimeRunner(
             store=self._store,
             provider=self.provider(job.provider),
@@ -411,6 +443,8 @@ class BatchLlmService:
             limiters=self._limiters,
             book=self.cost_book(job.provider),
             progress=progress,
+            asked_again=asked_again,
+            reask_invalid=job.id not in self._caller_reasks,
         )
 
     async def _job(self, job_id: str) -> Job:

@@ -30,11 +30,14 @@ from batchery.model import (
     ErrorInfo,
     Job,
     JobStatus,
+    LlmRequest,
     LlmResult,
     Mode,
+    RequestKind,
 )
 from batchery.pricing import CostBook
 from batchery.progress import ProgressBus
+from batchery.service.answer_check import checked_answer, is_invalid_json
 from batchery.service.batch_progress import BatchProgress
 from batchery.service.options import ServiceOptions
 from batchery.spi import BatchNotFoundError, MalformedLine, Provider, ProviderError
@@ -81,6 +84,7 @@ class BatchRunner:
         book: CostBook,
         realtime_seconds: Callable[[int], float] | None = None,
         turnaround_s: float | None = None,
+        reask_invalid: bool = True,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._store = store
@@ -92,10 +96,13 @@ class BatchRunner:
         self._turnaround_s = turnaround_s
         self._sla_s = None if turnaround_s is None else 2 * turnaround_s
         self._sleep = sleep
+        self._reask_invalid = reask_invalid
         self._collect_failures: dict[str, int] = {}
         self.progress = BatchProgress(store, bus)
         self._over_sla: set[str] = set()
         self.fell_back = False
+        self.asked_again: set[str] = set()
+        """Requests whose batch answer was not the JSON they asked for, left to be asked again."""
 
     async def submit_all(self, lease: Lease, job: Job) -> None:
         """Submit every chunk not yet with the provider, reconciling interrupted submissions."""
@@ -317,13 +324,19 @@ class BatchRunner:
     async def _collect(self, lease: Lease, job: Job, chunk: ChunkRecord, state: BatchState) -> None:
         crashpoint("before_collect")
         keep_retryable = await self._finish_here(job)
+        asked = await self._schema_requests(chunk)
         buffer: list[LlmResult] = []
         malformed: list[MalformedLine] = []
         try:
             async for line in self._provider.collect(state):
                 if isinstance(line, MalformedLine):
                     malformed.append(line)
-                elif keep_retryable or line.ok or not _retryable(line):
+                    continue
+                if line.custom_id in asked:
+                    line = checked_answer(asked[line.custom_id], line)
+                if is_invalid_json(line) and self._reask_invalid and not keep_retryable:
+                    self.asked_again.add(line.custom_id)
+                elif keep_retryable or line.ok or not _retryable(line) or is_invalid_json(line):
                     buffer.append(line)
                 if len(buffer) >= _FLUSH:
                     await self._save(lease, chunk, buffer)
@@ -359,6 +372,16 @@ class BatchRunner:
             await self._fail_missing(lease, job, chunk, code, message)
         await self._store.update_chunk(lease, chunk.id, state=ChunkState.COLLECTED, batch=state)
         self.progress.done(chunk.id)
+
+    async def _schema_requests(self, chunk: ChunkRecord) -> dict[str, LlmRequest]:
+        """The chunk's requests that ask for a JSON schema, whose answers are checked."""
+        if chunk.kind is not RequestKind.CHAT:
+            return {}
+        return {
+            r.custom_id: r
+            for r in await self._store.chunk_requests(chunk.id)
+            if r.response_schema is not None
+        }
 
     async def _finish_here(self, job: Job) -> bool:
         """Whether unfinished requests end as errors now rather than going on in realtime."""

@@ -36,6 +36,8 @@ class _SettingsLike(Protocol):
     def fallback(self) -> bool: ...
     @property
     def use_cache(self) -> bool: ...
+    @property
+    def strict(self) -> bool: ...
 
 
 class ServiceOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,6 +58,9 @@ class ServiceOptions(msgspec.Struct, frozen=True, kw_only=True):
     """Finish what a batch left undone (failed, expired, late, retryable errors) in realtime."""
     use_cache: bool = True
     """Serve repeated requests from the result cache; False asks the provider every time."""
+    strict: bool = False
+    """Refuse, rather than warn about, a model the provider does not list or a line's model
+    that overrides the run's."""
 
     @classmethod
     def from_settings(cls, settings: _SettingsLike) -> ServiceOptions:
@@ -73,4 +78,5 @@ class ServiceOptions(msgspec.Struct, frozen=True, kw_only=True):
             reconcile_grace_s=settings.reconcile_grace_s,
             fallback=settings.fallback,
             use_cache=settings.use_cache,
+            strict=settings.strict,
         )

@@ -13,6 +13,7 @@ import msgspec
 
 from batchery.model import ErrorInfo, LlmRequest, LlmResult, Mode, RejectedRequest, RequestKind
 from batchery.pricing import CostBook
+from batchery.service.answer_check import checked_answer
 from batchery.service.chunking import ChunkPlan, ChunkPlanner
 from batchery.service.options import ServiceOptions
 from batchery.service.policy import (
@@ -23,7 +24,15 @@ from batchery.service.policy import (
     decide,
     hybrid_slice,
 )
-from batchery.service.validation import check_custom_id, check_request
+from batchery.service.validation import (
+    Finding,
+    InvalidInputError,
+    check_custom_id,
+    check_item,
+    check_request,
+    context_problem,
+    model_warnings,
+)
 from batchery.spi import Provider
 
 __all__ = [
@@ -32,24 +41,16 @@ __all__ = [
     "ModeUnavailableError",
     "RunPlan",
     "Sizing",
+    "Validated",
     "cache_key",
     "estimate_tokens",
     "plan_run",
+    "validate_items",
     "with_model",
 ]
 
 DEFAULT_OUTPUT_TOKENS = 256
 """Output tokens assumed for a chat request that sets no `max_tokens`, for estimates only."""
-
-
-class InvalidInputError(ValueError):
-    """The submission as a whole cannot be accepted; nothing of it was stored."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        shown = "\n".join(f"  - {p}" for p in problems[:20])
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        super().__init__(f"{len(problems)} request(s) cannot be accepted:\n{shown}{more}")
 
 
 class ModeUnavailableError(ValueError):
@@ -64,6 +65,18 @@ class Sizing(msgspec.Struct, frozen=True, kw_only=True):
     requests_per_s: float | None = None
 
 
+class Validated(msgspec.Struct, frozen=True):
+    """A submission that passed: each request as it will run, the rule each `RejectedRequest`
+    broke (None for the rest), and the warnings that did not stop it."""
+
+    requests: list[LlmRequest]
+    rules: list[str | None]
+    warnings: list[Finding]
+
+    def runnable(self) -> list[LlmRequest]:
+        return [r for r, rule in zip(self.requests, self.rules, strict=True) if rule is None]
+
+
 class RunPlan(msgspec.Struct, kw_only=True):
     """The requests in input order, each with its chunk (batch), None (realtime) or a result."""
 
@@ -75,6 +88,7 @@ class RunPlan(msgspec.Struct, kw_only=True):
     ready: dict[str, LlmResult]
     cache_keys: list[str | None]
     chunks: list[ChunkPlan]
+    warnings: list[Finding] = msgspec.field(default_factory=list)
 
     @property
     def mode(self) -> Mode:
@@ -108,7 +122,7 @@ def cache_key(provider: str, request: LlmRequest) -> str:
 
 
 def plan_run(
-    items: Iterable[LlmRequest | RejectedRequest],
+    checked: Validated,
     *,
     provider: Provider,
     model: str | None,
@@ -119,7 +133,7 @@ def plan_run(
     cached: Mapping[str, LlmResult] | None = None,
     deadline_s: float | None = None,
 ) -> RunPlan:
-    """Validate `items`, serve cache hits, choose the mode and lay out the batch chunks.
+    """Serve cache hits, choose the mode and lay out the batch chunks of a checked submission.
 
     `cached` maps cache keys to earlier answers; pass None to bypass the cache.
     """
@@ -128,7 +142,7 @@ def plan_run(
         raise ModeUnavailableError(f"{info.name} has no batch API; use mode realtime or auto")
     if mode in (Mode.REALTIME, Mode.HYBRID) and not info.realtime:
         raise ModeUnavailableError(f"{info.name} has no realtime API; use mode batch or auto")
-    requests, rules = _validated(items, provider, model, options)
+    requests, rules = checked.requests, checked.rules
     keys = [
         cache_key(info.name, r) if rule is None else None
         for r, rule in zip(requests, rules, strict=True)
@@ -143,10 +157,11 @@ def plan_run(
                 mode=mode if mode is not Mode.AUTO else Mode.REALTIME,
             )
         elif cached is not None and key is not None and key in cached:
-            hit = cached[key]
-            ready[request.custom_id] = msgspec.structs.replace(
-                hit, custom_id=request.custom_id, cached=True, cost_usd=0.0
-            )
+            hit = checked_answer(request, cached[key])
+            if hit.ok:
+                ready[request.custom_id] = msgspec.structs.replace(
+                    hit, custom_id=request.custom_id, cached=True, cost_usd=0.0
+                )
     todo = [r for r in requests if r.custom_id not in ready]
     decision = decide(
         _workload(todo, provider, options, book, sizing, deadline_s),
@@ -165,6 +180,7 @@ def plan_run(
         ready=ready,
         cache_keys=keys,
         chunks=chunks,
+        warnings=checked.warnings,
     )
 
 
@@ -181,36 +197,61 @@ def with_model(
     return msgspec.structs.replace(request, model=chosen)
 
 
-def _validated(
+def validate_items(
     items: Iterable[LlmRequest | RejectedRequest],
     provider: Provider,
     model: str | None,
     options: ServiceOptions,
-) -> tuple[list[LlmRequest], list[str | None]]:
-    info = provider.info
+    book: CostBook,
+) -> Validated:
+    """The submission as it will run, once every item has passed every rule.
+
+    Raises `InvalidInputError` naming every item that breaks a rule (and every warning, when
+    `options.strict`), so nothing of a bad submission is stored or sent.
+    """
+    given: object = model
+    if given is not None and (not isinstance(given, str) or not given):
+        raise InvalidInputError([Finding(f"the run's model must be a non-empty string: {given!r}")])
     requests: list[LlmRequest] = []
     rules: list[str | None] = []
-    problems: list[str] = []
+    running: list[tuple[int, LlmRequest]] = []
+    refusals: list[Finding] = []
     seen: set[str] = set()
     for position, item in enumerate(items, start=1):
-        rule = check_custom_id(item.custom_id)
-        if rule is None and item.custom_id in seen:
+        checked = check_item(item)
+        if isinstance(checked, str):
+            custom_id = item.get("custom_id") if isinstance(item, dict) else None
+            custom_id = getattr(item, "custom_id", custom_id)
+            named = custom_id if isinstance(custom_id, str) else None
+            refusals.append(Finding(checked, ((position, named),)))
+            continue
+        rule = check_custom_id(checked.custom_id)
+        if rule is None and checked.custom_id in seen:
             rule = "custom_id must be unique within a job; it is a duplicate"
+        if rule is None and isinstance(checked, LlmRequest):
+            checked = with_model(checked, provider, model, options)
+            rule = check_request(checked, provider) or context_problem(
+                checked,
+                book.price(checked.model),
+                estimate_tokens(checked)[0],
+            )
         if rule is not None:
-            problems.append(f"request {position} ({item.custom_id!r}): {rule}")
+            refusals.append(Finding(rule, ((position, checked.custom_id),)))
             continue
-        seen.add(item.custom_id)
-        if isinstance(item, RejectedRequest):
-            requests.append(LlmRequest(custom_id=item.custom_id))
-            rules.append(item.reason)
+        seen.add(checked.custom_id)
+        if isinstance(checked, RejectedRequest):
+            requests.append(LlmRequest(custom_id=checked.custom_id))
+            rules.append(checked.reason)
             continue
-        chosen = item.model or model or options.default_model or info.default_models.get(item.kind)
-        request = msgspec.structs.replace(item, model=chosen)
-        requests.append(request)
-        rules.append(check_request(request, provider))
-    if problems:
-        raise InvalidInputError(problems)
-    return requests, rules
+        requests.append(checked)
+        rules.append(None)
+        running.append((position, checked))
+    warnings = model_warnings(running, provider, book.price, model)
+    if options.strict:
+        refusals += warnings
+    if refusals:
+        raise InvalidInputError(refusals)
+    return Validated(requests, rules, warnings)
 
 
 def _workload(

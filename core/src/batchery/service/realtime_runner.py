@@ -2,8 +2,9 @@
 
 A rate-limit answer pauses every caller of that account and model for the time the provider
 asked, and does not use up the request's own attempts (it was not the request's fault), up to
-a separate cap. Other retryable errors are retried with jittered backoff up to `max_attempts`;
-permanent ones end at once as explicit errors.
+a separate cap. An answer that is not the JSON its schema asked for (`invalid_json`) is asked
+again at once, one time. Other retryable errors are retried with jittered backoff up to
+`max_attempts`; permanent ones end at once as explicit errors.
 
 Results are written in small groups rather than one commit per call, so the store never limits
 throughput; a crash loses at most one group, whose requests are simply called again on resume.
@@ -21,6 +22,7 @@ from batchery.model import ErrorInfo, Job, LlmRequest, LlmResult
 from batchery.pricing import CostBook
 from batchery.progress import ProgressBus
 from batchery.service._tasks import task_group
+from batchery.service.answer_check import checked_answer, is_invalid_json
 from batchery.service.batch_progress import BatchProgress
 from batchery.service.limiter import LimiterRegistry
 from batchery.service.options import ServiceOptions
@@ -66,9 +68,13 @@ class RealtimeRunner:
         limiters: LimiterRegistry,
         book: CostBook,
         progress: BatchProgress | None = None,
+        asked_again: frozenset[str] = frozenset(),
+        reask_invalid: bool = True,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """`progress` is the job's reporter when its batch path already reports (a fallback)."""
+        """`progress` is the job's reporter when its batch path already reports (a fallback);
+        `asked_again` names requests already asked twice for their JSON (once in a batch);
+        without `reask_invalid` no answer is asked again for that reason."""
         self._store = store
         self._provider = provider
         self._bus = bus
@@ -76,6 +82,8 @@ class RealtimeRunner:
         self._limiters = limiters
         self._book = book
         self._progress = progress or BatchProgress(store, bus)
+        self._asked_again = asked_again
+        self._reask_invalid = reask_invalid
         self._sleep = sleep
 
     async def run(self, lease: Lease, job: Job, requests: AsyncIterator[LlmRequest]) -> None:
@@ -134,12 +142,13 @@ class RealtimeRunner:
     async def _call(self, job: Job, request: LlmRequest) -> LlmResult:
         limiter = self._limiters.limiter(self._provider, request.model)
         calls = attempts = throttled = 0
+        may_ask_again = self._reask_invalid and request.custom_id not in self._asked_again
         while True:
             await limiter.acquire()
             self._limiters.started(self._provider, request.model)
             started = time.monotonic()
             try:
-                result = await self._provider.call(request)
+                result = checked_answer(request, await self._provider.call(request))
             finally:
                 self._limiters.finished(self._provider, request.model)
             calls += 1
@@ -149,7 +158,11 @@ class RealtimeRunner:
             error = result.error
             if result.ok or error is None or not error.retryable:
                 return self._book.priced(result)
-            if is_throttled(error):
+            if is_invalid_json(result):
+                if not may_ask_again:
+                    return self._book.priced(result)
+                may_ask_again = False
+            elif is_throttled(error):
                 throttled += 1
                 if throttled > MAX_THROTTLED:
                     return result
