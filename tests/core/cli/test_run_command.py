@@ -61,7 +61,7 @@ def test_a_run_writes_one_result_per_custom_id_and_a_summary(tmp_path: Path) -> 
         str(tmp_path / "s.json"),
     )
 
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [row["custom_id"] for row in out] == [f"c{i}" for i in range(25)] + ["e1", "bad"]
     by_id = {row["custom_id"]: row for row in out}
@@ -79,7 +79,15 @@ def test_a_run_writes_one_result_per_custom_id_and_a_summary(tmp_path: Path) -> 
     assert summary["batches_submitted"] == 2
     assert summary["run_id"].startswith("run_")
     assert summary["duration_s"] >= 0
+    assert [(f["code"], f["count"], f["examples"]) for f in summary["failures"]] == [
+        ("invalid_request", 1, ["bad"])
+    ]
+    assert summary["exit_code"] == 1
     assert json.loads(done.stdout) == summary
+    assert "1 failed:" in done.stderr
+    report = next(line for line in done.stderr.splitlines() if "1x invalid_request:" in line)
+    assert "kind 'sing'" in report
+    assert report.endswith("(e.g. bad)")
 
 
 def test_unusable_lines_stop_the_run_naming_each_line(tmp_path: Path) -> None:
@@ -102,7 +110,7 @@ def test_a_missing_key_is_named_before_anything_runs(tmp_path: Path) -> None:
 
     done = _batchery("run", str(source), "--store", str(tmp_path / "db"))
 
-    assert done.returncode == 2
+    assert done.returncode == 4
     assert "OPENAI_API_KEY is not set" in done.stderr
     assert "--emulate" in done.stderr
 
@@ -123,8 +131,9 @@ def test_an_unreachable_base_url_fails_and_keeps_the_run_for_later(tmp_path: Pat
         env={"OPENAI_API_KEY": secret, "BATCHERY_RECONCILE_GRACE_S": "0"},
     )
 
-    assert done.returncode == 1
-    assert "run the same command again to resume" in done.stderr
+    assert done.returncode == 4
+    assert "nothing could be sent" in done.stderr
+    assert "run the same command again" in done.stderr
     assert secret not in done.stderr + done.stdout
     listed = _batchery("jobs", "list", "--store", str(tmp_path / "db"))
     assert "running" in listed.stdout

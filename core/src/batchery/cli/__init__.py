@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
 
+from batchery.cli._common import LOGGING_META
+from batchery.cli._errors import run_cli
 from batchery.cli.config import config_command
 from batchery.cli.costs import cache_group, costs_command
 from batchery.cli.demo import demo_command
@@ -17,10 +22,31 @@ from batchery.cli.watch import watch_command
 __all__ = ["cli", "main"]
 
 
-@click.group()
+_EPILOG = """\b
+Exit codes:
+  0    every request succeeded (or the command did what it was asked)
+  1    the run finished and some requests failed
+  2    bad input or usage: nothing was sent
+  3    the run was cancelled
+  4    the provider was unreachable, or the API key is missing or was refused
+  5    the job store, an input or an output path is unusable, or the store stayed busy
+  6    another process drives this run, or this process lost it to one
+  130  interrupted (Ctrl-C)
+"""
+
+
+@click.group(epilog=_EPILOG)
 @click.version_option(package_name="batchery")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="Show info logs; -vv shows debug logs too.")
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write every log line as JSON to this file (at least info level).",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, log_file: Path | None) -> None:
     """Run large LLM workloads at the lowest cost that still meets the deadline."""
+    ctx.meta[LOGGING_META] = (verbose, log_file)
 
 
 for command in (
@@ -39,4 +65,4 @@ for command in (
 
 
 def main() -> None:
-    cli()
+    sys.exit(run_cli(cli))

@@ -69,7 +69,7 @@ def serve_command(
     config_file: str | None,
 ) -> None:
     """Serve run progress: REST snapshots, a WebSocket feed per run and a live page."""
-    loaded = settings_from(config_file, {"store": store})
+    loaded = settings_from(config_file, {"store": store}, server=True)
     try:
         listener = bind(host, port)
     except OSError as exc:

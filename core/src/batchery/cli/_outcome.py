@@ -1,0 +1,100 @@
+"""What a finished run tells the console: failures grouped by reason, why nothing went out,
+and the exit code a script can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import msgspec
+
+from batchery.cli._errors import UNREACHABLE_CODES
+from batchery.cli._exit import ExitCode
+from batchery.model import LlmResult
+
+__all__ = ["FailureGroup", "Tally"]
+
+_EXAMPLES = 3
+_GROUPS_SHOWN = 10
+
+
+class FailureGroup(msgspec.Struct, kw_only=True):
+    code: str
+    message: str
+    count: int = 0
+    examples: list[str] = msgspec.field(default_factory=list)
+
+
+class Tally:
+    """Counts results as they are written, so the report costs no second pass over the store."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[str, str], FailureGroup] = {}
+        self.failed = 0
+        self.answered = 0
+        self.cached = 0
+        self.reached = False
+
+    def add(self, result: LlmResult) -> None:
+        if result.ok:
+            if result.cached:
+                self.cached += 1
+            else:
+                self.answered += 1
+                self.reached = True
+            return
+        self.failed += 1
+        code = result.error.code if result.error else "unknown_error"
+        message = result.error.message if result.error else "no answer was recorded"
+        if result.error is not None and result.error.status is not None:
+            self.reached = self.reached or result.error.status not in (401, 403)
+        group = self.groups.setdefault((code, message), FailureGroup(code=code, message=message))
+        group.count += 1
+        if len(group.examples) < _EXAMPLES:
+            group.examples.append(result.custom_id)
+
+    @property
+    def unreachable(self) -> int:
+        return sum(g.count for g in self.groups.values() if g.code in UNREACHABLE_CODES)
+
+    def nothing_sent(self, batches_submitted: int) -> bool:
+        return batches_submitted == 0 and not self.reached
+
+    def exit_code(self, status: str, batches_submitted: int) -> ExitCode:
+        if status == "cancelled":
+            return ExitCode.CANCELLED
+        if self.nothing_sent(batches_submitted) and self.unreachable:
+            return ExitCode.PROVIDER_UNAVAILABLE
+        if self.failed or status == "failed":
+            return ExitCode.SOME_FAILED
+        return ExitCode.OK
+
+    def lines(self, *, batches_submitted: int, mode_reason: str | None) -> Iterator[str]:
+        """The end-of-run report, largest failure group first."""
+        ordered = sorted(self.groups.values(), key=lambda g: (-g.count, g.code, g.message))
+        if ordered:
+            yield f"{self.failed} failed:"
+        for group in ordered[:_GROUPS_SHOWN]:
+            more = ", …" if group.count > len(group.examples) else ""
+            yield (
+                f"  {group.count:>6}x {group.code}: {group.message} "
+                f"(e.g. {', '.join(group.examples)}{more})"
+            )
+        if len(ordered) > _GROUPS_SHOWN:
+            rest = sum(g.count for g in ordered[_GROUPS_SHOWN:])
+            yield f"  … and {rest} more in {len(ordered) - _GROUPS_SHOWN} other groups"
+        if not self.nothing_sent(batches_submitted):
+            return
+        if self.unreachable:
+            yield (
+                "nothing was sent: the provider could not be reached or refused the key "
+                f"({self.unreachable} requests); check --base-url, the network and the key, "
+                "then run the same command again"
+            )
+        elif self.cached and not self.failed:
+            yield (
+                f"nothing was sent: all {self.cached} answers came from the result cache "
+                "(--no-cache asks the provider again)"
+            )
+        else:
+            yield f"nothing was sent: {mode_reason or 'no request needed the provider'}"
