@@ -74,9 +74,14 @@ def describe(event: RunEvent) -> str:
                 f"{event.reason}"
             )
         case OverSla():
+            expected = (
+                f", longer than expected (about {_span(event.expected_s)})"
+                if event.expected_s is not None
+                else ""
+            )
             return (
                 f"{event.run_id} chunk {event.chunk} ({event.batch_id}) has been {event.phase} "
-                f"for {event.age_s:.0f}s"
+                f"for {_span(event.age_s)}{expected}; still waiting for it"
             )
         case RunFinished():
             return (
@@ -91,6 +96,17 @@ def describe(event: RunEvent) -> str:
                 f"{event.items} items, {len(event.failed_items)} failed, "
                 f"${event.cost_usd:.4f} (saved ${event.savings_usd:.4f})"
             )
+
+
+def _span(seconds: float) -> str:
+    """A duration as people say it: 45s, 12m, 3h 20m."""
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"{minutes}m"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours}h {rest}m" if rest else f"{hours}h"
 
 
 def _run_finished(event: RunEvent) -> bool:
