@@ -22,6 +22,8 @@ def test_a_seconds_long_batch_is_not_late_within_one_poll_gap() -> None:
 def test_the_warning_says_how_long_it_was_expected_to_take() -> None:
     event = OverSla(
         run_id="run_1",
+        seq=1,
+        ts=0.0,
         chunk=0,
         batch_id="batch_a",
         phase="in_progress",
