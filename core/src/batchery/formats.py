@@ -52,7 +52,7 @@ class ChatCompletion(msgspec.Struct, frozen=True):
     id: str
     object: Literal["chat.completion"]
     created: int
-    model: str | None
+    model: str
     choices: list[ChatChoice]
     usage: ChatUsage
 
@@ -71,7 +71,7 @@ class EmbeddingUsage(msgspec.Struct, frozen=True):
 class EmbeddingList(msgspec.Struct, frozen=True):
     object: Literal["list"]
     data: list[Embedding]
-    model: str | None
+    model: str
     usage: EmbeddingUsage
 
 
@@ -121,14 +121,14 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
 
 
-def _chat(result: LlmResult, key: str, created: int) -> ChatCompletion:
+def _chat(result: LlmResult, key: str, created: int, model: str) -> ChatCompletion:
     usage = result.usage
     details = PromptTokensDetails(usage.cached_tokens) if usage.cached_tokens else None
     return ChatCompletion(
         id=f"chatcmpl-{key}",
         object="chat.completion",
         created=created,
-        model=result.model,
+        model=model,
         choices=[ChatChoice(0, ChatMessage("assistant", result.text), None, "stop")],
         usage=ChatUsage(
             usage.input_tokens,
@@ -139,11 +139,13 @@ def _chat(result: LlmResult, key: str, created: int) -> ChatCompletion:
     )
 
 
-def _embeddings(result: LlmResult, vectors: tuple[tuple[float, ...], ...]) -> EmbeddingList:
+def _embeddings(
+    result: LlmResult, vectors: tuple[tuple[float, ...], ...], model: str
+) -> EmbeddingList:
     return EmbeddingList(
         object="list",
         data=[Embedding("embedding", i, vector) for i, vector in enumerate(vectors)],
-        model=result.model,
+        model=model,
         usage=EmbeddingUsage(result.usage.input_tokens, result.usage.input_tokens),
     )
 
@@ -157,8 +159,13 @@ def _failure(error: ErrorInfo, request_id: str) -> tuple[Response | None, LineEr
     return Response(error.status, request_id, body), None
 
 
-def openai_line(result: LlmResult, *, run_id: str, created: int) -> OpenAiOutputLine:
-    """`result` as OpenAI writes it; ids are stable for the same run and custom_id."""
+def openai_line(
+    result: LlmResult, *, run_id: str, created: int, model: str | None = None
+) -> OpenAiOutputLine:
+    """`result` as OpenAI writes it; ids are stable for the same run and custom_id.
+
+    `model` (the run's) names the model when the result itself does not.
+    """
     key = _digest(run_id, result.custom_id)
     line_id, request_id = f"batch_req_{key}", f"req_{key}"
     if not result.ok:
@@ -166,7 +173,10 @@ def openai_line(result: LlmResult, *, run_id: str, created: int) -> OpenAiOutput
         response, line_error = _failure(error, request_id)
         return OpenAiOutputLine(line_id, result.custom_id, response, line_error)
     vectors = result.vectors or ((result.vector,) if result.vector is not None else None)
+    named = result.model or model or ""
     body: ChatCompletion | EmbeddingList = (
-        _chat(result, key, created) if vectors is None else _embeddings(result, vectors)
+        _chat(result, key, created, named)
+        if vectors is None
+        else _embeddings(result, vectors, named)
     )
     return OpenAiOutputLine(line_id, result.custom_id, Response(200, request_id, body), None)

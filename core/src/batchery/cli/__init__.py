@@ -28,8 +28,9 @@ Exit codes:
   1    the run finished and some requests failed
   2    bad input or usage: nothing was sent
   3    the run was cancelled
-  4    the provider was unreachable, or the API key is missing or was refused
-  5    the job store, an input or an output path is unusable, or the store stayed busy
+  4    the provider (or server) was unreachable, or the key is missing or was refused
+  5    the job store, an input or output path is unusable, a port is taken, or the
+       store stayed busy
   6    another process drives this run, or this process lost it to one
   130  interrupted (Ctrl-C)
 """

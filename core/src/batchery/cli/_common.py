@@ -151,7 +151,13 @@ async def start_emulator(
     if factory is None:
         raise click.UsageError(f"provider {name!r} ships no emulator")
     emulator: Emulator = factory(options)
-    await emulator.start(host, port)
+    try:
+        await emulator.start(host, port)
+    except OSError as exc:
+        raise CliError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port",
+            ExitCode.ENVIRONMENT,
+        ) from None
     return emulator
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import click
 
 from batchery.cli._exit import ExitCode
+from batchery.client import ClientError
 from batchery.logging import redact_text
 from batchery.service import InvalidInputError, ModeUnavailableError
 from batchery.settings import SettingsError
@@ -97,6 +98,10 @@ def explain(exc: BaseException) -> tuple[ExitCode, str] | None:
                     f"{item.message} ({item.code}); the run is kept in the job store: "
                     "run the same command again to resume it"
                 )
+            case ClientError() if item.status in (0, 401, 403):
+                return ExitCode.PROVIDER_UNAVAILABLE, f"{item}: check --url and the token"
+            case ClientError():
+                return ExitCode.USAGE, str(item)
             case sqlite3.OperationalError() if "locked" in str(item) or "busy" in str(item):
                 return ExitCode.ENVIRONMENT, _store_line(
                     "it stayed busy (another process holds it); try again when it is done"
@@ -124,8 +129,8 @@ def run_cli(group: click.Group) -> int:
         click.echo(_usage_line(exc), err=True)
         return ExitCode.USAGE
     except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return ExitCode.USAGE if exc.exit_code == 1 else exc.exit_code
     except Exception as exc:
         found = explain(exc)
         if found is None:

@@ -19,9 +19,11 @@ class ExitCode(IntEnum):
     CANCELLED = 3
     """The run was cancelled."""
     PROVIDER_UNAVAILABLE = 4
-    """The provider was unreachable or refused the credentials: nothing could be sent."""
+    """The provider (or a Batchery server) was unreachable, or the key is missing or was
+    refused: nothing could be sent."""
     ENVIRONMENT = 5
-    """The store, an input or an output path is unusable, or the store stayed busy."""
+    """The environment: the store, an input or output path is unusable, a port is taken, or
+    the store stayed busy."""
     HELD_ELSEWHERE = 6
     """Another process drives this run, or this process lost its lease to one."""
     INTERRUPTED = 130

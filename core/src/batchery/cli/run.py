@@ -108,7 +108,11 @@ async def _write_lines(
     count = 0
     async for result in service.get_batch_results(job.id):
         tally.add(result)
-        line = openai_line(result, run_id=job.id, created=created) if fmt == "openai" else result
+        line = (
+            openai_line(result, run_id=job.id, created=created, model=job.model)
+            if fmt == "openai"
+            else result
+        )
         handle.write(encoder.encode(line) + b"\n")
         count += 1
     return count
@@ -143,7 +147,7 @@ async def write_results(
     return count
 
 
-def check_out(out: Path) -> None:
+def check_out(out: Path, what: str = "results") -> None:
     """Refuse an output path that cannot be written before anything is sent."""
     if out == STDOUT:
         return
@@ -159,7 +163,7 @@ def check_out(out: Path) -> None:
         problem = "it is not writable"
     if problem is not None:
         raise CliError(
-            f"cannot write results to {out}: {problem}; pass --out PATH (or --out - for stdout)",
+            f"cannot write {what} to {out}: {problem}; choose a path in a writable directory",
             ExitCode.ENVIRONMENT,
         )
 
@@ -258,6 +262,8 @@ def run_command(
     _check_format(parsed, fmt)
     if not dry_run:
         check_out(out)
+        if summary is not None:
+            check_out(summary, "the summary")
 
     async def plan() -> dict[str, object]:
         async with open_app(

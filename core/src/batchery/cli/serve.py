@@ -14,6 +14,8 @@ import uvicorn
 
 from batchery.app import build_application
 from batchery.cli._common import settings_from
+from batchery.cli._errors import CliError
+from batchery.cli._exit import ExitCode
 from batchery.server.app import create_app
 from batchery.server.config import ServerConfig, hash_token, new_token, read_tokens_file
 from batchery.server.serving import bind, origin_of, uvicorn_config
@@ -73,7 +75,10 @@ def serve_command(
     try:
         listener = bind(host, port)
     except OSError as exc:
-        raise click.UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        raise CliError(
+            f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port",
+            ExitCode.ENVIRONMENT,
+        ) from None
     bound = listener.getsockname()[1]
     base = origin_of(listener)
     origins = _own_origins(host, bound) + allow_origin

@@ -14,7 +14,7 @@ import click
 
 from batchery.cli._loop import run_async
 from batchery.cli._progress import follow
-from batchery.client import ClientError, ProgressClient
+from batchery.client import ProgressClient
 from batchery.events import RunEvent
 
 __all__ = ["TOKEN_ENV", "watch_command"]
@@ -66,10 +66,7 @@ async def _watch(url: str, token: str, run_id: str) -> str:
 def watch_command(run_id: str, url: str, token_file: Path | None) -> None:
     """Follow RUN_ID on a Batchery server until it finishes."""
     token = _token(token_file)
-    try:
-        status = run_async(_watch(url, token, run_id))
-    except ClientError as exc:
-        raise click.ClickException(str(exc)) from None
+    status = run_async(_watch(url, token, run_id))
     click.echo(f"{run_id}: {status}", err=True)
     if status != "completed":
         raise click.exceptions.Exit(1)
