@@ -67,7 +67,8 @@ def test_chat_results_are_openai_chat_completions_whatever_the_provider(
         completion = ChatCompletion.model_validate(response["body"])
         assert completion.object == "chat.completion"
         assert completion.choices[0].message.content
-        assert completion.usage is not None and completion.usage.total_tokens > 0
+        assert completion.usage is not None
+        assert completion.usage.total_tokens > 0
     assert len({line["id"] for line in lines}) == len(lines)
 
 
