@@ -17,7 +17,7 @@ BATCHERY = str(Path(sys.executable).with_name("batchery"))
 KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 
 Batchery = Callable[..., subprocess.CompletedProcess[str]]
-Emulator = Callable[[str], str]
+Emulator = Callable[..., str]
 
 
 def clean_environment(**extra: str) -> dict[str, str]:
@@ -58,9 +58,9 @@ def emulator() -> Iterator[Emulator]:
     """Start `batchery emulate NAME` on a free port; gives its base URL; stops it afterwards."""
     started: list[subprocess.Popen[str]] = []
 
-    def start(name: str) -> str:
+    def start(name: str, time_scale: float = 500.0) -> str:
         proc = subprocess.Popen(
-            [BATCHERY, "emulate", name, "--port", "0", "--time-scale", "500"],
+            [BATCHERY, "emulate", name, "--port", "0", "--time-scale", str(time_scale)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
