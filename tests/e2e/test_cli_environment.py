@@ -171,6 +171,7 @@ def test_a_realtime_run_nobody_answers_exits_4_and_says_nothing_was_sent(
 
     assert "Traceback" not in done.stderr
     assert done.returncode == ExitCode.PROVIDER_UNAVAILABLE, done.stderr
+    assert "retrying" not in done.stderr  # each retry has its own line only with -v
     assert "1x connection_error" in done.stderr
     assert "(e.g. q-1)" in done.stderr
     assert "nothing was sent: the provider could not be reached" in done.stderr

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+import click
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -22,6 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from batchery.cli._common import LOGGING_META
 from batchery.events import (
     BatchSubmitted,
     FallbackStarted,
@@ -118,6 +120,12 @@ def _label(run_id: str, nodes: dict[str, str]) -> str:
     return next((name for prefix, name in nodes.items() if run_id.startswith(prefix)), "")
 
 
+def _verbose() -> bool:
+    """Whether `-v` was given: then each retry gets its own line, else the bars count them."""
+    context = click.get_current_context(silent=True)
+    return bool(context and context.meta.get(LOGGING_META, (0, None))[0])
+
+
 async def follow(
     queue: asyncio.Queue[RunEvent],
     *,
@@ -126,10 +134,12 @@ async def follow(
 ) -> None:
     """Render events from `queue` until one satisfies `until` (by default: a run finished)."""
     out = stream or sys.stderr
+    retries = _verbose()
     if not out.isatty():
         while True:
             event = await queue.get()
-            print(describe(event), file=out, flush=True)
+            if retries or not isinstance(event, ItemRetried):
+                print(describe(event), file=out, flush=True)
             if until(event):
                 return
     console = Console(file=out)
@@ -158,7 +168,7 @@ async def follow(
                     total=event.total,
                     failed=event.failed,
                 )
-            else:
+            elif retries or not isinstance(event, ItemRetried):
                 if isinstance(event, NodeStarted):
                     nodes[event.run_id] = event.node
                 bars.console.print(describe(event))
