@@ -4,6 +4,7 @@ and the exit code a script can act on.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import msgspec
@@ -12,10 +13,21 @@ from batchery.cli._errors import UNREACHABLE_CODES
 from batchery.cli._exit import ExitCode
 from batchery.model import LlmResult
 
-__all__ = ["FailureGroup", "Tally"]
+__all__ = ["FailureGroup", "Tally", "reason_of"]
 
 _EXAMPLES = 3
 _GROUPS_SHOWN = 10
+
+
+_LINE = re.compile(r"\bline \d+")
+_WHERE = re.compile(r"^line …( \(custom_id '…'\))?: ")
+
+
+def reason_of(message: str, custom_id: str) -> str:
+    """`message` without what names one item (its line, its custom_id), so that the same
+    reason groups together."""
+    text = _LINE.sub("line …", message.replace(custom_id, "…"))
+    return _WHERE.sub("", text)
 
 
 class FailureGroup(msgspec.Struct, kw_only=True):
@@ -45,7 +57,11 @@ class Tally:
             return
         self.failed += 1
         code = result.error.code if result.error else "unknown_error"
-        message = result.error.message if result.error else "no answer was recorded"
+        message = (
+            reason_of(result.error.message, result.custom_id)
+            if result.error
+            else "no answer was recorded"
+        )
         if result.error is not None and result.error.status is not None:
             self.reached = self.reached or result.error.status not in (401, 403)
         group = self.groups.setdefault((code, message), FailureGroup(code=code, message=message))
