@@ -12,6 +12,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -176,6 +177,30 @@ def test_a_realtime_run_nobody_answers_exits_4_and_says_nothing_was_sent(
     assert "(e.g. q-1)" in done.stderr
     assert "nothing was sent: the provider could not be reached" in done.stderr
     assert json.loads(done.stdout)["exit_code"] == ExitCode.PROVIDER_UNAVAILABLE
+
+
+def test_a_store_another_process_holds_exits_5_naming_it(workdir: Path) -> None:
+    store = workdir / "busy.db"
+    holder = sqlite3.connect(store, isolation_level=None)
+    holder.execute("CREATE TABLE held (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        done = subprocess.run(
+            [BATCHERY, "run", "in.jsonl", "--store", str(store), "--base-url",
+             "http://127.0.0.1:9/v1"],
+            env=_environment(workdir, ()), cwd=workdir, capture_output=True, text=True,
+            timeout=90, check=False,
+        )  # fmt: skip
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert "Traceback" not in done.stderr
+    assert done.returncode == ExitCode.ENVIRONMENT, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: the job store {store} stayed busy: another process holds it; "
+        "try again when that process is done"
+    ]
 
 
 def test_help_documents_every_exit_code() -> None:

@@ -60,9 +60,8 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _store_line(cause: str) -> str:
-    where = _StoreInUse.url or "the job store"
     return (
-        f"cannot use the job store {where}: {cause}; "
+        f"cannot use the job store {_StoreInUse.url or ''}: {cause}; "
         "pass --store PATH (or set BATCHERY_STORE) to a writable location"
     )
 
@@ -103,8 +102,9 @@ def explain(exc: BaseException) -> tuple[ExitCode, str] | None:
             case ClientError():
                 return ExitCode.USAGE, str(item)
             case sqlite3.OperationalError() if "locked" in str(item) or "busy" in str(item):
-                return ExitCode.ENVIRONMENT, _store_line(
-                    "it stayed busy (another process holds it); try again when it is done"
+                return ExitCode.ENVIRONMENT, (
+                    f"the job store {_StoreInUse.url or ''} stayed busy: another process "
+                    "holds it; try again when that process is done"
                 )
             case sqlite3.Error() | StoreError():
                 return ExitCode.ENVIRONMENT, _store_line(str(item))
