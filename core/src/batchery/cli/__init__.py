@@ -9,6 +9,7 @@ import click
 
 from batchery.cli._common import LOGGING_META
 from batchery.cli._errors import run_cli
+from batchery.cli._exit import EXIT_CODES_HELP
 from batchery.cli.config import config_command
 from batchery.cli.costs import cache_group, costs_command
 from batchery.cli.demo import demo_command
@@ -22,21 +23,7 @@ from batchery.cli.watch import watch_command
 __all__ = ["cli", "main"]
 
 
-_EPILOG = """\b
-Exit codes:
-  0    every request succeeded (or the command did what it was asked)
-  1    the run finished and some requests failed
-  2    bad input or usage: nothing was sent
-  3    the run was cancelled
-  4    the provider (or server) was unreachable, or the key is missing or was refused
-  5    the job store, an input or output path is unusable, a port is taken, or the
-       store stayed busy
-  6    another process drives this run, or this process lost it to one
-  130  interrupted (Ctrl-C)
-"""
-
-
-@click.group(epilog=_EPILOG)
+@click.group(epilog=EXIT_CODES_HELP)
 @click.version_option(package_name="batchery")
 @click.option("-v", "--verbose", count=True, help="Show info logs; -vv shows debug logs too.")
 @click.option(

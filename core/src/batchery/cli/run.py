@@ -15,7 +15,7 @@ import msgspec
 
 from batchery.cli._common import open_app, parse_duration, settings_from
 from batchery.cli._errors import CliError
-from batchery.cli._exit import ExitCode
+from batchery.cli._exit import EXIT_CODES_HELP, ExitCode
 from batchery.cli._loop import run_async
 from batchery.cli._outcome import FailureGroup, Tally
 from batchery.cli._progress import follow
@@ -191,7 +191,7 @@ def _parsed(input_path: Path) -> InputFile:
     return parsed
 
 
-@click.command("run")
+@click.command("run", epilog=EXIT_CODES_HELP)
 @click.argument(
     "input_path",
     metavar="INPUT.jsonl",
