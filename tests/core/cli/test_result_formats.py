@@ -138,3 +138,21 @@ def test_out_dash_writes_batchery_results_to_stdout_and_nothing_else(
         ("q-2", True),
     ]
     assert "completed: 3 succeeded" in done.stderr
+
+
+def test_jobs_results_exports_the_same_openai_lines_as_the_run_wrote(
+    batchery: Batchery, emulator: Emulator, tmp_path: Path
+) -> None:
+    source = _workload(tmp_path / "in.jsonl", "/v1/chat/completions", 4)
+    done = batchery(
+        "run", str(source), "--base-url", emulator("openai"), "--format", "openai",
+        "--out", "run.jsonl", "--summary", "s.json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run_id = json.loads((tmp_path / "s.json").read_text())["run_id"]
+
+    exported = batchery("jobs", "results", run_id, "--format", "openai", "--out", "-")
+
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout == (tmp_path / "run.jsonl").read_text()
+    assert exported.stderr == ""

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
 import sys
 from pathlib import Path
-from typing import BinaryIO
 
 import click
 import msgspec
@@ -19,12 +17,13 @@ from batchery.cli._exit import EXIT_CODES_HELP, ExitCode
 from batchery.cli._loop import run_async
 from batchery.cli._outcome import FailureGroup, Tally
 from batchery.cli._progress import follow
-from batchery.formats import OPENAI_KINDS, openai_line
+from batchery.cli._results import FORMATS, STDOUT, check_out, write_results
+from batchery.formats import OPENAI_KINDS
 from batchery.inputs import InputFile, read_input
-from batchery.model import Job, LlmRequest, Mode
-from batchery.service import BatchLlmService, InvalidInputError, RunOutcome, RunPlan
+from batchery.model import LlmRequest, Mode
+from batchery.service import InvalidInputError, RunOutcome, RunPlan
 
-__all__ = ["Summary", "run_command", "summary_of", "write_results"]
+__all__ = ["Summary", "run_command", "summary_of"]
 
 
 class Summary(msgspec.Struct, kw_only=True):
@@ -96,78 +95,6 @@ def plan_report(plan: RunPlan) -> dict[str, object]:
     }
 
 
-STDOUT = Path("-")
-"""`--out -`: results go to stdout, and nothing else does."""
-
-
-async def _write_lines(
-    service: BatchLlmService, job: Job, handle: BinaryIO, fmt: str, tally: Tally
-) -> int:
-    encoder = msgspec.json.Encoder()
-    created = int(job.created_at)
-    count = 0
-    async for result in service.get_batch_results(job.id):
-        tally.add(result)
-        line = (
-            openai_line(result, run_id=job.id, created=created, model=job.model)
-            if fmt == "openai"
-            else result
-        )
-        handle.write(encoder.encode(line) + b"\n")
-        count += 1
-    return count
-
-
-async def write_results(
-    service: BatchLlmService,
-    job: Job,
-    out: Path,
-    *,
-    fmt: str = "batchery",
-    tally: Tally | None = None,
-) -> int:
-    """Write every stored result as one JSON line, in input order; a file is replaced
-    atomically, so a reader never sees half of it."""
-    tally = tally if tally is not None else Tally()
-    if out == STDOUT:
-        count = await _write_lines(service, job, sys.stdout.buffer, fmt, tally)
-        sys.stdout.buffer.flush()
-        return count
-    partial = out.with_name(out.name + ".partial")
-    try:
-        with partial.open("wb") as handle:
-            count = await _write_lines(service, job, handle, fmt, tally)
-        partial.replace(out)
-    except OSError as exc:
-        raise CliError(
-            f"cannot write results to {out}: {exc.strerror}; they are kept in the job store: "
-            f"batchery jobs results {job.id} --out PATH",
-            ExitCode.ENVIRONMENT,
-        ) from None
-    return count
-
-
-def check_out(out: Path, what: str = "results") -> None:
-    """Refuse an output path that cannot be written before anything is sent."""
-    if out == STDOUT:
-        return
-    parent = out.parent if str(out.parent) else Path(".")
-    problem = None
-    if out.is_dir():
-        problem = "it is a directory"
-    elif not parent.is_dir():
-        problem = f"{parent} is not a directory"
-    elif not os.access(parent, os.W_OK | os.X_OK):
-        problem = f"{parent} is not writable"
-    elif out.exists() and not os.access(out, os.W_OK):
-        problem = "it is not writable"
-    if problem is not None:
-        raise CliError(
-            f"cannot write {what} to {out}: {problem}; choose a path in a writable directory",
-            ExitCode.ENVIRONMENT,
-        )
-
-
 def _check_format(parsed: InputFile, fmt: str) -> None:
     if fmt != "openai":
         return
@@ -216,7 +143,7 @@ def _parsed(input_path: Path) -> InputFile:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["batchery", "openai"]),
+    type=click.Choice(FORMATS),
     default="batchery",
     show_default=True,
     help="Result lines: Batchery's (docs/results.md) or OpenAI's batch output lines,"
@@ -306,7 +233,8 @@ def run_command(
                     with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                         await asyncio.wait_for(view, timeout=1.0)
             tally = Tally()
-            await write_results(ctx.service, outcome.job, out, fmt=fmt, tally=tally)
+            results = ctx.service.get_batch_results(outcome.job.id)
+            await write_results(results, outcome.job, out, fmt=fmt, tally=tally)
             return summary_of(outcome), tally
 
     try:
