@@ -67,11 +67,10 @@ def _store_line(cause: str) -> str:
 
 
 def _os_line(exc: OSError) -> str:
-    name = exc.filename if exc.filename is not None else "a path"
     reason = exc.strerror or str(exc)
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"{name}: {reason}; choose a location you can write to"
-    return f"{name}: {reason}"
+        return f"{exc.filename}: {reason}; check its permissions or choose another path"
+    return f"{exc.filename}: {reason}"
 
 
 def explain(exc: BaseException) -> tuple[ExitCode, str] | None:
@@ -106,8 +105,10 @@ def explain(exc: BaseException) -> tuple[ExitCode, str] | None:
                     f"the job store {_StoreInUse.url or ''} stayed busy: another process "
                     "holds it; try again when that process is done"
                 )
-            case sqlite3.Error() | StoreError():
+            case sqlite3.Error():
                 return ExitCode.ENVIRONMENT, _store_line(str(item))
+            case StoreError():
+                return ExitCode.USAGE, str(item)
             case OSError() if item.filename is not None:
                 return ExitCode.ENVIRONMENT, _os_line(item)
     return None
