@@ -24,9 +24,7 @@ from batchery.store import LeaseLostError, StoreError
 
 __all__ = ["UNREACHABLE_CODES", "CliError", "run_cli", "store_hint"]
 
-UNREACHABLE_CODES = frozenset(
-    {"connection_error", "timeout", "auth", "permission_denied", "missing_key"}
-)
+UNREACHABLE_CODES = frozenset({"connection_error", "timeout", "auth", "permission_denied"})
 """Error codes that mean the provider could not be reached or refused the credentials."""
 
 
@@ -50,13 +48,15 @@ def store_hint(url: str) -> None:
     _StoreInUse.url = url
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what it was raised from (`raise ... from`), never what it was merely raised
+    during, so a bug in an error handler is not taken for the error it handled."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        current = current.__cause__
 
 
 def _store_line(cause: str) -> str:
@@ -75,7 +75,7 @@ def _os_line(exc: OSError) -> str:
 
 def explain(exc: BaseException) -> tuple[ExitCode, str] | None:
     """The exit code and the one line for `exc`, or None for a bug that keeps its traceback."""
-    for item in _chain(exc):
+    for item in _causes(exc):
         match item:
             case CliError():
                 return item.code, item.message
