@@ -69,6 +69,10 @@ class Tally:
         if len(group.examples) < _EXAMPLES:
             group.examples.append(result.custom_id)
 
+    def ordered(self) -> list[FailureGroup]:
+        """The failure groups, largest first."""
+        return sorted(self.groups.values(), key=lambda g: (-g.count, g.code, g.message))
+
     @property
     def unreachable(self) -> int:
         return sum(g.count for g in self.groups.values() if g.code in UNREACHABLE_CODES)
@@ -87,7 +91,7 @@ class Tally:
 
     def lines(self, *, batches_submitted: int, mode_reason: str | None) -> Iterator[str]:
         """The end-of-run report, largest failure group first."""
-        ordered = sorted(self.groups.values(), key=lambda g: (-g.count, g.code, g.message))
+        ordered = self.ordered()
         if ordered:
             yield f"{self.failed} failed:"
         for group in ordered[:_GROUPS_SHOWN]:

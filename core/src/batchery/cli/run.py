@@ -254,7 +254,7 @@ def _print_json(value: object) -> None:
 def _finish(done: Summary, tally: Tally, *, out: Path, summary: Path | None) -> None:
     """Report the run on stderr, the summary on stdout (unless results went there), and exit
     with the code that says how it went."""
-    done.failures = sorted(tally.groups.values(), key=lambda g: -g.count)
+    done.failures = tally.ordered()
     done.exit_code = tally.exit_code(done.status, done.batches_submitted)
     if summary is not None:
         try:
