@@ -56,3 +56,34 @@ def test_ctrl_c_during_a_run_exits_130_with_one_line(emulator: Emulator, tmp_pat
     assert proc.returncode == ExitCode.INTERRUPTED, "".join(seen) + rest
     assert "Traceback" not in rest
     assert rest.strip().splitlines() == ["interrupted: run the same command again to resume"]
+
+
+def test_an_output_directory_gone_by_the_end_exits_5_and_keeps_the_results(
+    batchery: Batchery, emulator: Emulator, tmp_path: Path
+) -> None:
+    """Reproduced: `--out` that became unwritable during the run crashed after it."""
+    source = _chat_file(tmp_path / "in.jsonl", 30)
+    target = tmp_path / "gone"
+    target.mkdir()
+    env = clean_environment(OPENAI_API_KEY="test-key", BATCHERY_STORE=str(tmp_path / "store.db"))
+    proc = subprocess.Popen(
+        [BATCHERY, "run", str(source), "--mode", "batch", "--base-url",
+         emulator("openai", time_scale=4.0), "--out", str(target / "out.jsonl")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "submitted as" in line:
+            break
+    target.rmdir()
+    target.write_text("now a file\n")
+    _, rest = proc.communicate(timeout=90)
+
+    assert proc.returncode == ExitCode.ENVIRONMENT, rest
+    assert "Traceback" not in rest
+    [line] = rest.strip().splitlines()[-1:]
+    assert line.startswith(f"error: cannot write results to {target / 'out.jsonl'}: ")
+    rescue = line.split("they are kept in the job store: ")[1].replace("PATH", "saved.jsonl")
+    saved = batchery(*rescue.split()[1:])
+    assert saved.returncode == 0, saved.stderr
+    assert len((tmp_path / "saved.jsonl").read_text().splitlines()) == 30
