@@ -115,7 +115,7 @@ def test_watch_refuses_a_bad_token_without_echoing_it(server: str) -> None:
         env=_env(BATCHERY_TOKEN=bad),
         check=False,
     )
-    assert watched.returncode == 1
+    assert watched.returncode == 4  # the server refused the credentials
     assert "HTTP 401" in watched.stderr
     assert bad not in watched.stderr
 

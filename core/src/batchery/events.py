@@ -112,6 +112,7 @@ class OverSla(Event, frozen=True, kw_only=True, tag="over_sla"):
     batch_id: str
     phase: str
     age_s: float
+    expected_s: float | None = None
 
 
 class NodeStarted(Event, frozen=True, kw_only=True, tag="node_started"):

@@ -16,6 +16,7 @@ import re
 import sys
 import threading
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Final, TextIO
 from urllib.parse import quote
 
@@ -185,17 +186,34 @@ class _Redacted:
 
 
 class _State:
-    handler: logging.Handler | None = None
+    handlers: tuple[logging.Handler, ...] = ()
 
 
-def _is_terminal(stream: TextIO) -> bool:
+class _CurrentStderr:
+    """Whatever `sys.stderr` is at the moment of writing.
+
+    A live progress display swaps `sys.stderr` for a proxy that prints above its bars; writing
+    through this keeps log lines from tearing the display apart.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return _is_terminal(sys.stderr)
+
+
+def _is_terminal(stream: object) -> bool:
     try:
-        return stream.isatty()
+        return bool(stream.isatty())  # type: ignore[attr-defined]
     except (AttributeError, ValueError):
         return False
 
 
-def _renderer(fmt: str, stream: TextIO) -> tuple[Processor, Processor]:
+def _renderer(fmt: str, stream: object) -> tuple[Processor, Processor]:
     """The exception step and the renderer for `fmt`; neither ever shows a frame's locals."""
     console = fmt == "console" or (fmt == "auto" and _is_terminal(stream))
     if console:
@@ -214,60 +232,79 @@ def _renderer(fmt: str, stream: TextIO) -> tuple[Processor, Processor]:
     )
 
 
+_PRE_CHAIN: Final[tuple[Processor, ...]] = (
+    structlog.contextvars.merge_contextvars,
+    structlog.processors.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+)
+
+
+def _handler(handler: logging.Handler, levelno: int, fmt: str, stream: object) -> logging.Handler:
+    """`handler` rendering structlog and standard-library records alike, redacted."""
+    exceptions, renderer = _renderer(fmt, stream)
+    handler.setLevel(levelno)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*_PRE_CHAIN[:2], structlog.stdlib.add_logger_name, _PRE_CHAIN[2]],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                redact_event,
+                exceptions,
+                _Redacted(renderer),
+            ],
+        )
+    )
+    return handler
+
+
+def _level(level: str) -> int:
+    if level not in _LEVELS:
+        raise ValueError(f"unknown log level {level!r}; expected one of {', '.join(_LEVELS)}")
+    return _LEVELS[level]
+
+
 def configure_logging(
     *,
     level: str = "info",
     fmt: str = "auto",
     stream: TextIO | None = None,
     secrets: Iterable[str | Secret] = (),
+    log_file: Path | None = None,
+    file_level: str = "info",
 ) -> None:
     """Send structlog and standard-library logging to `stream` (stderr), redacted.
 
-    `fmt` is `auto` (console on a terminal, JSON otherwise), `console` or `json`. Calling it
-    again replaces the previous configuration instead of adding to it.
+    `fmt` is `auto` (console on a terminal, JSON otherwise), `console` or `json`. With
+    `log_file`, every record at `file_level` or above also goes there as JSON, whatever the
+    stream shows. Calling it again replaces the previous configuration instead of adding to it.
     """
-    if level not in _LEVELS:
-        raise ValueError(f"unknown log level {level!r}; expected one of {', '.join(_LEVELS)}")
+    levelno = _level(level)
+    file_levelno = _level(file_level)
     if fmt not in ("auto", "console", "json"):
         raise ValueError(f"unknown log format {fmt!r}; expected auto, console or json")
     for secret in secrets:
         register_secret(secret)
-    out = stream if stream is not None else sys.stderr
-    levelno = _LEVELS[level]
-    exceptions, renderer = _renderer(fmt, out)
-    tail: list[Processor] = [redact_event, exceptions, _Redacted(renderer)]
+    out: TextIO | _CurrentStderr = stream if stream is not None else _CurrentStderr()
+    handlers: list[logging.Handler] = [_handler(logging.StreamHandler(out), levelno, fmt, out)]
+    if log_file is not None:
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        handlers.append(_handler(file_handler, file_levelno, "json", None))
+    lowest = min(handler.level for handler in handlers)
 
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            *tail,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(levelno),
-        logger_factory=structlog.WriteLoggerFactory(file=out),
+        processors=[*_PRE_CHAIN, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        wrapper_class=structlog.make_filtering_bound_logger(lowest),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         context_class=dict,
         cache_logger_on_first_use=False,
     )
-
-    handler = logging.StreamHandler(out)
-    handler.setLevel(levelno)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[
-                structlog.contextvars.merge_contextvars,
-                structlog.processors.add_log_level,
-                structlog.stdlib.add_logger_name,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-            ],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
-        )
-    )
     root = logging.getLogger()
-    if _State.handler is not None:
-        root.removeHandler(_State.handler)
-    root.addHandler(handler)
-    root.setLevel(levelno)
-    _State.handler = handler
+    for old in _State.handlers:
+        root.removeHandler(old)
+        old.close()
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(lowest)
+    _State.handlers = tuple(handlers)
     for name in NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(max(levelno, logging.WARNING))
+        logging.getLogger(name).setLevel(max(lowest, logging.WARNING))

@@ -1,5 +1,4 @@
-"""`batchery` as a user runs it: a subprocess of the real entry point, and emulators started
-as separate processes (`batchery emulate NAME`) reached over `--base-url`."""
+"""The `batchery` console script and provider emulators, each in its own process."""
 
 from __future__ import annotations
 
@@ -8,55 +7,94 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
 
-EmulatorFactory = Callable[..., AbstractContextManager[str]]
+from .processes import EmulatorFactory, running_emulator
 
-API_PATHS = {"openai": "/v1", "voyage": "/v1", "openai-compatible": "/v1"}
-"""Where each provider's API sits under the emulator's address; the rest use the bare origin."""
+BATCHERY = str(Path(sys.executable).with_name("batchery"))
+"""The installed entry point a user runs, not `python -m`."""
 
+KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 
-def batchery(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """Run `batchery ARGS` with no `BATCHERY_*` or key variables but those in `env`."""
-    keep = ("BATCHERY_", "OPENAI_", "ANTHROPIC_", "GEMINI_", "VOYAGE_")
-    base = {k: v for k, v in os.environ.items() if not k.startswith(keep)}
-    return subprocess.run(
-        [sys.executable, "-m", "batchery", *args],
-        env=base | (env or {}),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        cwd=cwd,
-    )
+Batchery = Callable[..., subprocess.CompletedProcess[str]]
+Emulator = Callable[..., str]
 
 
-@contextmanager
-def running_emulator(name: str, *options: str) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "batchery", "emulate", name, "--port", "0", *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline().strip()
-        assert first.startswith("listening on http://127.0.0.1:"), first
-        yield first.removeprefix("listening on ") + API_PATHS.get(name, "")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+def clean_environment(**extra: str) -> dict[str, str]:
+    """This process's environment without any provider key or Batchery setting, plus `extra`."""
+    kept = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("BATCHERY_") and not k.endswith("_API_KEY")
+    }
+    return kept | extra
 
 
 @pytest.fixture
-def emulator() -> EmulatorFactory:
-    """Start `batchery emulate NAME OPTIONS...`; the context gives its base URL."""
+def batchery(tmp_path: Path) -> Batchery:
+    """Run `batchery ARGS...` with keys for every provider (emulators accept any) and a store
+    of this test's own."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        keys = {name: "test-key" for name in KEY_ENV.values()}
+        environment = clean_environment(
+            BATCHERY_STORE=str(tmp_path / "store.db"), **keys, **(env or {})
+        )
+        return subprocess.run(
+            [BATCHERY, *args],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+            cwd=tmp_path,
+        )
+
+    return run
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    """Start `batchery emulate NAME` on a free port; gives its base URL; stops it afterwards."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(name: str, time_scale: float = 500.0, faults: str | None = None) -> str:
+        fault_plan = ["--faults", faults] if faults else []
+        proc = subprocess.Popen(
+            [
+                BATCHERY,
+                "emulate",
+                name,
+                "--port",
+                "0",
+                "--time-scale",
+                str(time_scale),
+                *fault_plan,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=clean_environment(),
+        )
+        started.append(proc)
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if line.startswith("base URL: "):
+                return line.removeprefix("base URL: ").strip()
+        raise AssertionError(f"emulator {name} printed no base URL")
+
+    yield start
+    for proc in started:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture
+def emulated() -> EmulatorFactory:
+    """Start `batchery emulate NAME OPTIONS...` as a context; it gives the base URL."""
     return running_emulator

@@ -9,7 +9,7 @@ import pytest
 from batchery.cli._exit import ExitCode
 from openai import OpenAI
 
-from .conftest import EmulatorFactory, batchery
+from .processes import EmulatorFactory, batchery
 
 KEY = {"OPENAI_API_KEY": "sk-test-checks"}
 
@@ -73,11 +73,11 @@ def _nothing_sent(base_url: str) -> bool:
     ids=["raw-byte", "deep-nesting", "unknown-url", "unsupported-kind", "five-megabytes"],
 )
 def test_a_bad_line_is_refused_by_number_before_anything_is_sent(
-    tmp_path: Path, emulator: EmulatorFactory, line: bytes, rule: str
+    tmp_path: Path, emulated: EmulatorFactory, line: bytes, rule: str
 ) -> None:
     source = _file(tmp_path, _chat("ok"), line, _chat("ok-2"))
 
-    with emulator("openai") as base_url:
+    with emulated("openai") as base_url:
         code, out, err = _run(base_url, source)
         assert _nothing_sent(base_url)
 
@@ -89,11 +89,11 @@ def test_a_bad_line_is_refused_by_number_before_anything_is_sent(
 
 
 def test_a_file_that_opens_with_a_byte_order_mark_runs(
-    tmp_path: Path, emulator: EmulatorFactory
+    tmp_path: Path, emulated: EmulatorFactory
 ) -> None:
     source = _file(tmp_path, b"\xef\xbb\xbf" + _chat("a"), _chat("b"))
 
-    with emulator("openai") as base_url:
+    with emulated("openai") as base_url:
         code, out, err = _run(base_url, source, "--mode", "realtime")
 
     assert code == ExitCode.OK, err
@@ -101,7 +101,7 @@ def test_a_file_that_opens_with_a_byte_order_mark_runs(
 
 
 def test_an_unknown_model_is_a_warning_and_with_strict_a_refusal(
-    tmp_path: Path, emulator: EmulatorFactory
+    tmp_path: Path, emulated: EmulatorFactory
 ) -> None:
     source = _file(tmp_path, _chat("a", model="gpt-9-turbo"), _chat("b"))
     warning = (
@@ -109,7 +109,7 @@ def test_an_unknown_model_is_a_warning_and_with_strict_a_refusal(
         " lists for chat requests"
     )
 
-    with emulator("openai") as base_url:
+    with emulated("openai") as base_url:
         code, out, err = _run(base_url, source, "--mode", "realtime")
         assert code == ExitCode.OK, err
         assert warning in err
@@ -125,11 +125,11 @@ def test_an_unknown_model_is_a_warning_and_with_strict_a_refusal(
 
 
 def test_a_model_in_the_file_that_overrides_the_run_model_is_named(
-    tmp_path: Path, emulator: EmulatorFactory
+    tmp_path: Path, emulated: EmulatorFactory
 ) -> None:
     source = _file(tmp_path, _chat("a", model="gpt-4o"), _chat("b"))
 
-    with emulator("openai") as base_url:
+    with emulated("openai") as base_url:
         code, _, err = _run(base_url, source, "--model", "gpt-4o-mini", "--dry-run", "--strict")
 
     assert code == ExitCode.USAGE

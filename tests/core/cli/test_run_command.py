@@ -73,7 +73,10 @@ def test_a_run_writes_one_result_per_custom_id_and_a_summary(tmp_path: Path) -> 
     assert summary["batches_submitted"] == 2
     assert summary["run_id"].startswith("run_")
     assert summary["duration_s"] >= 0
+    assert summary["failures"] == []
+    assert summary["exit_code"] == 0
     assert json.loads(done.stdout) == summary
+    assert "failed:" not in done.stderr
 
 
 def test_unusable_lines_stop_the_run_naming_each_line(tmp_path: Path) -> None:
@@ -101,7 +104,7 @@ def test_a_missing_key_is_named_before_anything_runs(tmp_path: Path) -> None:
 
     done = _batchery("run", str(source), "--store", str(tmp_path / "db"))
 
-    assert done.returncode == 2
+    assert done.returncode == 4
     assert "OPENAI_API_KEY is not set" in done.stderr
     assert "--emulate" in done.stderr
 
@@ -122,8 +125,9 @@ def test_an_unreachable_base_url_fails_and_keeps_the_run_for_later(tmp_path: Pat
         env={"OPENAI_API_KEY": secret, "BATCHERY_RECONCILE_GRACE_S": "0"},
     )
 
-    assert done.returncode == 1
-    assert "run the same command again to resume" in done.stderr
+    assert done.returncode == 4
+    assert "nothing could be sent" in done.stderr
+    assert "run the same command again" in done.stderr
     assert secret not in done.stderr + done.stdout
     listed = _batchery("jobs", "list", "--store", str(tmp_path / "db"))
     assert "running" in listed.stdout

@@ -16,7 +16,7 @@ import pytest
 from batchery.service import ServiceOptions
 from batchery.settings import Settings, load_settings
 
-from .conftest import EmulatorFactory, batchery, running_emulator
+from .processes import EmulatorFactory, batchery, running_emulator
 
 KEYS = {
     "OPENAI_API_KEY": "sk-test-settings",
@@ -117,12 +117,12 @@ def test_default_model_names_the_model_of_requests_that_name_none(
 
 @pytest.mark.parametrize("layer", ["toml", "env", "cli"])
 def test_default_provider_chooses_the_provider(
-    tmp_path: Path, emulator: EmulatorFactory, layer: str
+    tmp_path: Path, emulated: EmulatorFactory, layer: str
 ) -> None:
     source = _workload(tmp_path / "in.jsonl", 2, model=None)
     args, env = _layer(tmp_path, layer, "default_provider", '"anthropic"', option="--provider")
 
-    with emulator("anthropic") as url:
+    with emulated("anthropic") as url:
         plan = _dry_run(url, source, args, env)
 
     assert (plan["provider"], plan["model"]) == ("anthropic", "claude-haiku-4-5")
@@ -208,7 +208,7 @@ EMBED = {"kind": "embedding", "input": "hi"}
     [("openai", CHAT), ("anthropic", CHAT), ("gemini", CHAT), ("voyage", EMBED)],
 )
 def test_request_timeout_gives_up_on_a_slow_provider(
-    tmp_path: Path, emulator: EmulatorFactory, layer: str, provider: str, line: dict[str, object]
+    tmp_path: Path, emulated: EmulatorFactory, layer: str, provider: str, line: dict[str, object]
 ) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps({"custom_id": "slow", **line}) + "\n")
@@ -220,7 +220,7 @@ def test_request_timeout_gives_up_on_a_slow_provider(
         args, env = _layer(tmp_path, layer, "request_timeout_s", "0.5")
     out = tmp_path / "out.jsonl"
 
-    with emulator(provider, "--latency", "2") as url:
+    with emulated(provider, "--latency", "2") as url:
         batchery(
             "run",
             str(source),
@@ -262,6 +262,7 @@ def test_every_service_knob_is_taken_from_the_settings(tmp_path: Path) -> None:
         "reconcile_grace_s": 0.7,
         "fallback": False,
         "strict": True,
+        "use_cache": False,
     }
     assert shared == set(changed)
     config = tmp_path / "batchery.toml"

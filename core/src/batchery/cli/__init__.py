@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
 
+from batchery.cli._common import LOGGING_META
+from batchery.cli._errors import run_cli
+from batchery.cli._exit import EXIT_CODES_HELP
 from batchery.cli.config import config_command
 from batchery.cli.costs import cache_group, costs_command
 from batchery.cli.demo import demo_command
@@ -17,10 +23,18 @@ from batchery.cli.watch import watch_command
 __all__ = ["cli", "main"]
 
 
-@click.group()
+@click.group(epilog=EXIT_CODES_HELP)
 @click.version_option(package_name="batchery")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="Show info logs; -vv shows debug logs too.")
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write every log line as JSON to this file (at least info level).",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, log_file: Path | None) -> None:
     """Run large LLM workloads at the lowest cost that still meets the deadline."""
+    ctx.meta[LOGGING_META] = (verbose, log_file)
 
 
 for command in (
@@ -39,4 +53,4 @@ for command in (
 
 
 def main() -> None:
-    cli()
+    sys.exit(run_cli(cli))

@@ -6,12 +6,15 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import click
 import msgspec
 from rich.console import Console
 
 from batchery.app import build_application, provider_modules
+from batchery.cli._errors import CliError, explain, store_hint
+from batchery.cli._exit import ExitCode
 from batchery.logging import configure_logging
 from batchery.modules import Application, Module, ModuleError
 from batchery.service import BatchLlmService
@@ -20,7 +23,9 @@ from batchery.spi import Emulator, EmulatorOptions, ProviderInfo
 
 __all__ = [
     "EMULATOR_KEY",
+    "LOGGING_META",
     "AppContext",
+    "check_store",
     "open_app",
     "parse_duration",
     "provider_info",
@@ -32,14 +37,75 @@ __all__ = [
 EMULATOR_KEY = "batchery-emulator-key"
 
 
-def settings_from(config: str | None, explicit: Mapping[str, object]) -> LoadedSettings:
-    """Load the effective settings and set up logging, or stop with the reason."""
+LOGGING_META = "batchery.logging"
+"""Where the `batchery` group leaves `-v` and `--log-file` for the command that sets up logs."""
+
+
+def settings_from(
+    config: str | None, explicit: Mapping[str, object], *, server: bool = False
+) -> LoadedSettings:
+    """Load the effective settings and set up logging, or stop with the reason.
+
+    A command that takes `--store` (it is in `explicit`) has its store location checked now,
+    so an unusable path is named before anything runs. On the console a command shows
+    warnings only, unless `-v` or the settings ask for more; a server keeps the settings'.
+    """
     try:
         loaded = load_settings(config_file=config, explicit=dict(explicit))
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
-    configure_logging(level=loaded.settings.log_level, fmt=loaded.settings.log_format)
+    context = click.get_current_context(silent=True)
+    verbose, log_file = context.meta.get(LOGGING_META, (0, None)) if context else (0, None)
+    chosen = loaded.sources.get("log_level", "default") != "default"
+    level = loaded.settings.log_level if server or chosen else "warning"
+    if verbose:
+        level = "debug" if verbose > 1 else "info"
+    fmt = loaded.settings.log_format
+    if not server and loaded.sources.get("log_format", "default") == "default":
+        fmt = "console"
+    try:
+        configure_logging(
+            level=level,
+            fmt=fmt,
+            log_file=log_file,
+            file_level="debug" if verbose > 1 else "info",
+        )
+    except OSError as exc:
+        raise CliError(
+            f"cannot write the log file {log_file}: {exc.strerror}", ExitCode.ENVIRONMENT
+        ) from None
+    if "store" in explicit:
+        check_store(loaded.settings.store_url())
     return loaded
+
+
+def _store_problem(path: Path) -> str | None:
+    """Why SQLite could not keep its database (and the journal beside it) at `path`."""
+    if path.is_dir():
+        return "it is a directory"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return "it is not writable"
+    ancestor = next(p for p in path.parents if p.exists())
+    if not ancestor.is_dir():
+        return f"{ancestor} is not a directory"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"{ancestor} is not writable"
+    return None
+
+
+def check_store(url: str) -> None:
+    """Refuse a SQLite store path that cannot be created or written, naming it."""
+    store_hint(url)
+    if "://" in url and not url.startswith("sqlite:///"):
+        return
+    path = Path(url.removeprefix("sqlite:///"))
+    problem = _store_problem(path.absolute())
+    if problem is not None:
+        raise CliError(
+            f"cannot use the job store {path}: {problem}; pass --store PATH "
+            "(or set BATCHERY_STORE) to a file in a writable directory",
+            ExitCode.ENVIRONMENT,
+        )
 
 
 def table_console() -> Console:
@@ -85,7 +151,13 @@ async def start_emulator(
     if factory is None:
         raise click.UsageError(f"provider {name!r} ships no emulator")
     emulator: Emulator = factory(options)
-    await emulator.start(host, port)
+    try:
+        await emulator.start(host, port)
+    except OSError as exc:
+        raise CliError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port",
+            ExitCode.ENVIRONMENT,
+        ) from None
     return emulator
 
 
@@ -124,9 +196,10 @@ async def open_app(
         options = {"base_url": emulator.base_url, "api_key": EMULATOR_KEY}
     else:
         if require_key and info.key_env and not os.environ.get(info.key_env):
-            raise click.UsageError(
+            raise CliError(
                 f"{info.key_env} is not set: set it to your {info.title} API key, "
-                "or pass --emulate to run against the local emulator"
+                "or pass --emulate to run against the local emulator",
+                ExitCode.PROVIDER_UNAVAILABLE,
             )
         if base_url:
             options["base_url"] = base_url
@@ -140,6 +213,8 @@ async def open_app(
                 node_options=node_options,
             )
         except (ModuleError, LookupError) as exc:
+            if explain(exc) is not None:
+                raise
             raise click.UsageError(str(exc)) from None
         try:
             service = await app.get("batchery.service")

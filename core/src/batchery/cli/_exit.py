@@ -4,25 +4,34 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["ExitCode"]
+__all__ = ["EXIT_CODES_HELP", "ExitCode"]
 
 
 class ExitCode(IntEnum):
     """Documented in `batchery --help` and the README; never reuse a number for another meaning."""
 
     OK = 0
-    """Every request succeeded (or the command did what it was asked)."""
     SOME_FAILED = 1
-    """The run finished and some requests ended with an error."""
     USAGE = 2
-    """Bad input or usage: nothing was sent."""
     CANCELLED = 3
-    """The run was cancelled."""
     PROVIDER_UNAVAILABLE = 4
-    """The provider was unreachable or refused the credentials: nothing could be sent."""
     ENVIRONMENT = 5
-    """The store, an input or an output path is unusable, or the store stayed busy."""
     HELD_ELSEWHERE = 6
-    """Another process drives this run, or this process lost its lease to one."""
     INTERRUPTED = 130
-    """Interrupted by the user (Ctrl-C or SIGINT)."""
+
+
+_MEANINGS = {
+    ExitCode.OK: "every request succeeded (or the command did what it was asked)",
+    ExitCode.SOME_FAILED: "the run finished and some requests failed",
+    ExitCode.USAGE: "bad input or usage: nothing was sent",
+    ExitCode.CANCELLED: "the run was cancelled",
+    ExitCode.PROVIDER_UNAVAILABLE: "provider or server unreachable, or the key missing or refused",
+    ExitCode.ENVIRONMENT: "a store, input or output path or a port is unusable, or the store busy",
+    ExitCode.HELD_ELSEWHERE: "another process drives this run, or this process lost it to one",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C); the same command again resumes",
+}
+
+EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
+    f"  {code.value:<4} {meaning}" for code, meaning in _MEANINGS.items()
+)
+"""The help epilog that lists every code; `\\b` keeps click from rewrapping it."""

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+import click
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -22,6 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from batchery.cli._common import LOGGING_META
 from batchery.events import (
     BatchSubmitted,
     FallbackStarted,
@@ -75,9 +77,14 @@ def describe(event: RunEvent) -> str:
                 f"{event.reason}"
             )
         case OverSla():
+            expected = (
+                f", longer than expected (about {_span(event.expected_s)})"
+                if event.expected_s is not None
+                else ""
+            )
             return (
                 f"{event.run_id} chunk {event.chunk} ({event.batch_id}) has been {event.phase} "
-                f"for {event.age_s:.0f}s"
+                f"for {_span(event.age_s)}{expected}; still waiting for it"
             )
         case RunFinished():
             return (
@@ -96,6 +103,17 @@ def describe(event: RunEvent) -> str:
             )
 
 
+def _span(seconds: float) -> str:
+    """A duration as people say it: 45s, 12m, 3h 20m."""
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"{minutes}m"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours}h {rest}m" if rest else f"{hours}h"
+
+
 def _run_finished(event: RunEvent) -> bool:
     return isinstance(event, RunFinished)
 
@@ -103,6 +121,12 @@ def _run_finished(event: RunEvent) -> bool:
 def _label(run_id: str, nodes: dict[str, str]) -> str:
     """The node that runs `run_id` (its run ids start with the node's), if any."""
     return next((name for prefix, name in nodes.items() if run_id.startswith(prefix)), "")
+
+
+def _verbose() -> bool:
+    """Whether `-v` was given: then each retry gets its own line, else the bars count them."""
+    context = click.get_current_context(silent=True)
+    return bool(context and context.meta.get(LOGGING_META, (0, None))[0])
 
 
 async def follow(
@@ -113,12 +137,14 @@ async def follow(
 ) -> None:
     """Render events from `queue` until one satisfies `until` (by default: a run finished)."""
     out = stream or sys.stderr
+    retries = _verbose()
     if not out.isatty():
         while True:
             event = await queue.get()
             if isinstance(event, JobEvent):
                 continue
-            print(describe(event), file=out, flush=True)
+            if retries or not isinstance(event, ItemRetried):
+                print(describe(event), file=out, flush=True)
             if until(event):
                 return
     console = Console(file=out)
@@ -149,7 +175,7 @@ async def follow(
                     total=event.total,
                     failed=event.failed,
                 )
-            else:
+            elif retries or not isinstance(event, ItemRetried):
                 if isinstance(event, NodeStarted):
                     nodes[event.run_id] = event.node
                 bars.console.print(describe(event))

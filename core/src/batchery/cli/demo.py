@@ -27,7 +27,6 @@ from batchery.cli._common import AppContext, open_app, settings_from, table_cons
 from batchery.cli._loop import run_async
 from batchery.cli._progress import follow
 from batchery.events import BatchSubmitted, ModeChosen, NodeFinished, NodeStarted, RunEvent
-from batchery.logging import configure_logging
 from batchery.nodes import discover_nodes
 from batchery.spi import EmulatorOptions
 
@@ -195,8 +194,6 @@ def demo_command(count: int, store: str | None, time_scale: float) -> None:
             "max_requests_per_batch": 100,
         },
     )
-    if loaded.sources["log_level"] == "default":
-        configure_logging(level="warning", fmt=loaded.settings.log_format)
     items = demo_items(count, _sample_loader()())
     console = Console(stderr=True)
 

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from batchery.cli._common import open_app, settings_from, table_console
 from batchery.cli._loop import run_async
+from batchery.cli._results import FORMATS, STDOUT, check_out, write_results
 from batchery.settings import LoadedSettings
 from batchery.store import JobStore, open_store
 
@@ -87,25 +88,28 @@ def show_job(job_id: str, store: str | None) -> None:
 
 @jobs_group.command("results")
 @click.argument("job_id")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    required=True,
+    help="Results file; - writes them to stdout.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="batchery", show_default=True)
 @_store_option
-def job_results(job_id: str, out: Path, store: str | None) -> None:
-    """Write the job's stored results as JSON lines, in input order."""
+def job_results(job_id: str, out: Path, fmt: str, store: str | None) -> None:
+    """Write the job's stored results as JSON lines, in input order (see docs/results.md)."""
     loaded = settings_from(None, {"store": store})
+    check_out(out)
 
     async def export(s: JobStore) -> int:
-        if await s.get_job(job_id) is None:
+        job = await s.get_job(job_id)
+        if job is None:
             raise click.UsageError(f"no job {job_id!r} in {loaded.settings.store_url()}")
-        encoder = msgspec.json.Encoder()
-        count = 0
-        with out.open("wb") as handle:
-            async for result in s.results(job_id):
-                handle.write(encoder.encode(result) + b"\n")
-                count += 1
-        return count
+        return await write_results(s.results(job_id), job, out, fmt=fmt)
 
     count = run_async(_with_store(loaded, export))
-    click.echo(f"{count} results written to {out}", err=True)
+    if out != STDOUT:
+        click.echo(f"{count} results written to {out}", err=True)
 
 
 @jobs_group.command("cancel")

@@ -13,21 +13,18 @@ import click
 import msgspec
 
 from batchery.cli._common import open_app, parse_duration, settings_from
-from batchery.cli._exit import ExitCode
+from batchery.cli._errors import CliError
+from batchery.cli._exit import EXIT_CODES_HELP, ExitCode
 from batchery.cli._loop import run_async
+from batchery.cli._outcome import FailureGroup, Tally
 from batchery.cli._progress import follow
+from batchery.cli._results import FORMATS, STDOUT, check_out, write_results
+from batchery.formats import OPENAI_KINDS
 from batchery.inputs import InputFile, read_input
 from batchery.model import Mode
-from batchery.service import (
-    BatchLlmService,
-    InvalidInputError,
-    ModeUnavailableError,
-    RunOutcome,
-    RunPlan,
-)
-from batchery.spi import ProviderError
+from batchery.service import BatchLlmService, InvalidInputError, RunOutcome, RunPlan
 
-__all__ = ["Summary", "run_command", "summary_of", "write_results"]
+__all__ = ["Summary", "run_command", "summary_of"]
 
 
 class Summary(msgspec.Struct, kw_only=True):
@@ -48,6 +45,8 @@ class Summary(msgspec.Struct, kw_only=True):
     savings_usd: float
     unpriced: int
     resumed: bool
+    failures: list[FailureGroup] = msgspec.field(default_factory=list)
+    exit_code: int = 0
 
 
 def summary_of(outcome: RunOutcome) -> Summary:
@@ -98,17 +97,16 @@ def plan_report(plan: RunPlan) -> dict[str, object]:
     }
 
 
-async def write_results(service: BatchLlmService, job_id: str, out: Path) -> int:
-    """Write every stored result as one JSON line, in input order, atomically."""
-    encoder = msgspec.json.Encoder()
-    partial = out.with_name(out.name + ".partial")
-    count = 0
-    with partial.open("wb") as handle:
-        async for result in service.get_batch_results(job_id):
-            handle.write(encoder.encode(result) + b"\n")
-            count += 1
-    partial.replace(out)
-    return count
+def _check_format(parsed: InputFile, fmt: str) -> None:
+    if fmt != "openai":
+        return
+    for item in parsed.items:
+        if item.kind not in OPENAI_KINDS:
+            raise CliError(
+                f"{item.custom_id}: {item.kind} requests have no OpenAI output shape; "
+                "use --format batchery",
+                ExitCode.USAGE,
+            )
 
 
 def _refuse(input_path: Path, problems: list[str]) -> NoReturn:
@@ -142,7 +140,7 @@ def _validated(
         click.echo(f"{input_path}: warning: {warning.describe(where)}", err=True)
 
 
-@click.command("run")
+@click.command("run", epilog=EXIT_CODES_HELP)
 @click.argument(
     "input_path",
     metavar="INPUT.jsonl",
@@ -160,8 +158,18 @@ def _validated(
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Results file: one JSON line per input custom_id (default INPUT.results.jsonl).",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Results file: one JSON line per input custom_id (default INPUT.results.jsonl);"
+    " - writes them to stdout, and nothing else goes there.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="batchery",
+    show_default=True,
+    help="Result lines: Batchery's (docs/results.md) or OpenAI's batch output lines,"
+    " whichever provider ran them.",
 )
 @click.option(
     "--summary",
@@ -188,6 +196,7 @@ def run_command(
     mode: str,
     deadline: str | None,
     out: Path | None,
+    fmt: str,
     summary: Path | None,
     dry_run: bool,
     no_cache: bool,
@@ -207,6 +216,11 @@ def run_command(
     deadline_s = parse_duration(deadline) if deadline else None
     use_cache = loaded.settings.use_cache and not no_cache
     parsed = _parsed(input_path)
+    _check_format(parsed, fmt)
+    if not dry_run:
+        check_out(out)
+        if summary is not None:
+            check_out(summary, "the summary")
 
     async def plan() -> dict[str, object]:
         async with open_app(
@@ -224,7 +238,7 @@ def run_command(
                 )
             )
 
-    async def main() -> Summary:
+    async def main() -> tuple[Summary, Tally]:
         async with open_app(loaded, name, emulate=emulate, base_url=base_url) as ctx:
             _validated(ctx.service, parsed, input_path, name, model)
             resume_key = None if emulate else (ctx.base_url or "default")
@@ -250,26 +264,41 @@ def run_command(
                 finally:
                     with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                         await asyncio.wait_for(view, timeout=1.0)
-            await write_results(ctx.service, outcome.job.id, out)
-            return summary_of(outcome)
+            tally = Tally()
+            results = ctx.service.get_batch_results(outcome.job.id)
+            await write_results(results, outcome.job, out, fmt=fmt, tally=tally)
+            return summary_of(outcome), tally
 
     try:
-        result: object = run_async(plan() if dry_run else main())
+        if dry_run:
+            _print_json(run_async(plan()))
+            return
+        done, tally = run_async(main())
     except InvalidInputError as exc:
-        click.echo(f"{input_path}: {exc}", err=True)
-        raise click.exceptions.Exit(2) from None
-    except ModeUnavailableError as exc:
-        raise click.UsageError(str(exc)) from None
-    except ProviderError as exc:
-        click.echo(
-            f"error: {exc.message} ({exc.code}); the run is kept in the job store: "
-            "run the same command again to resume it",
-            err=True,
-        )
-        raise click.exceptions.Exit(1) from None
-    encoded = msgspec.json.format(msgspec.json.encode(result), indent=2)
-    if summary is not None and not dry_run:
-        summary.write_bytes(encoded + b"\n")
-    sys.stdout.write(encoded.decode() + "\n")
-    if not dry_run:
+        raise CliError(f"{input_path}: {exc}", ExitCode.USAGE) from None
+    _finish(done, tally, out=out, summary=summary)
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(value), indent=2).decode() + "\n")
+
+
+def _finish(done: Summary, tally: Tally, *, out: Path, summary: Path | None) -> None:
+    """Report the run on stderr, the summary on stdout (unless results went there), and exit
+    with the code that says how it went."""
+    done.failures = tally.ordered()
+    done.exit_code = tally.exit_code(done.status, done.batches_submitted)
+    if summary is not None:
+        try:
+            summary.write_bytes(msgspec.json.format(msgspec.json.encode(done), indent=2) + b"\n")
+        except OSError as exc:
+            raise CliError(
+                f"cannot write the summary to {summary}: {exc.strerror}", ExitCode.ENVIRONMENT
+            ) from None
+    if out != STDOUT:
+        _print_json(done)
+    for line in tally.lines(batches_submitted=done.batches_submitted, mode_reason=done.mode_reason):
+        click.echo(line, err=True)
+    if out != STDOUT:
         click.echo(f"results: {out}", err=True)
+    raise click.exceptions.Exit(done.exit_code)

@@ -14,6 +14,8 @@ import uvicorn
 
 from batchery.app import build_application
 from batchery.cli._common import settings_from
+from batchery.cli._errors import CliError
+from batchery.cli._exit import ExitCode
 from batchery.server.app import create_app
 from batchery.server.config import ServerConfig, hash_token, new_token, read_tokens_file
 from batchery.server.serving import bind, origin_of, uvicorn_config
@@ -69,11 +71,14 @@ def serve_command(
     config_file: str | None,
 ) -> None:
     """Serve run progress: REST snapshots, a WebSocket feed per run and a live page."""
-    loaded = settings_from(config_file, {"store": store})
+    loaded = settings_from(config_file, {"store": store}, server=True)
     try:
         listener = bind(host, port)
     except OSError as exc:
-        raise click.UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        raise CliError(
+            f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port",
+            ExitCode.ENVIRONMENT,
+        ) from None
     bound = listener.getsockname()[1]
     base = origin_of(listener)
     origins = _own_origins(host, bound) + allow_origin

@@ -80,10 +80,7 @@ def _ends(snapshot: RunSnapshot | NodeRunSnapshot) -> Callable[[RunEvent], bool]
 def watch_command(run_id: str, url: str, token_file: Path | None) -> None:
     """Follow RUN_ID on a Batchery server until it finishes."""
     token = _token(token_file)
-    try:
-        status = run_async(_watch(url, token, run_id))
-    except ClientError as exc:
-        raise click.ClickException(str(exc)) from None
+    status = run_async(_watch(url, token, run_id))
     click.echo(f"{run_id}: {status}", err=True)
     if status != "completed":
         raise click.exceptions.Exit(1)

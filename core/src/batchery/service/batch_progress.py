@@ -17,7 +17,7 @@ from batchery.model import BatchState, BatchStatus, ChunkState, Job
 from batchery.progress import ProgressBus
 from batchery.store import JobStore
 
-__all__ = ["BatchProgress"]
+__all__ = ["BatchProgress", "over_sla_after"]
 
 _PHASE_ORDER: tuple[Phase, ...] = ("submitting", "validating", "in_progress", "finalizing")
 
@@ -74,6 +74,16 @@ class BatchProgress:
             phase=phase,
             eta_s=_eta(job, completed, total),
         )
+
+
+def over_sla_after(turnaround_s: float, poll_max_interval_s: float) -> float:
+    """The age past which a batch expected to take `turnaround_s` is reported as late.
+
+    Twice the expectation, and never less than one slowest poll beyond it: turnarounds are
+    only seen at polls, so lateness shorter than a poll gap is measurement noise (a batch
+    expected in 2s is not late at 5s when polls are up to a minute apart).
+    """
+    return max(2 * turnaround_s, turnaround_s + poll_max_interval_s)
 
 
 def _phase_of(status: BatchStatus) -> Phase:

@@ -38,7 +38,7 @@ from batchery.model import (
 from batchery.pricing import CostBook
 from batchery.progress import ProgressBus
 from batchery.service.answer_check import checked_answer, is_invalid_json
-from batchery.service.batch_progress import BatchProgress
+from batchery.service.batch_progress import BatchProgress, over_sla_after
 from batchery.service.options import ServiceOptions
 from batchery.spi import BatchNotFoundError, MalformedLine, Provider, ProviderError
 from batchery.store import ChunkRecord, JobStore, Lease
@@ -70,8 +70,8 @@ class BatchRunner:
 
     `realtime_seconds(n)` estimates how long `n` requests take in realtime and `turnaround_s`
     how long a batch is expected to take; with the job's deadline they decide when waiting for
-    the batch no longer pays. A batch older than twice `turnaround_s` raises `OverSla` once (it
-    is never failed locally for that).
+    the batch no longer pays. A batch older than `over_sla_after` its `turnaround_s` raises
+    `OverSla` once (it is never failed locally for that).
     """
 
     def __init__(
@@ -94,7 +94,11 @@ class BatchRunner:
         self._book = book
         self._realtime_seconds = realtime_seconds
         self._turnaround_s = turnaround_s
-        self._sla_s = None if turnaround_s is None else 2 * turnaround_s
+        self._sla_s = (
+            None
+            if turnaround_s is None
+            else over_sla_after(turnaround_s, options.poll_max_interval_s)
+        )
         self._sleep = sleep
         self._reask_invalid = reask_invalid
         self._collect_failures: dict[str, int] = {}
@@ -319,6 +323,7 @@ class BatchRunner:
                 batch_id=state.batch_id,
                 phase=state.status,
                 age_s=round(age, 1),
+                expected_s=self._turnaround_s,
             )
 
     async def _collect(self, lease: Lease, job: Job, chunk: ChunkRecord, state: BatchState) -> None:

@@ -125,6 +125,15 @@ class SqliteDb:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            await self._prepare(db)
+        except BaseException:
+            await db.close()  # its worker thread would otherwise keep the process alive
+            raise
+        self._db = db
+
+    @staticmethod
+    async def _prepare(db: aiosqlite.Connection) -> None:
         for pragma in (
             "journal_mode=WAL",
             "synchronous=FULL",
@@ -140,7 +149,6 @@ class SqliteDb:
             await db.executescript(
                 f"BEGIN IMMEDIATE; {migration}; PRAGMA user_version = {number}; COMMIT;"
             )
-        self._db = db
 
     async def close(self) -> None:
         if self._db is not None:
