@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import click
 import msgspec
 
 from batchery.cli._common import open_app, parse_duration, settings_from
+from batchery.cli._exit import ExitCode
 from batchery.cli._loop import run_async
 from batchery.cli._progress import follow
+from batchery.events import RunEvent
 from batchery.inputs import InputFile, read_input
-from batchery.model import Mode
+from batchery.model import JobStatus, Mode
 from batchery.service import (
     BatchLlmService,
     InvalidInputError,
@@ -24,6 +28,7 @@ from batchery.service import (
     RunPlan,
 )
 from batchery.spi import ProviderError
+from batchery.store import JobHeldError, LeaseLostError, StoreBusyError
 
 __all__ = ["Summary", "run_command", "summary_of", "write_results"]
 
@@ -96,9 +101,10 @@ def plan_report(plan: RunPlan) -> dict[str, object]:
 
 
 async def write_results(service: BatchLlmService, job_id: str, out: Path) -> int:
-    """Write every stored result as one JSON line, in input order, atomically."""
+    """Write every stored result as one JSON line, in input order, atomically (a process
+    following the run may be writing the same file: each writes its own partial copy)."""
     encoder = msgspec.json.Encoder()
-    partial = out.with_name(out.name + ".partial")
+    partial = out.with_name(f"{out.name}.{os.getpid()}.partial")
     count = 0
     with partial.open("wb") as handle:
         async for result in service.get_batch_results(job_id):
@@ -106,6 +112,38 @@ async def write_results(service: BatchLlmService, job_id: str, out: Path) -> int
             count += 1
     partial.replace(out)
     return count
+
+
+def _relay(queue: asyncio.Queue[RunEvent]) -> Callable[[RunEvent], None]:
+    """Hand events read from the log to the progress view, dropping the oldest on overflow."""
+
+    def put(event: RunEvent) -> None:
+        if queue.full():
+            queue.get_nowait()
+        queue.put_nowait(event)
+
+    return put
+
+
+async def _drive_or_follow(
+    service: BatchLlmService, queue: asyncio.Queue[RunEvent], start: Awaitable[RunOutcome]
+) -> RunOutcome:
+    """Run the job; when another live process drives it, say so in one line and follow it.
+
+    A lease lost while driving (this process was paused past it, and another took over) ends
+    the command with one line and `HELD_ELSEWHERE`: nothing more was called or written.
+    """
+    try:
+        try:
+            return await start
+        except JobHeldError as held:
+            click.echo(f"{held}; following it", err=True)
+            return await service.attach(held.job_id, on_event=_relay(queue))
+    except LeaseLostError as lost:
+        holder = await service.store.holder(lost.job_id)
+        now = f"; {holder.process} drives it now" if holder is not None else ""
+        click.echo(f"{lost}{now}; this process stopped without calling further", err=True)
+        raise click.exceptions.Exit(ExitCode.HELD_ELSEWHERE) from None
 
 
 def _parsed(input_path: Path) -> InputFile:
@@ -205,14 +243,18 @@ def run_command(
             async with ctx.service.bus.subscribe() as queue:
                 view = asyncio.create_task(follow(queue))
                 try:
-                    outcome = await ctx.service.run(
-                        parsed.items,
-                        provider=name,
-                        model=model,
-                        mode=Mode(mode),
-                        fingerprint=fingerprint,
-                        deadline_s=deadline_s,
-                        use_cache=use_cache,
+                    outcome = await _drive_or_follow(
+                        ctx.service,
+                        queue,
+                        ctx.service.run(
+                            parsed.items,
+                            provider=name,
+                            model=model,
+                            mode=Mode(mode),
+                            fingerprint=fingerprint,
+                            deadline_s=deadline_s,
+                            use_cache=use_cache,
+                        ),
                     )
                 finally:
                     with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
@@ -234,9 +276,14 @@ def run_command(
             err=True,
         )
         raise click.exceptions.Exit(1) from None
+    except StoreBusyError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise click.exceptions.Exit(ExitCode.ENVIRONMENT) from None
     encoded = msgspec.json.format(msgspec.json.encode(result), indent=2)
     if summary is not None and not dry_run:
         summary.write_bytes(encoded + b"\n")
     sys.stdout.write(encoded.decode() + "\n")
     if not dry_run:
         click.echo(f"results: {out}", err=True)
+    if isinstance(result, Summary) and result.status == JobStatus.CANCELLED:
+        raise click.exceptions.Exit(ExitCode.CANCELLED)

@@ -18,6 +18,7 @@ from batchery.events import (
     RunStarted,
     decode_event,
 )
+from batchery.http import fence
 from batchery.model import (
     ChunkState,
     ErrorInfo,
@@ -327,7 +328,8 @@ class BatchLlmService:
         """
         driving = self._driving.get(job_id)
         if driving is not None:
-            yield driving
+            with fence(driving.check):
+                yield driving
             return
         lease = await self._store.claim(job_id, self._owner, lease_s=self._options.lease_s)
         keeper = LeaseKeeper(
@@ -336,12 +338,13 @@ class BatchLlmService:
         self._driving[job_id] = keeper
         self._bus.fence(lease)
         try:
-            async with task_group() as group:
-                beat = group.create_task(keeper.keep())
-                try:
-                    yield keeper
-                finally:
-                    beat.cancel()
+            with fence(keeper.check):
+                async with task_group() as group:
+                    beat = group.create_task(keeper.keep())
+                    try:
+                        yield keeper
+                    finally:
+                        beat.cancel()
         finally:
             del self._driving[job_id]
             self._bus.unfence(job_id)
