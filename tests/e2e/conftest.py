@@ -9,7 +9,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,16 @@ class Shells:
                 batchery(*args), env=self.env(**env), stdout=subprocess.DEVNULL, stderr=err
             )
 
+    @staticmethod
+    def wait_for(condition: Callable[[], bool], *, within_s: float = 60.0) -> bool:
+        """Whether `condition` came true within `within_s` (a bound for a hang, not a speed)."""
+        deadline = time.monotonic() + within_s
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     def stderr(self, tag: str) -> str:
         return (self.root / f"{tag}.stderr").read_text()
 
@@ -105,9 +116,17 @@ class Shells:
 
 
 @pytest.fixture
-def emulator_url() -> Iterator[str]:
+def time_scale() -> float:
+    """Emulated seconds per real second: a batch of 50 takes 60 emulated seconds."""
+    return 40.0
+
+
+@pytest.fixture
+def emulator_url(time_scale: float) -> Iterator[str]:
     proc = subprocess.Popen(
-        batchery("emulate", "openai", "--time-scale", "40"), stdout=subprocess.PIPE, text=True
+        batchery("emulate", "openai", "--time-scale", str(time_scale)),
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
 
 import pytest
 from batchery.cli._exit import ExitCode
@@ -17,15 +16,6 @@ from .conftest import Shells
 
 CHUNKS = 3
 IDS = sorted(f"item-{i}" for i in range(120))
-
-
-def _wait_for(condition: Callable[[], bool], *, within_s: float = 60.0) -> bool:
-    deadline = time.monotonic() + within_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def _one_job_one_story(shells: Shells) -> None:
@@ -58,7 +48,7 @@ def test_the_same_command_twice_makes_one_job_and_one_set_of_batches(
 
 def test_a_second_process_follows_the_live_driver_and_says_so_once(shells: Shells) -> None:
     first = shells.run("a")
-    assert _wait_for(lambda: shells.asked()[1] >= 1)
+    assert shells.wait_for(lambda: shells.asked()[1] >= 1)
     second = shells.run("b")
     codes = (first.wait(timeout=120), second.wait(timeout=120))
     follower = shells.stderr("b")
@@ -74,12 +64,13 @@ def test_a_second_process_follows_the_live_driver_and_says_so_once(shells: Shell
 
 def test_a_driver_paused_past_its_lease_stops_without_calling_or_writing(shells: Shells) -> None:
     first = shells.run("a")
-    assert _wait_for(lambda: shells.asked()[1] >= 1)
+    assert shells.wait_for(lambda: shells.asked()[1] >= 1)
     first.send_signal(signal.SIGSTOP)
     try:
         time.sleep(3.5)
         second = shells.run("b")
-        _wait_for(lambda: any(f":{second.pid}:" in (j[2] or "") for j in shells.jobs()), within_s=5)
+        took_over = f":{second.pid}:"
+        shells.wait_for(lambda: any(took_over in (j[2] or "") for j in shells.jobs()), within_s=5)
     finally:
         first.send_signal(signal.SIGCONT)
     codes = (first.wait(timeout=120), second.wait(timeout=120))

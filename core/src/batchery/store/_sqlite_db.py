@@ -132,6 +132,33 @@ def path_of(url: str) -> Path:
     return Path(url)
 
 
+async def _migrate(db: aiosqlite.Connection, number: int, migration: str) -> None:
+    """Apply migration `number` unless the file already has it, reading the version inside
+    the write transaction: two processes opening an old file at once migrate it once."""
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        async with db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        if row is not None and int(row[0]) < number:
+            for statement in _statements(migration):
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {number}")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+    await db.execute("COMMIT")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The script's statements one by one, split where SQLite itself says one is complete."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+
+
 class SqliteDb:
     """The open connection, shared by the job store, the result cache and the run history."""
 
@@ -154,13 +181,8 @@ class SqliteDb:
                 ):
                     await db.execute(f"PRAGMA {pragma}")
                 await db.executescript(_BASE_SCHEMA)
-                async with db.execute("PRAGMA user_version") as cur:
-                    row = await cur.fetchone()
-                version = int(row[0]) if row else 0
-                for number, migration in enumerate(_MIGRATIONS[version:], start=version + 1):
-                    await db.executescript(
-                        f"BEGIN IMMEDIATE; {migration}; PRAGMA user_version = {number}; COMMIT;"
-                    )
+                for number, migration in enumerate(_MIGRATIONS, start=1):
+                    await _migrate(db, number, migration)
         except BaseException:
             await db.close()
             raise
