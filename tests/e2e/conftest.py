@@ -116,17 +116,15 @@ class Shells:
 
 
 @pytest.fixture
-def time_scale() -> float:
-    """Emulated seconds per real second: a batch of 50 takes 60 emulated seconds."""
-    return 40.0
+def emulator_options() -> list[str]:
+    """`batchery emulate openai` options; at 40x a batch of 50 takes 1.5 s."""
+    return ["--time-scale", "40"]
 
 
 @pytest.fixture
-def emulator_url(time_scale: float) -> Iterator[str]:
+def emulator_url(emulator_options: list[str]) -> Iterator[str]:
     proc = subprocess.Popen(
-        batchery("emulate", "openai", "--time-scale", str(time_scale)),
-        stdout=subprocess.PIPE,
-        text=True,
+        batchery("emulate", "openai", *emulator_options), stdout=subprocess.PIPE, text=True
     )
     try:
         assert proc.stdout is not None

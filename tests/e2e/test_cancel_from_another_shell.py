@@ -15,9 +15,9 @@ from .conftest import Shells, batchery
 
 
 @pytest.fixture
-def time_scale() -> float:
+def emulator_options() -> list[str]:
     """Slow enough that batches are still running when the second shell cancels (7.5 s)."""
-    return 8.0
+    return ["--time-scale", "8"]
 
 
 def test_a_cancel_from_another_shell_ends_the_driven_run_cancelled(shells: Shells) -> None:
