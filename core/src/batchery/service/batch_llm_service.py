@@ -8,7 +8,6 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
 
 from batchery.events import (
     FallbackStarted,
@@ -18,7 +17,6 @@ from batchery.events import (
     RunStarted,
     decode_event,
 )
-from batchery.http import fence
 from batchery.model import (
     ChunkState,
     ErrorInfo,
@@ -33,7 +31,7 @@ from batchery.pricing import CostBook
 from batchery.progress import ProgressBus
 from batchery.service._tasks import task_group
 from batchery.service.batch_runner import BatchRunner
-from batchery.service.lease_keeper import LeaseKeeper
+from batchery.service.lease_keeper import LeaseKeeper, Leases
 from batchery.service.limiter import LimiterRegistry
 from batchery.service.options import ServiceOptions
 from batchery.service.planning import RunPlan, Sizing, plan_run
@@ -68,8 +66,13 @@ class BatchLlmService:
         self._options = options or ServiceOptions()
         self._limiters = limiters or LimiterRegistry()
         self._prices = prices or {}
-        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._driving: dict[str, LeaseKeeper] = {}
+        self._leases = Leases(
+            store,
+            bus,
+            owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            lease_s=self._options.lease_s,
+            heartbeat_s=self._options.heartbeat_s,
+        )
 
     @property
     def store(self) -> JobStore:
@@ -199,7 +202,7 @@ class BatchLlmService:
         """Create a batch job and hand every chunk to the provider; returns without waiting."""
         plan = await self.plan(requests, provider=provider, model=model, mode=Mode.BATCH)
         job, _ = await self._create(plan, None, None)
-        async with self._held(job.id) as keeper:
+        async with self._leases.held(job.id) as keeper:
             await self._start(keeper, job, resumed=False)
             await self._batch_runner(job, keeper).submit_all(keeper.lease, job)
         return await self._job(job.id)
@@ -210,7 +213,7 @@ class BatchLlmService:
         job = await self._job(job_id)
         if refresh and not job.status.terminal and job.mode is Mode.BATCH:
             try:
-                async with self._held(job.id) as keeper:
+                async with self._leases.held(job.id) as keeper:
                     runner = self._batch_runner(job, keeper)
                     await runner.submit_all(keeper.lease, job)
                     if await runner.step(keeper.lease, job):
@@ -235,7 +238,7 @@ class BatchLlmService:
         if job.status.terminal:
             return job
         try:
-            async with self._held(job.id) as keeper:
+            async with self._leases.held(job.id) as keeper:
                 return await self._cancel_held(keeper, job)
         except JobHeldError:
             await self._store.request_cancel(job_id)
@@ -306,7 +309,7 @@ class BatchLlmService:
         if stored.id != job.id:
             return stored, False
         if plan.ready:
-            async with self._held(job_id) as keeper:
+            async with self._leases.held(job_id) as keeper:
                 await self._store.save_results(keeper.lease, plan.ready.values())
         await self._bus.emit(
             job_id,
@@ -317,39 +320,6 @@ class BatchLlmService:
             cached=plan.cached,
         )
         return job, True
-
-    @asynccontextmanager
-    async def _held(self, job_id: str) -> AsyncIterator[LeaseKeeper]:
-        """The job's lease for the length of the block: the one this process already drives
-        it with, else a fresh claim, renewed by heartbeat and given up at the end.
-
-        Claiming again from the process that drives the job would fence its own driver out.
-        A heartbeat that finds the lease gone ends the block with `LeaseLostError`.
-        """
-        driving = self._driving.get(job_id)
-        if driving is not None:
-            with fence(driving.check):
-                yield driving
-            return
-        lease = await self._store.claim(job_id, self._owner, lease_s=self._options.lease_s)
-        keeper = LeaseKeeper(
-            self._store, lease, lease_s=self._options.lease_s, heartbeat_s=self._options.heartbeat_s
-        )
-        self._driving[job_id] = keeper
-        self._bus.fence(lease)
-        try:
-            with fence(keeper.check):
-                async with task_group() as group:
-                    beat = group.create_task(keeper.keep())
-                    try:
-                        yield keeper
-                    finally:
-                        beat.cancel()
-        finally:
-            del self._driving[job_id]
-            self._bus.unfence(job_id)
-            if not keeper.lost:
-                await self._store.release(keeper.lease)
 
     async def _cancel_held(self, keeper: LeaseKeeper, job: Job) -> Job:
         """Stop the job this process holds: once, however many times it is asked."""
@@ -382,11 +352,11 @@ class BatchLlmService:
         )
 
     async def _drive(self, job: Job, *, resumed: bool) -> RunOutcome:
-        if job.id in self._driving:
+        if self._leases.drives(job.id):
             holder = await self._store.holder(job.id)
             assert holder is not None
             raise JobHeldError(job.id, holder)
-        async with self._held(job.id) as keeper:
+        async with self._leases.held(job.id) as keeper:
             await self._start(keeper, job, resumed=resumed)
             return await self._drive_with(keeper, job, resumed=resumed)
 

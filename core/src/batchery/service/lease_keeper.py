@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from batchery.http import fence
+from batchery.progress import ProgressBus
+from batchery.service._tasks import task_group
 from batchery.store import JobStore, Lease, LeaseLostError
 
-__all__ = ["LeaseKeeper"]
+__all__ = ["LeaseKeeper", "Leases"]
 
 
 class LeaseKeeper:
@@ -55,3 +60,62 @@ class LeaseKeeper:
                 raise
             if self.lease.cancel_requested:
                 self.cancel_requested.set()
+
+
+class Leases:
+    """The leases one service holds, one per job it drives, under one owner name."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        bus: ProgressBus,
+        *,
+        owner: str,
+        lease_s: float,
+        heartbeat_s: float,
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._owner = owner
+        self._lease_s = lease_s
+        self._heartbeat_s = heartbeat_s
+        self._held: dict[str, LeaseKeeper] = {}
+
+    def drives(self, job_id: str) -> bool:
+        return job_id in self._held
+
+    @asynccontextmanager
+    async def held(self, job_id: str) -> AsyncIterator[LeaseKeeper]:
+        """The job's lease for the length of the block: the one this process already drives
+        it with, else a fresh claim (`JobHeldError` when another live process holds it),
+        renewed by heartbeat and given up at the end.
+
+        Claiming again from the process that drives the job would fence its own driver out.
+        Inside the block every non-GET provider request checks the lease first and every
+        event is fenced; a heartbeat that finds the lease gone ends the block with
+        `LeaseLostError`.
+        """
+        driving = self._held.get(job_id)
+        if driving is not None:
+            with fence(driving.check):
+                yield driving
+            return
+        lease = await self._store.claim(job_id, self._owner, lease_s=self._lease_s)
+        keeper = LeaseKeeper(
+            self._store, lease, lease_s=self._lease_s, heartbeat_s=self._heartbeat_s
+        )
+        self._held[job_id] = keeper
+        self._bus.fence(lease)
+        try:
+            with fence(keeper.check):
+                async with task_group() as group:
+                    beat = group.create_task(keeper.keep())
+                    try:
+                        yield keeper
+                    finally:
+                        beat.cancel()
+        finally:
+            del self._held[job_id]
+            self._bus.unfence(job_id)
+            if not keeper.lost:
+                await self._store.release(keeper.lease)
