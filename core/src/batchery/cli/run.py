@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -141,9 +143,16 @@ async def _drive_or_follow(
             return await service.attach(held.job_id, on_event=_relay(queue))
     except LeaseLostError as lost:
         holder = await service.store.holder(lost.job_id)
-        now = f"; {holder.process} drives it now" if holder is not None else ""
-        click.echo(f"{lost}{now}; this process stopped without calling further", err=True)
+        if holder is not None and holder.expires_at > time.time() and holder.process != _me():
+            then = f"{holder.process} drives it now"
+        else:
+            then = "run the same command again to resume it"
+        click.echo(f"{lost}; this process stopped and sent nothing more; {then}", err=True)
         raise click.exceptions.Exit(ExitCode.HELD_ELSEWHERE) from None
+
+
+def _me() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _parsed(input_path: Path) -> InputFile:
