@@ -7,12 +7,14 @@ batches created) is counted where it happened, not where a process believes it h
 from __future__ import annotations
 
 import signal
+import sqlite3
+import subprocess
 import time
 
 import pytest
 from batchery.cli._exit import ExitCode
 
-from .conftest import Shells
+from .conftest import Shells, batchery
 
 CHUNKS = 3
 IDS = sorted(f"item-{i}" for i in range(120))
@@ -83,3 +85,25 @@ def test_a_driver_paused_past_its_lease_stops_without_calling_or_writing(shells:
     assert "lease on the job expired or was taken over" in paused.splitlines()[-1]
     _one_job_one_story(shells)
     assert sorted(str(r["custom_id"]) for r in shells.results("b")) == IDS
+
+
+def test_a_store_another_process_keeps_locked_is_reported_in_one_line(shells: Shells) -> None:
+    made = subprocess.run(
+        batchery("jobs", "list", "--store", str(shells.db)), env=shells.env(), check=False
+    )
+    assert made.returncode == ExitCode.OK
+    stopped_writer = sqlite3.connect(shells.db, isolation_level=None)
+    try:
+        stopped_writer.execute("BEGIN IMMEDIATE")
+        code = shells.run("a", BATCHERY_STORE_BUSY_TIMEOUT_S="0.5").wait(timeout=60)
+    finally:
+        stopped_writer.close()
+    said = shells.stderr("a")
+
+    assert code == ExitCode.ENVIRONMENT, said
+    assert "Traceback" not in said
+    assert said.splitlines()[-1] == (
+        f"error: the job store {shells.db} stayed busy for 0.5s (another process holds its"
+        " write lock); try again, or raise store_busy_timeout_s"
+    )
+    assert shells.asked() == (0, 0)

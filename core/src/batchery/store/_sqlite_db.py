@@ -5,7 +5,7 @@ submission intent across a power cut. The schema version lives in `PRAGMA user_v
 each migration brings an older file forward in place.
 
 Every transaction holds SQLite's write lock only for its own statements, never across a call
-or a sleep. Another process's transaction is waited for up to `busy_timeout_s`; past that the
+or a sleep; opening a file that is already up to date takes no write lock at all. Another process's transaction is waited for up to `busy_timeout_s`; past that the
 store reports itself busy (`StoreBusyError`) rather than a raw `database is locked`.
 """
 
@@ -132,14 +132,18 @@ def path_of(url: str) -> Path:
     return Path(url)
 
 
+async def _version(db: aiosqlite.Connection) -> int:
+    async with db.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
 async def _migrate(db: aiosqlite.Connection, number: int, migration: str) -> None:
     """Apply migration `number` unless the file already has it, reading the version inside
     the write transaction: two processes opening an old file at once migrate it once."""
     await db.execute("BEGIN IMMEDIATE")
     try:
-        async with db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        if row is not None and int(row[0]) < number:
+        if await _version(db) < number:
             for statement in _statements(migration):
                 await db.execute(statement)
             await db.execute(f"PRAGMA user_version = {number}")
@@ -180,9 +184,10 @@ class SqliteDb:
                     "foreign_keys=ON",
                 ):
                     await db.execute(f"PRAGMA {pragma}")
-                await db.executescript(_BASE_SCHEMA)
-                for number, migration in enumerate(_MIGRATIONS, start=1):
-                    await _migrate(db, number, migration)
+                if await _version(db) < len(_MIGRATIONS):
+                    await db.executescript(_BASE_SCHEMA)
+                    for number, migration in enumerate(_MIGRATIONS, start=1):
+                        await _migrate(db, number, migration)
         except BaseException:
             await db.close()
             raise
