@@ -5,8 +5,9 @@ submission intent across a power cut. The schema version lives in `PRAGMA user_v
 each migration brings an older file forward in place.
 
 Every transaction holds SQLite's write lock only for its own statements, never across a call
-or a sleep; opening a file that is already up to date takes no write lock at all. Another process's transaction is waited for up to `busy_timeout_s`; past that the
-store reports itself busy (`StoreBusyError`) rather than a raw `database is locked`.
+or a sleep; opening a file that is already up to date takes no write lock at all. Another
+process's transaction is waited for up to `busy_timeout_s`; past that the store reports itself
+busy (`StoreBusyError`) rather than a raw `database is locked`.
 """
 
 from __future__ import annotations
