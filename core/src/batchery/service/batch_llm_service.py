@@ -322,16 +322,17 @@ class BatchLlmService:
         return job, True
 
     async def _cancel_held(self, keeper: LeaseKeeper, job: Job) -> Job:
-        """Stop the job this process holds: once, however many times it is asked."""
+        """Stop the job this process holds: once it has been stopped, asking again does
+        nothing (an attempt cut short is simply made again)."""
         keeper.cancel_requested.set()
-        if keeper.cancelling:
+        if keeper.cancelled:
             return await self._job(job.id)
-        keeper.cancelling = True
         job = await self._store.set_job_status(
             keeper.lease, JobStatus.CANCELLING, reason="cancelled by request"
         )
         if job.mode in (Mode.BATCH, Mode.HYBRID):
             await self._batch_runner(job, keeper).cancel(keeper.lease, job)
+        keeper.cancelled = True
         return job
 
     async def _cancel_when_asked(self, keeper: LeaseKeeper, job: Job) -> None:
@@ -385,24 +386,34 @@ class BatchLlmService:
         return await self._outcome(await self._job(job.id), resumed=resumed)
 
     async def _finish_pending(self, keeper: LeaseKeeper, job: Job, runner: BatchRunner) -> None:
-        """Finish in realtime whatever the batch left undone, unless the job was cancelled."""
+        """Finish in realtime whatever the batch left undone, unless the job was cancelled
+        (before or during that realtime pass): then what is left ends as cancelled."""
         lease = keeper.lease
         counts = await self._store.counts(job.id)
         left = counts.total - counts.finished
         if left == 0:
             return
-        if (await self._job(job.id)).status is JobStatus.CANCELLING:
-            error = ErrorInfo(
-                code="cancelled", message="the job was cancelled before this request was done"
-            )
-            await self._store.save_results(
-                lease,
-                [
-                    LlmResult.failure(r.custom_id, error, provider=job.provider, mode=job.mode)
-                    async for r in self._store.pending_requests(job.id)
-                ],
-            )
-            return
+        asked = keeper.cancel_requested
+        if not asked.is_set() and (await self._job(job.id)).status is not JobStatus.CANCELLING:
+            await self._fall_back(keeper, job, runner, left)
+            if not asked.is_set():
+                return
+        if asked.is_set():
+            await self._cancel_held(keeper, job)
+        error = ErrorInfo(
+            code="cancelled", message="the job was cancelled before this request was done"
+        )
+        await self._store.save_results(
+            lease,
+            [
+                LlmResult.failure(r.custom_id, error, provider=job.provider, mode=job.mode)
+                async for r in self._store.pending_requests(job.id)
+            ],
+        )
+
+    async def _fall_back(
+        self, keeper: LeaseKeeper, job: Job, runner: BatchRunner, left: int
+    ) -> None:
         if not runner.fell_back:
             states = sorted(
                 {
@@ -418,7 +429,7 @@ class BatchLlmService:
                 reason=f"{left} requests were not finished by the batch ({', '.join(states)})",
             )
         await self._realtime_runner(job, keeper).run(
-            lease, job, self._store.pending_requests(job.id)
+            keeper.lease, job, self._store.pending_requests(job.id)
         )
 
     async def _finish(self, keeper: LeaseKeeper, job: Job) -> None:

@@ -33,8 +33,8 @@ class LeaseKeeper:
         self.lease = lease
         self.lost = False
         self.cancel_requested = asyncio.Event()
-        self.cancelling = False
-        """Set once this process has begun to stop the job, so it stops it only once."""
+        self.cancelled = False
+        """Set once this process has stopped the job (status and provider), so it does so once."""
         if lease.cancel_requested:
             self.cancel_requested.set()
 
