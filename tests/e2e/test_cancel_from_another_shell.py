@@ -20,12 +20,9 @@ def emulator_options() -> list[str]:
     return ["--time-scale", "8"]
 
 
-def test_a_cancel_from_another_shell_ends_the_driven_run_cancelled(shells: Shells) -> None:
-    driver = shells.run("a")
-    assert shells.wait_for(lambda: shells.asked()[1] >= 1)
-    job_id = shells.jobs()[0][0]
-
-    cancel = subprocess.run(
+def _cancel(shells: Shells, job_id: str) -> subprocess.CompletedProcess[str]:
+    """`batchery jobs cancel JOB_ID` from another shell: only the store, no base URL."""
+    return subprocess.run(
         batchery("jobs", "cancel", job_id, "--store", str(shells.db)),
         env=shells.env(),
         capture_output=True,
@@ -33,6 +30,14 @@ def test_a_cancel_from_another_shell_ends_the_driven_run_cancelled(shells: Shell
         timeout=60,
         check=False,
     )
+
+
+def test_a_cancel_from_another_shell_ends_the_driven_run_cancelled(shells: Shells) -> None:
+    driver = shells.run("a")
+    assert shells.wait_for(lambda: shells.asked()[1] >= 1)
+    job_id = shells.jobs()[0][0]
+
+    cancel = _cancel(shells, job_id)
     code = driver.wait(timeout=120)
     said = shells.stderr("a")
 
@@ -48,3 +53,23 @@ def test_a_cancel_from_another_shell_ends_the_driven_run_cancelled(shells: Shell
     errors = {str(r["error"]["code"]) for r in results if not r["ok"]}  # type: ignore[index]
     assert errors
     assert errors <= {"batch_cancelled", "cancelled"}
+
+
+@pytest.mark.parametrize("emulator_options", [["--time-scale", "40", "--latency", "0.5"]])
+def test_a_cancel_from_another_shell_stops_a_realtime_run_calling(shells: Shells) -> None:
+    """Four calls at a time of 0.5 s each: the 120 requests would take 15 s."""
+    driver = shells.run("a", "realtime", BATCHERY_REALTIME_CONCURRENCY="4")
+    assert shells.wait_for(lambda: any(owner for _, _, owner in shells.jobs()))
+    job_id = shells.jobs()[0][0]
+
+    cancel = _cancel(shells, job_id)
+    code = driver.wait(timeout=120)
+
+    assert cancel.returncode == ExitCode.OK, cancel.stderr
+    assert code == ExitCode.CANCELLED, shells.stderr("a")
+    assert "Traceback" not in shells.stderr("a")
+    results = shells.results("a")
+    assert sorted(str(r["custom_id"]) for r in results) == sorted(f"item-{i}" for i in range(120))
+    cancelled = [r for r in results if not r["ok"]]
+    assert cancelled
+    assert {str(r["error"]["code"]) for r in cancelled} == {"cancelled"}  # type: ignore[index]
