@@ -18,10 +18,11 @@ import pytest
 import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from batchery.http import HttpPolicy, ProviderHttp, Reply, create_session
+from batchery.http import HttpPolicy, ProviderHttp, Reply, create_session, fence
 from batchery.model import ErrorInfo
 from batchery.secrets import Secret
 from batchery.spi import ProviderError
+from batchery.store import LeaseLostError
 
 KEY = "acme-CANARYcanary0123456789abcdef"
 
@@ -232,3 +233,26 @@ async def test_a_slow_reply_is_a_retryable_timeout(serve: Serve) -> None:
         await http.post("/things", json=b"{}")
     assert (caught.value.code, caught.value.retryable) == ("timeout", True)
     assert caught.value.message == "Acme POST /things: timeout (TimeoutError)"
+
+
+async def test_a_fence_refuses_every_request_but_a_get_before_it_is_sent(serve: Serve) -> None:
+    seen: Counter[str] = Counter()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        seen[request.method] += 1
+        return web.json_response({})
+
+    http = await serve(handler)
+
+    def lost() -> None:
+        raise LeaseLostError("run_1")
+
+    with fence(lost):
+        assert await http.get("/things") == b"{}"
+        with pytest.raises(LeaseLostError):
+            await http.post("/things", json=b"{}")
+        with pytest.raises(LeaseLostError):
+            await http.send("DELETE", "/things/1")
+    assert await http.post("/things", json=b"{}") == b"{}"
+
+    assert seen == Counter({"GET": 1, "POST": 1})

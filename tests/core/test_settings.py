@@ -179,6 +179,18 @@ def test_default_store_follows_xdg_data_home(
             ">= poll_interval_s",
         ),
         (
+            {"BATCHERY_LEASE_S": "4", "BATCHERY_HEARTBEAT_S": "3"},
+            "heartbeat_s",
+            "env:BATCHERY_HEARTBEAT_S",
+            "at most half of lease_s (4, from env:BATCHERY_LEASE_S)",
+        ),
+        (
+            {"BATCHERY_STORE_BUSY_TIMEOUT_S": "0"},
+            "store_busy_timeout_s",
+            "env:BATCHERY_STORE_BUSY_TIMEOUT_S",
+            "seconds > 0",
+        ),
+        (
             {"BATCHERY_PROVIDERS__OPENAI": "x"},
             "providers.openai",
             "env:BATCHERY_PROVIDERS__OPENAI",

@@ -27,7 +27,7 @@ __all__ = ["BatcheryModule", "build_application", "provider_modules"]
 
 async def _store_resource(options: Mapping[str, Any]) -> AsyncIterator[JobStore]:
     settings: Settings = options["settings"]
-    store = open_store(settings.store_url())
+    store = open_store(settings.store_url(), busy_timeout_s=settings.store_busy_timeout_s)
     await store.open()
     try:
         yield store

@@ -11,7 +11,10 @@ here once, so the providers cannot drift apart on the rules that keep batches sa
   with jittered exponential backoff or the server's `retry-after` up to a cap (a longer wait
   ends the attempts rather than hold a worker);
 - messages name the provider, the method and the path, never a URL, a query string or a
-  header, so a key can never leak through an error, a log line or a repr.
+  header, so a key can never leak through an error, a log line or a repr;
+- a request that creates or spends (anything but a GET) first passes the caller's `fence`, if
+  one is set for the task: the job's lease is checked right before each such request, even
+  between the upload and the create inside one `submit_batch`.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import asyncio
 import io
 import random
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import IO, ClassVar, Generic, TypeVar
 
 import aiohttp
@@ -31,7 +35,7 @@ import structlog
 from batchery.model import ErrorInfo
 from batchery.spi import ProviderError
 
-__all__ = ["Body", "HttpPolicy", "ProviderHttp", "Reply", "create_session"]
+__all__ = ["Body", "HttpPolicy", "ProviderHttp", "Reply", "create_session", "fence"]
 
 _log = structlog.get_logger()
 
@@ -42,6 +46,19 @@ Body = bytes | IO[bytes] | aiohttp.FormData
 """What a request may carry: bytes, a file read as it is sent, or a multipart form."""
 
 _TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError)
+
+_fence: ContextVar[Callable[[], None] | None] = ContextVar("batchery_http_fence", default=None)
+
+
+@contextmanager
+def fence(check: Callable[[], None]) -> Iterator[None]:
+    """Call `check` (which raises to refuse) before every non-GET request of this task and
+    of the tasks it starts inside the block."""
+    token = _fence.set(check)
+    try:
+        yield
+    finally:
+        _fence.reset(token)
 
 
 class Reply(msgspec.Struct, frozen=True):
@@ -188,6 +205,9 @@ class ProviderHttp(ABC, Generic[PolicyT]):
         `url` replaces the API path for a URL the server handed out (`path` then only names the
         call in messages); `auth=False` leaves the provider's headers out of such a request.
         """
+        check = _fence.get()
+        if check is not None and method != "GET":
+            check()
         sent = self._headers(None, auth=auth)
         if json is not None:
             sent["Content-Type"] = "application/json"

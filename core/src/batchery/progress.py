@@ -19,7 +19,7 @@ import msgspec
 import structlog
 
 from batchery.events import RunEvent
-from batchery.store import JobStore
+from batchery.store import JobStore, Lease
 
 __all__ = ["EventSink", "ProgressBus"]
 
@@ -38,6 +38,14 @@ class ProgressBus:
         self._max_backlog = max_backlog
         self._subscribers: set[asyncio.Queue[RunEvent]] = set()
         self._sinks: list[EventSink] = []
+        self._leases: dict[str, Lease] = {}
+
+    def fence(self, lease: Lease) -> None:
+        """Log the job's events only while `lease` is live, so a fenced-out driver adds none."""
+        self._leases[lease.job_id] = lease
+
+    def unfence(self, job_id: str) -> None:
+        self._leases.pop(job_id, None)
 
     def add_sink(self, sink: EventSink) -> None:
         self._sinks.append(sink)
@@ -55,7 +63,7 @@ class ProgressBus:
             built.append((event, body))
             return body
 
-        await self._store.append_event(run_id, encode)
+        await self._store.append_event(run_id, encode, lease=self._leases.get(run_id))
         event, body = built[-1]
         for sink in tuple(self._sinks):
             try:

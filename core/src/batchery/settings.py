@@ -38,6 +38,7 @@ from batchery._settings_sources import (
     read_mapping,
 )
 from batchery.spi import ModelPrice
+from batchery.store import DEFAULT_BUSY_TIMEOUT_S
 
 __all__ = [
     "DEFAULT",
@@ -81,6 +82,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     realtime_concurrency: _PositiveInt = 16
     max_attempts: _PositiveInt = 3
     reconcile_grace_s: _NonNegativeSeconds = 5.0
+    lease_s: _Seconds = 30.0
+    heartbeat_s: _Seconds = 5.0
+    store_busy_timeout_s: _Seconds = DEFAULT_BUSY_TIMEOUT_S
     fallback: bool = True
     strict: bool = False
     use_cache: bool = True
@@ -111,6 +115,9 @@ _RULES: Final = {
     "realtime_concurrency": "must be an integer >= 1",
     "max_attempts": "must be an integer >= 1",
     "reconcile_grace_s": "must be a number of seconds >= 0",
+    "lease_s": "must be a number of seconds > 0",
+    "heartbeat_s": "must be a number of seconds > 0",
+    "store_busy_timeout_s": "must be a number of seconds > 0",
     "fallback": "must be true or false",
     "strict": "must be true or false",
     "use_cache": "must be true or false",
@@ -252,4 +259,11 @@ def _check_together(settings: Settings, sources: Mapping[str, str]) -> None:
             sources["poll_max_interval_s"],
             f"must be >= poll_interval_s ({settings.poll_interval_s:g}, "
             f"from {sources['poll_interval_s']})",
+        )
+    if settings.heartbeat_s * 2 > settings.lease_s:
+        raise SettingsError(
+            "heartbeat_s",
+            sources["heartbeat_s"],
+            f"must be at most half of lease_s ({settings.lease_s:g}, from {sources['lease_s']}),"
+            " so a lease is renewed well before it expires",
         )

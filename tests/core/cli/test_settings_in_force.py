@@ -263,6 +263,8 @@ def test_every_service_knob_is_taken_from_the_settings(tmp_path: Path) -> None:
         "fallback": False,
         "strict": True,
         "use_cache": False,
+        "lease_s": 12.0,
+        "heartbeat_s": 2.0,
     }
     assert shared == set(changed)
     config = tmp_path / "batchery.toml"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -79,7 +80,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteJobStore]:
 
 async def test_a_result_is_stored_once_per_custom_id(store: SqliteJobStore) -> None:
     await store.create_job(_job(), _requests(), [_chunk()])
-    lease = await store.claim("run_1", "me")
+    lease = await store.claim("run_1", "me", lease_s=30)
 
     stored, unknown = await store.save_results(lease, [_ok("r0"), _ok("r0", "again"), _ok("x")])
 
@@ -91,7 +92,7 @@ async def test_a_result_is_stored_once_per_custom_id(store: SqliteJobStore) -> N
 
 async def test_results_and_pending_requests_come_in_input_order(store: SqliteJobStore) -> None:
     await store.create_job(_job(), _requests(), [_chunk()])
-    lease = await store.claim("run_1", "me")
+    lease = await store.claim("run_1", "me", lease_s=30)
     await store.save_results(lease, [_ok("r2"), _ok("r0")])
 
     assert [r.custom_id async for r in store.results("run_1")] == ["r0", "r2"]
@@ -101,8 +102,9 @@ async def test_results_and_pending_requests_come_in_input_order(store: SqliteJob
 
 async def test_a_stale_lease_cannot_write(store: SqliteJobStore) -> None:
     await store.create_job(_job(), _requests(), [_chunk()])
-    old = await store.claim("run_1", "first")
-    await store.claim("run_1", "second")
+    old = await store.claim("run_1", "first", lease_s=0.05)
+    await asyncio.sleep(0.1)
+    await store.claim("run_1", "second", lease_s=30)
 
     with pytest.raises(LeaseLostError):
         await store.save_results(old, [_ok("r0")])
@@ -113,7 +115,7 @@ async def test_a_stale_lease_cannot_write(store: SqliteJobStore) -> None:
 
 async def test_job_status_follows_its_state_machine(store: SqliteJobStore) -> None:
     await store.create_job(_job(), _requests(), [_chunk()])
-    lease = await store.claim("run_1", "me")
+    lease = await store.claim("run_1", "me", lease_s=30)
 
     await store.set_job_status(lease, JobStatus.RUNNING)
     done = await store.set_job_status(lease, JobStatus.COMPLETED)
@@ -125,7 +127,7 @@ async def test_job_status_follows_its_state_machine(store: SqliteJobStore) -> No
 
 async def test_chunk_updates_keep_earlier_fields(store: SqliteJobStore) -> None:
     await store.create_job(_job(), _requests(), [_chunk()])
-    lease = await store.claim("run_1", "me")
+    lease = await store.claim("run_1", "me", lease_s=30)
     await store.update_chunk(
         lease, "run_1-0", state=ChunkState.SUBMITTING, submit_key="k", intent_at=1.0, attempts=1
     )
@@ -146,7 +148,7 @@ async def test_state_survives_reopening(tmp_path: Path) -> None:
     first = SqliteJobStore(url)
     await first.open()
     await first.create_job(_job(fingerprint="fp"), _requests(), [_chunk()])
-    lease = await first.claim("run_1", "me")
+    lease = await first.claim("run_1", "me", lease_s=30)
     failure = ErrorInfo(code="invalid_request", message="bad")
     await first.save_results(
         lease, [LlmResult.failure("r1", failure, provider="openai", mode=Mode.BATCH)]
@@ -161,7 +163,7 @@ async def test_state_survives_reopening(tmp_path: Path) -> None:
         counts = await second.counts("run_1")
         assert (counts.total, counts.succeeded, counts.failed) == (3, 0, 1)
         assert await second.quarantined("run_1") == [MalformedLine(line=3, reason="not JSON")]
-        assert (await second.claim("run_1", "me")).epoch == lease.epoch + 1
+        assert (await second.claim("run_1", "me", lease_s=30)).epoch == lease.epoch + 1
     finally:
         await second.close()
 

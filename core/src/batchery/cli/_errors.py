@@ -20,7 +20,7 @@ from batchery.logging import redact_text
 from batchery.service import InvalidInputError, ModeUnavailableError
 from batchery.settings import SettingsError
 from batchery.spi import ProviderError
-from batchery.store import LeaseLostError, StoreError
+from batchery.store import JobHeldError, LeaseLostError, StoreBusyError, StoreError
 
 __all__ = ["UNREACHABLE_CODES", "CliError", "run_cli", "store_hint"]
 
@@ -84,6 +84,10 @@ def explain(exc: BaseException) -> tuple[ExitCode, str] | None:
                     f"{item}: another process now drives this run; "
                     "follow it with `batchery jobs show`, or run the same command once it ends"
                 )
+            case JobHeldError():
+                return ExitCode.HELD_ELSEWHERE, f"{item}; follow it with the same command"
+            case StoreBusyError():
+                return ExitCode.ENVIRONMENT, str(item)
             case InvalidInputError() | ModeUnavailableError() | SettingsError():
                 return ExitCode.USAGE, str(item)
             case ProviderError() if item.code in UNREACHABLE_CODES or item.status in (401, 403):

@@ -51,13 +51,14 @@ async def write_results(
     tally: Tally | None = None,
 ) -> int:
     """Write every stored result as one JSON line, in input order; a file is replaced
-    atomically, so a reader never sees half of it."""
+    atomically, so a reader never sees half of it (a process following the run may be writing
+    the same file: each writes its own partial copy)."""
     tally = tally if tally is not None else Tally()
     if out == STDOUT:
         count = await _write_lines(results, job, sys.stdout.buffer, fmt, tally)
         sys.stdout.buffer.flush()
         return count
-    partial = out.with_name(out.name + ".partial")
+    partial = out.with_name(f"{out.name}.{os.getpid()}.partial")
     try:
         with partial.open("wb") as handle:
             count = await _write_lines(results, job, handle, fmt, tally)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -12,10 +13,12 @@ import msgspec
 from rich.table import Table
 
 from batchery.cli._common import open_app, settings_from, table_console
+from batchery.cli._exit import ExitCode
 from batchery.cli._loop import run_async
 from batchery.cli._results import FORMATS, STDOUT, check_out, write_results
+from batchery.model import Job, JobStatus
 from batchery.settings import LoadedSettings
-from batchery.store import JobStore, open_store
+from batchery.store import JobStore, StoreBusyError, open_store
 
 __all__ = ["jobs_group"]
 
@@ -27,7 +30,9 @@ def _when(ts: float) -> str:
 
 
 async def _with_store(loaded: LoadedSettings, use: Callable[[JobStore], Awaitable[_T]]) -> _T:
-    store = open_store(loaded.settings.store_url())
+    store = open_store(
+        loaded.settings.store_url(), busy_timeout_s=loaded.settings.store_busy_timeout_s
+    )
     await store.open()
     try:
         return await use(store)
@@ -117,15 +122,38 @@ def job_results(job_id: str, out: Path, fmt: str, store: str | None) -> None:
 @_store_option
 @click.option("--base-url", help="Provider base URL, if not the default.")
 def cancel_job(job_id: str, store: str | None, base_url: str | None) -> None:
-    """Ask the provider to stop the job's batches; finished results are still collected."""
+    """Stop the job: finished results are still collected, the rest end cancelled.
+
+    A job another process drives gets a cancel request in the store; that process stops its
+    batches at its next step and exits with the cancelled status. A job nobody drives is
+    cancelled here, at the provider.
+    """
     loaded = settings_from(None, {"store": store})
 
-    async def cancel() -> str:
-        job = await _with_store(loaded, lambda s: s.get_job(job_id))
+    async def request(s: JobStore) -> Job | str:
+        job = await s.get_job(job_id)
         if job is None:
             raise click.UsageError(f"no job {job_id!r} in {loaded.settings.store_url()}")
-        async with open_app(loaded, job.provider, base_url=base_url) as ctx:
-            cancelled = await ctx.service.cancel_batch(job_id)
-            return cancelled.status
+        holder = await s.holder(job_id)
+        if job.status.terminal or holder is None or holder.expires_at <= time.time():
+            return job
+        await s.request_cancel(job_id)
+        return f"cancel requested; {holder.process}, which drives it, stops it at its next step"
 
-    click.echo(f"{job_id}: {run_async(cancel())}")
+    async def cancel() -> str:
+        found = await _with_store(loaded, request)
+        if isinstance(found, str):
+            return found
+        if found.status.terminal:
+            return found.status
+        async with open_app(loaded, found.provider, base_url=base_url) as ctx:
+            cancelled = await ctx.service.cancel_batch(job_id)
+        if cancelled.status.terminal or cancelled.status is JobStatus.CANCELLING:
+            return cancelled.status
+        return "cancel requested; the process that drives it stops it at its next step"
+
+    try:
+        click.echo(f"{job_id}: {run_async(cancel())}")
+    except StoreBusyError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise click.exceptions.Exit(ExitCode.ENVIRONMENT) from None

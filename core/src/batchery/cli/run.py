@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
+import socket
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -19,10 +23,12 @@ from batchery.cli._loop import run_async
 from batchery.cli._outcome import FailureGroup, Tally
 from batchery.cli._progress import follow
 from batchery.cli._results import FORMATS, STDOUT, check_out, write_results
+from batchery.events import RunEvent
 from batchery.formats import OPENAI_KINDS
 from batchery.inputs import InputFile, read_input
 from batchery.model import Mode
 from batchery.service import BatchLlmService, InvalidInputError, RunOutcome, RunPlan
+from batchery.store import JobHeldError, LeaseLostError
 
 __all__ = ["Summary", "run_command", "summary_of"]
 
@@ -115,6 +121,45 @@ def _refuse(input_path: Path, problems: list[str]) -> NoReturn:
     if len(problems) > 50:
         click.echo(f"... and {len(problems) - 50} more problems", err=True)
     raise click.exceptions.Exit(ExitCode.USAGE)
+
+
+def _relay(queue: asyncio.Queue[RunEvent]) -> Callable[[RunEvent], None]:
+    """Hand events read from the log to the progress view, dropping the oldest on overflow."""
+
+    def put(event: RunEvent) -> None:
+        if queue.full():
+            queue.get_nowait()
+        queue.put_nowait(event)
+
+    return put
+
+
+async def _drive_or_follow(
+    service: BatchLlmService, queue: asyncio.Queue[RunEvent], start: Awaitable[RunOutcome]
+) -> RunOutcome:
+    """Run the job; when another live process drives it, say so in one line and follow it.
+
+    A lease lost while driving (this process was paused past it, and another took over) ends
+    the command with one line and `HELD_ELSEWHERE`: nothing more was called or written.
+    """
+    try:
+        try:
+            return await start
+        except JobHeldError as held:
+            click.echo(f"{held}; following it", err=True)
+            return await service.attach(held.job_id, on_event=_relay(queue))
+    except LeaseLostError as lost:
+        holder = await service.store.holder(lost.job_id)
+        if holder is not None and holder.expires_at > time.time() and holder.process != _me():
+            then = f"{holder.process} drives it now"
+        else:
+            then = "run the same command again to resume it"
+        click.echo(f"{lost}; this process stopped and sent nothing more; {then}", err=True)
+        raise click.exceptions.Exit(ExitCode.HELD_ELSEWHERE) from None
+
+
+def _me() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _parsed(input_path: Path) -> InputFile:
@@ -252,14 +297,18 @@ def run_command(
             async with ctx.service.bus.subscribe() as queue:
                 view = asyncio.create_task(follow(queue))
                 try:
-                    outcome = await ctx.service.run(
-                        parsed.items,
-                        provider=name,
-                        model=model,
-                        mode=Mode(mode),
-                        fingerprint=fingerprint,
-                        deadline_s=deadline_s,
-                        use_cache=use_cache,
+                    outcome = await _drive_or_follow(
+                        ctx.service,
+                        queue,
+                        ctx.service.run(
+                            parsed.items,
+                            provider=name,
+                            model=model,
+                            mode=Mode(mode),
+                            fingerprint=fingerprint,
+                            deadline_s=deadline_s,
+                            use_cache=use_cache,
+                        ),
                     )
                 finally:
                     with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):

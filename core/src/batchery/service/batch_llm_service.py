@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
-from batchery.events import FallbackStarted, ModeChosen, RunFinished, RunStarted
+from batchery.events import (
+    FallbackStarted,
+    ModeChosen,
+    RunEvent,
+    RunFinished,
+    RunStarted,
+    decode_event,
+)
 from batchery.model import (
     ChunkState,
     ErrorInfo,
@@ -24,6 +32,7 @@ from batchery.progress import ProgressBus
 from batchery.service._tasks import task_group
 from batchery.service.batch_progress import BatchProgress
 from batchery.service.batch_runner import BatchRunner
+from batchery.service.lease_keeper import LeaseKeeper, Leases
 from batchery.service.limiter import LimiterRegistry
 from batchery.service.options import ServiceOptions
 from batchery.service.planning import RunPlan, Sizing, plan_run, validate_items
@@ -33,7 +42,7 @@ from batchery.service.reports import JobReport, RunOutcome, UnknownProviderError
 from batchery.service.result_cache import cached_answers, remember_answers
 from batchery.service.validation import Finding
 from batchery.spi import ModelPrice, Provider
-from batchery.store import ChunkRecord, JobStore, Lease, PlannedRequest
+from batchery.store import ChunkRecord, JobHeldError, JobStore, PlannedRequest
 
 __all__ = ["BatchLlmService"]
 
@@ -59,8 +68,13 @@ class BatchLlmService:
         self._options = options or ServiceOptions()
         self._limiters = limiters or LimiterRegistry()
         self._prices = prices or {}
-        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._driving: dict[str, Lease] = {}
+        self._leases = Leases(
+            store,
+            bus,
+            owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            lease_s=self._options.lease_s,
+            heartbeat_s=self._options.heartbeat_s,
+        )
         self._caller_reasks: set[str] = set()
         """Jobs whose caller asks again itself for answers that are not their schema's JSON."""
 
@@ -141,10 +155,12 @@ class BatchLlmService:
 
         With a `fingerprint`, a job made from the same input is resumed (or, when finished,
         returned) instead of starting again, so a crashed run repeated by the caller never
-        submits twice. `deadline_s` is how long the caller can wait, from now. `run_id`
-        names the job, so a caller (a graph node, say) can tie its jobs' events to itself.
-        An answer that is not its schema's JSON is asked again once; `reask_invalid_json=False`
-        ends it as `invalid_json` at once, for a caller that asks again in its own words.
+        submits twice; one job is made per fingerprint even when two processes start it at
+        once. When another live process drives that job, `JobHeldError` says who: `attach`
+        follows it. `deadline_s` is how long the caller can wait, from now. `run_id` names the
+        job, so a caller (a graph node, say) can tie its jobs' events to itself. An answer that
+        is not its schema's JSON is asked again once; `reask_invalid_json=False` ends it as
+        `invalid_json` at once, for a caller that asks again in its own words.
         """
         if fingerprint is not None:
             existing = await self._store.find_job(fingerprint)
@@ -158,19 +174,49 @@ class BatchLlmService:
             deadline_s=deadline_s,
             use_cache=use_cache,
         )
-        job = await self._create(plan, fingerprint, deadline_s, run_id)
+        job, created = await self._create(plan, fingerprint, deadline_s, run_id)
         if not reask_invalid_json:
             self._caller_reasks.add(job.id)
         try:
+            if not created:
+                return await self.resume(job.id)
             return await self._drive(job, resumed=False)
         finally:
             self._caller_reasks.discard(job.id)
 
     async def resume(self, job_id: str) -> RunOutcome:
+        """Drive an unfinished job to its end; `JobHeldError` when a live process drives it."""
         job = await self._job(job_id)
         if job.status.terminal:
             return await self._outcome(job, resumed=True)
         return await self._drive(job, resumed=True)
+
+    async def attach(
+        self, job_id: str, *, on_event: Callable[[RunEvent], object] | None = None
+    ) -> RunOutcome:
+        """Follow a job another process drives until it ends, handing each logged event to
+        `on_event`. A live lease is never taken over; once the driver's lease has expired (it
+        died or stalled) this process claims the job and drives it to the end itself."""
+        after = 0
+        finished = False
+        while True:
+            for seq, body in await self._store.events(job_id, after_seq=after):
+                after = seq
+                event = decode_event(body)
+                finished = finished or isinstance(event, RunFinished)
+                if on_event is not None:
+                    on_event(event)
+            job = await self._job(job_id)
+            holder = await self._store.holder(job_id)
+            live = holder is not None and holder.expires_at > time.time()
+            if job.status.terminal and (finished or not live):
+                return await self._outcome(job, resumed=True)
+            if not live and not job.status.terminal:
+                try:
+                    return await self._drive(job, resumed=True)
+                except JobHeldError:
+                    pass
+            await asyncio.sleep(min(self._options.poll_interval_s, self._options.heartbeat_s))
 
     async def submit_batch(
         self,
@@ -181,21 +227,26 @@ class BatchLlmService:
     ) -> Job:
         """Create a batch job and hand every chunk to the provider; returns without waiting."""
         plan = await self.plan(requests, provider=provider, model=model, mode=Mode.BATCH)
-        job = await self._create(plan, None, None)
-        lease = await self._start(job, resumed=False)
-        await self._batch_runner(job).submit_all(lease, job)
+        job, _ = await self._create(plan, None, None)
+        async with self._leases.held(job.id) as keeper:
+            await self._start(keeper, job, resumed=False)
+            await self._batch_runner(job, keeper).submit_all(keeper.lease, job)
         return await self._job(job.id)
 
     async def get_batch_status(self, job_id: str, *, refresh: bool = True) -> JobReport:
-        """The job as stored; with `refresh`, first poll the provider once and collect."""
+        """The job as stored; with `refresh`, first poll the provider once and collect (unless
+        another process drives the job: then it is reported as that process left it)."""
         job = await self._job(job_id)
         if refresh and not job.status.terminal and job.mode is Mode.BATCH:
-            lease = await self._lease(job.id)
-            runner = self._batch_runner(job)
-            await runner.submit_all(lease, job)
-            if await runner.step(lease, job):
-                await self._finish_pending(lease, job, runner)
-                await self._finish(lease, job)
+            try:
+                async with self._leases.held(job.id) as keeper:
+                    runner = self._batch_runner(job, keeper)
+                    await runner.submit_all(keeper.lease, job)
+                    if await runner.step(keeper.lease, job):
+                        await self._finish_pending(keeper, job, runner)
+                        await self._finish(keeper, job)
+            except JobHeldError:
+                pass
             job = await self._job(job_id)
         return JobReport(job, await self._store.counts(job_id), await self._store.chunks(job_id))
 
@@ -204,17 +255,20 @@ class BatchLlmService:
         return self._store.results(job_id)
 
     async def cancel_batch(self, job_id: str) -> Job:
-        """Ask the provider to stop; results it already produced are still collected."""
+        """Ask the provider to stop; results it already produced are still collected.
+
+        A job another live process drives gets a cancel request in the store instead: that
+        driver sees it at its next heartbeat, stops its batches and marks the rest cancelled.
+        """
         job = await self._job(job_id)
         if job.status.terminal:
             return job
-        lease = await self._lease(job.id)
-        job = await self._store.set_job_status(
-            lease, JobStatus.CANCELLING, reason="cancelled by request"
-        )
-        if job.mode in (Mode.BATCH, Mode.HYBRID):
-            await self._batch_runner(job).cancel(lease, job)
-        return job
+        try:
+            async with self._leases.held(job.id) as keeper:
+                return await self._cancel_held(keeper, job)
+        except JobHeldError:
+            await self._store.request_cancel(job_id)
+            return await self._job(job_id)
 
     async def submit_and_wait(
         self,
@@ -242,7 +296,9 @@ class BatchLlmService:
         fingerprint: str | None,
         deadline_s: float | None,
         run_id: str | None = None,
-    ) -> Job:
+    ) -> tuple[Job, bool]:
+        """The job for the plan and whether it was made now; with a fingerprint that another
+        process got to first, that process's job (and nothing stored)."""
         now = time.time()
         job_id = run_id or f"run_{uuid.uuid4().hex[:16]}"
         chunks = [
@@ -271,14 +327,16 @@ class BatchLlmService:
             reason=plan.decision.reason,
             deadline_at=None if deadline_s is None else now + deadline_s,
         )
-        await self._store.create_job(
+        stored = await self._store.create_job(
             job,
             [PlannedRequest(r, c) for r, c in zip(plan.requests, plan.chunk_of, strict=True)],
             chunks,
         )
+        if stored.id != job.id:
+            return stored, False
         if plan.ready:
-            lease = await self._store.claim(job_id, self._owner)
-            await self._store.save_results(lease, plan.ready.values())
+            async with self._leases.held(job_id) as keeper:
+                await self._store.save_results(keeper.lease, plan.ready.values())
         await self._bus.emit(
             job_id,
             ModeChosen,
@@ -287,19 +345,29 @@ class BatchLlmService:
             estimates=plan.decision.estimates,
             cached=plan.cached,
         )
+        return job, True
+
+    async def _cancel_held(self, keeper: LeaseKeeper, job: Job) -> Job:
+        """Stop the job this process holds: once it has been stopped, asking again does
+        nothing (an attempt cut short is simply made again)."""
+        keeper.cancel_requested.set()
+        if keeper.cancelled:
+            return await self._job(job.id)
+        job = await self._store.set_job_status(
+            keeper.lease, JobStatus.CANCELLING, reason="cancelled by request"
+        )
+        if job.mode in (Mode.BATCH, Mode.HYBRID):
+            await self._batch_runner(job, keeper).cancel(keeper.lease, job)
+        keeper.cancelled = True
         return job
 
-    async def _lease(self, job_id: str) -> Lease:
-        """The lease this service already holds while driving the job, else a fresh claim.
+    async def _cancel_when_asked(self, keeper: LeaseKeeper, job: Job) -> None:
+        await keeper.cancel_requested.wait()
+        await self._cancel_held(keeper, job)
 
-        Claiming again from the process that drives the job would fence its own driver out.
-        """
-        return self._driving.get(job_id) or await self._store.claim(job_id, self._owner)
-
-    async def _start(self, job: Job, *, resumed: bool) -> Lease:
-        lease = await self._store.claim(job.id, self._owner)
+    async def _start(self, keeper: LeaseKeeper, job: Job, *, resumed: bool) -> None:
         if job.status is JobStatus.PENDING:
-            await self._store.set_job_status(lease, JobStatus.RUNNING)
+            await self._store.set_job_status(keeper.lease, JobStatus.RUNNING)
         await self._bus.emit(
             job.id,
             RunStarted,
@@ -309,52 +377,69 @@ class BatchLlmService:
             total=job.total,
             resumed=resumed,
         )
-        return lease
 
     async def _drive(self, job: Job, *, resumed: bool) -> RunOutcome:
-        lease = await self._start(job, resumed=resumed)
-        self._driving[job.id] = lease
-        try:
-            return await self._drive_with(lease, job, resumed=resumed)
-        finally:
-            del self._driving[job.id]
+        if self._leases.drives(job.id):
+            holder = await self._store.holder(job.id)
+            assert holder is not None
+            raise JobHeldError(job.id, holder)
+        async with self._leases.held(job.id) as keeper:
+            await self._start(keeper, job, resumed=resumed)
+            return await self._drive_with(keeper, job, resumed=resumed)
 
-    async def _drive_with(self, lease: Lease, job: Job, *, resumed: bool) -> RunOutcome:
+    async def _drive_with(self, keeper: LeaseKeeper, job: Job, *, resumed: bool) -> RunOutcome:
+        lease = keeper.lease
         observed = await self._store.history.turnarounds(job.provider, job.model)
         chunks = await self._store.chunks(job.id)
         largest = max((c.request_count for c in chunks), default=job.total)
-        runner = self._batch_runner(job, turnaround_s=batch_turnaround(observed, largest))
-        async with task_group() as group:
-            if job.mode in (Mode.BATCH, Mode.HYBRID):
-                group.create_task(runner.run(lease, job))
-            if job.mode in (Mode.REALTIME, Mode.HYBRID):
-                group.create_task(
-                    self._realtime_runner(job, runner.progress).run(
-                        lease, job, self._store.pending_requests(job.id, chunked=False)
-                    )
-                )
-        await self._finish_pending(lease, job, runner)
-        await self._finish(lease, job)
+        runner = self._batch_runner(job, keeper, turnaround_s=batch_turnaround(observed, largest))
+        async with task_group() as watching:
+            watcher = watching.create_task(self._cancel_when_asked(keeper, job))
+            try:
+                async with task_group() as group:
+                    if job.mode in (Mode.BATCH, Mode.HYBRID):
+                        group.create_task(runner.run(lease, job))
+                    if job.mode in (Mode.REALTIME, Mode.HYBRID):
+                        group.create_task(
+                            self._realtime_runner(job, keeper, runner.progress).run(
+                                lease, job, self._store.pending_requests(job.id, chunked=False)
+                            )
+                        )
+            finally:
+                watcher.cancel()
+        await self._finish_pending(keeper, job, runner)
+        await self._finish(keeper, job)
         return await self._outcome(await self._job(job.id), resumed=resumed)
 
-    async def _finish_pending(self, lease: Lease, job: Job, runner: BatchRunner) -> None:
-        """Finish in realtime whatever the batch left undone, unless the job was cancelled."""
+    async def _finish_pending(self, keeper: LeaseKeeper, job: Job, runner: BatchRunner) -> None:
+        """Finish in realtime whatever the batch left undone, unless the job was cancelled
+        (before or during that realtime pass): then what is left ends as cancelled."""
+        lease = keeper.lease
         counts = await self._store.counts(job.id)
         left = counts.total - counts.finished
         if left == 0:
             return
-        if (await self._job(job.id)).status is JobStatus.CANCELLING:
-            error = ErrorInfo(
-                code="cancelled", message="the job was cancelled before this request was done"
-            )
-            await self._store.save_results(
-                lease,
-                [
-                    LlmResult.failure(r.custom_id, error, provider=job.provider, mode=job.mode)
-                    async for r in self._store.pending_requests(job.id)
-                ],
-            )
-            return
+        asked = keeper.cancel_requested
+        if not asked.is_set() and (await self._job(job.id)).status is not JobStatus.CANCELLING:
+            await self._fall_back(keeper, job, runner, left)
+            if not asked.is_set():
+                return
+        if asked.is_set():
+            await self._cancel_held(keeper, job)
+        error = ErrorInfo(
+            code="cancelled", message="the job was cancelled before this request was done"
+        )
+        await self._store.save_results(
+            lease,
+            [
+                LlmResult.failure(r.custom_id, error, provider=job.provider, mode=job.mode)
+                async for r in self._store.pending_requests(job.id)
+            ],
+        )
+
+    async def _fall_back(
+        self, keeper: LeaseKeeper, job: Job, runner: BatchRunner, left: int
+    ) -> None:
         if not runner.fell_back:
             states = sorted(
                 {
@@ -370,11 +455,12 @@ class BatchLlmService:
                 reason=f"{left} requests were not finished by the batch ({', '.join(states)})",
             )
         realtime = self._realtime_runner(
-            job, runner.progress, asked_again=frozenset(runner.asked_again)
+            job, keeper, runner.progress, asked_again=frozenset(runner.asked_again)
         )
-        await realtime.run(lease, job, self._store.pending_requests(job.id))
+        await realtime.run(keeper.lease, job, self._store.pending_requests(job.id))
 
-    async def _finish(self, lease: Lease, job: Job) -> None:
+    async def _finish(self, keeper: LeaseKeeper, job: Job) -> None:
+        lease = keeper.lease
         current = await self._job(job.id)
         status = (
             JobStatus.CANCELLED if current.status is JobStatus.CANCELLING else JobStatus.COMPLETED
@@ -406,7 +492,9 @@ class BatchLlmService:
             resumed=resumed,
         )
 
-    def _batch_runner(self, job: Job, *, turnaround_s: float | None = None) -> BatchRunner:
+    def _batch_runner(
+        self, job: Job, keeper: LeaseKeeper, *, turnaround_s: float | None = None
+    ) -> BatchRunner:
         provider = self.provider(job.provider)
         limiter = self._limiters.limiter(provider, job.model)
 
@@ -420,6 +508,7 @@ class BatchLlmService:
 
         return BatchRunner(
             store=self._store,
+            keeper=keeper,
             provider=provider,
             bus=self._bus,
             options=self._options,
@@ -432,11 +521,13 @@ class BatchLlmService:
     def _realtime_runner(
         self,
         job: Job,
+        keeper: LeaseKeeper,
         progress: BatchProgress | None = None,
         asked_again: frozenset[str] = frozenset(),
     ) -> RealtimeRunner:
         return RealtimeRunner(
             store=self._store,
+            keeper=keeper,
             provider=self.provider(job.provider),
             bus=self._bus,
             options=self._options,

@@ -9,6 +9,10 @@ Whatever a batch produced is kept, at every terminal state. Requests it did not 
 finished with a retryable error, stay pending so the service can finish them in realtime;
 only permanent errors (and everything, when fallback is off or the job was cancelled) are
 stored as error results here.
+
+The lease is checked before every provider call that creates or spends (a submit uploads and
+creates; a cancel), so a process that lost it calls nothing more. Once a cancel is asked for,
+no further chunk is submitted.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from batchery.pricing import CostBook
 from batchery.progress import ProgressBus
 from batchery.service.answer_check import checked_answer, is_invalid_json
 from batchery.service.batch_progress import BatchProgress, over_sla_after
+from batchery.service.lease_keeper import LeaseKeeper
 from batchery.service.options import ServiceOptions
 from batchery.spi import BatchNotFoundError, MalformedLine, Provider, ProviderError
 from batchery.store import ChunkRecord, JobStore, Lease
@@ -78,6 +83,7 @@ class BatchRunner:
         self,
         *,
         store: JobStore,
+        keeper: LeaseKeeper,
         provider: Provider,
         bus: ProgressBus,
         options: ServiceOptions,
@@ -88,6 +94,7 @@ class BatchRunner:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._store = store
+        self._keeper = keeper
         self._provider = provider
         self._bus = bus
         self._options = options
@@ -111,6 +118,8 @@ class BatchRunner:
     async def submit_all(self, lease: Lease, job: Job) -> None:
         """Submit every chunk not yet with the provider, reconciling interrupted submissions."""
         for chunk in await self._store.chunks(job.id):
+            if self._keeper.cancel_requested.is_set():
+                return
             if chunk.state is ChunkState.PLANNED:
                 await self._submit(lease, job, chunk)
             elif chunk.state is ChunkState.SUBMITTING:
@@ -158,6 +167,7 @@ class BatchRunner:
         """Ask the provider to stop every live chunk; chunks never sent end as cancelled."""
         for chunk in await self._store.chunks(job.id):
             if chunk.state is ChunkState.SUBMITTED and chunk.batch_id is not None:
+                self._keeper.check()
                 state = await self._provider.cancel_batch(chunk.batch_id)
                 await self._store.update_chunk(lease, chunk.id, batch=state)
             elif chunk.state is ChunkState.PLANNED:
@@ -196,6 +206,7 @@ class BatchRunner:
         )
         for chunk in await self._store.chunks(job.id):
             if chunk.state is ChunkState.SUBMITTED and chunk.batch_id is not None:
+                self._keeper.check()
                 try:
                     await self._store.update_chunk(
                         lease, chunk.id, batch=await self._provider.cancel_batch(chunk.batch_id)
@@ -228,6 +239,7 @@ class BatchRunner:
         crashpoint("after_intent")
         assert chunk.submit_key is not None
         requests = await self._store.chunk_requests(chunk.id)
+        self._keeper.check()
         try:
             state = await self._provider.submit_batch(requests, tag=chunk.submit_key, resume=resume)
         except ProviderError as exc:

@@ -33,6 +33,10 @@ class _SettingsLike(Protocol):
     @property
     def reconcile_grace_s(self) -> float: ...
     @property
+    def lease_s(self) -> float: ...
+    @property
+    def heartbeat_s(self) -> float: ...
+    @property
     def fallback(self) -> bool: ...
     @property
     def use_cache(self) -> bool: ...
@@ -54,6 +58,10 @@ class ServiceOptions(msgspec.Struct, frozen=True, kw_only=True):
     reconcile_grace_s: float = 5.0
     not_found_grace_s: float = 600.0
     """How long after our own create a 404 still counts as the provider catching up."""
+    lease_s: float = 30.0
+    """How long a job's lease lasts unless renewed; another process may take over after it."""
+    heartbeat_s: float = 5.0
+    """How often the driver renews its lease and looks for a cancel request in the store."""
     fallback: bool = True
     """Finish what a batch left undone (failed, expired, late, retryable errors) in realtime."""
     use_cache: bool = True
@@ -76,6 +84,8 @@ class ServiceOptions(msgspec.Struct, frozen=True, kw_only=True):
             realtime_concurrency=settings.realtime_concurrency,
             max_attempts=settings.max_attempts,
             reconcile_grace_s=settings.reconcile_grace_s,
+            lease_s=settings.lease_s,
+            heartbeat_s=settings.heartbeat_s,
             fallback=settings.fallback,
             use_cache=settings.use_cache,
             strict=settings.strict,

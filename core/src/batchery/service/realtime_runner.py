@@ -8,6 +8,9 @@ again at once, one time. Other retryable errors are retried with jittered backof
 
 Results are written in small groups rather than one commit per call, so the store never limits
 throughput; a crash loses at most one group, whose requests are simply called again on resume.
+
+The lease is checked before every call, so a process that lost it calls nothing more; once a
+cancel is asked for, no further request is called (the service marks the rest cancelled).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from batchery.progress import ProgressBus
 from batchery.service._tasks import task_group
 from batchery.service.answer_check import checked_answer, is_invalid_json
 from batchery.service.batch_progress import BatchProgress
+from batchery.service.lease_keeper import LeaseKeeper
 from batchery.service.limiter import LimiterRegistry
 from batchery.service.options import ServiceOptions
 from batchery.spi import Provider
@@ -62,6 +66,7 @@ class RealtimeRunner:
         self,
         *,
         store: JobStore,
+        keeper: LeaseKeeper,
         provider: Provider,
         bus: ProgressBus,
         options: ServiceOptions,
@@ -76,6 +81,7 @@ class RealtimeRunner:
         `asked_again` names requests already asked twice for their JSON (once in a batch);
         without `reask_invalid` no answer is asked again for that reason."""
         self._store = store
+        self._keeper = keeper
         self._provider = provider
         self._bus = bus
         self._options = options
@@ -98,13 +104,17 @@ class RealtimeRunner:
 
         async def worker() -> None:
             while (request := await todo.get()) is not None:
-                done.put_nowait(await self._call(job, request))
+                result = await self._call(job, request)
+                if result is not None:
+                    done.put_nowait(result)
 
         async def feed() -> None:
             async with task_group() as group:
                 for _ in range(workers):
                     group.create_task(worker())
                 async for request in requests:
+                    if self._keeper.cancel_requested.is_set():
+                        break
                     await todo.put(request)
                 for _ in range(workers):
                     await todo.put(None)
@@ -139,12 +149,16 @@ class RealtimeRunner:
                     job, completed=succeeded, failed=failed, total=counts.total, phase="realtime"
                 )
 
-    async def _call(self, job: Job, request: LlmRequest) -> LlmResult:
+    async def _call(self, job: Job, request: LlmRequest) -> LlmResult | None:
+        """The request's result, or None when the job was cancelled before it was called."""
         limiter = self._limiters.limiter(self._provider, request.model)
         calls = attempts = throttled = 0
         may_ask_again = self._reask_invalid and request.custom_id not in self._asked_again
         while True:
             await limiter.acquire()
+            if self._keeper.cancel_requested.is_set():
+                return None
+            self._keeper.check()
             self._limiters.started(self._provider, request.model)
             started = time.monotonic()
             try:

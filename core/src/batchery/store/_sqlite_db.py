@@ -3,20 +3,27 @@
 WAL lets readers go on while one writer commits; `synchronous=FULL` keeps a committed
 submission intent across a power cut. The schema version lives in `PRAGMA user_version`, and
 each migration brings an older file forward in place.
+
+Every transaction holds SQLite's write lock only for its own statements, never across a call
+or a sleep; opening a file that is already up to date takes no write lock at all. Another
+process's transaction is waited for up to `busy_timeout_s`; past that the store reports itself
+busy (`StoreBusyError`) rather than a raw `database is locked`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 import msgspec
 
-from batchery.store.base import Lease, LeaseLostError, StoreError
+from batchery.store.base import Lease, LeaseLostError, StoreBusyError, StoreError
 
 __all__ = ["SqliteDb", "decode", "encode", "path_of"]
 
@@ -92,6 +99,18 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX IF NOT EXISTS turnarounds_key ON turnarounds (provider, model, finished_at);
     """,
+    """
+    -- Leases expire; a job is made once per fingerprint (older duplicates lose theirs).
+    ALTER TABLE jobs ADD COLUMN lease_since REAL;
+    ALTER TABLE jobs ADD COLUMN lease_expires_at REAL;
+    ALTER TABLE jobs ADD COLUMN cancel_requested_at REAL;
+    UPDATE jobs SET fingerprint = NULL WHERE fingerprint IS NOT NULL AND EXISTS (
+        SELECT 1 FROM jobs AS newer WHERE newer.fingerprint = jobs.fingerprint
+        AND (newer.created_at > jobs.created_at
+             OR (newer.created_at = jobs.created_at AND newer.id > jobs.id))
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_per_fingerprint ON jobs (fingerprint);
+    """,
 )
 
 _T = TypeVar("_T")
@@ -114,11 +133,43 @@ def path_of(url: str) -> Path:
     return Path(url)
 
 
+async def _version(db: aiosqlite.Connection) -> int:
+    async with db.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def _migrate(db: aiosqlite.Connection, number: int, migration: str) -> None:
+    """Apply migration `number` unless the file already has it, reading the version inside
+    the write transaction: two processes opening an old file at once migrate it once."""
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        if await _version(db) < number:
+            for statement in _statements(migration):
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {number}")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+    await db.execute("COMMIT")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The script's statements one by one, split where SQLite itself says one is complete."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+
+
 class SqliteDb:
     """The open connection, shared by the job store, the result cache and the run history."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout_s: float) -> None:
         self.path = path
+        self.busy_timeout_s = busy_timeout_s
         self._db: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
 
@@ -126,29 +177,22 @@ class SqliteDb:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(self.path, isolation_level=None)
         try:
-            await self._prepare(db)
+            with self._busy():
+                for pragma in (
+                    f"busy_timeout={round(self.busy_timeout_s * 1000)}",
+                    "journal_mode=WAL",
+                    "synchronous=FULL",
+                    "foreign_keys=ON",
+                ):
+                    await db.execute(f"PRAGMA {pragma}")
+                if await _version(db) < len(_MIGRATIONS):
+                    await db.executescript(_BASE_SCHEMA)
+                    for number, migration in enumerate(_MIGRATIONS, start=1):
+                        await _migrate(db, number, migration)
         except BaseException:
-            await db.close()  # its worker thread would otherwise keep the process alive
+            await db.close()
             raise
         self._db = db
-
-    @staticmethod
-    async def _prepare(db: aiosqlite.Connection) -> None:
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=FULL",
-            "foreign_keys=ON",
-            "busy_timeout=5000",
-        ):
-            await db.execute(f"PRAGMA {pragma}")
-        await db.executescript(_BASE_SCHEMA)
-        async with db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        version = int(row[0]) if row else 0
-        for number, migration in enumerate(_MIGRATIONS[version:], start=version + 1):
-            await db.executescript(
-                f"BEGIN IMMEDIATE; {migration}; PRAGMA user_version = {number}; COMMIT;"
-            )
 
     async def close(self) -> None:
         if self._db is not None:
@@ -165,27 +209,47 @@ class SqliteDb:
     async def alone(self) -> AsyncIterator[aiosqlite.Connection]:
         """The connection with no transaction open, for one self-contained statement."""
         async with self._write_lock:
-            yield self.conn
+            with self._busy():
+                yield self.conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
         """One `BEGIN IMMEDIATE` transaction at a time; rolled back on any error."""
         async with self._write_lock:
             db = self.conn
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                await db.execute("ROLLBACK")
+            with self._busy():
+                await db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    if db.in_transaction:
+                        await db.execute("ROLLBACK")
+                    raise
+                await db.execute("COMMIT")
+
+    @contextmanager
+    def _busy(self) -> Iterator[None]:
+        """SQLite's own wait for another writer ran out: say which file and for how long."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "locked" not in text and "busy" not in text:
                 raise
-            await db.execute("COMMIT")
+            raise StoreBusyError(
+                f"the job store {self.path} stayed busy for {self.busy_timeout_s:g}s"
+                " (another process holds its write lock); try again, or raise"
+                " store_busy_timeout_s"
+            ) from None
 
     async def fenced(self, db: aiosqlite.Connection, lease: Lease) -> None:
-        """Refuse the write unless `lease` still holds the job's current epoch."""
-        async with db.execute("SELECT epoch FROM jobs WHERE id = ?", (lease.job_id,)) as cur:
+        """Refuse the write unless `lease` still holds the job's epoch and has not expired."""
+        async with db.execute(
+            "SELECT epoch, lease_expires_at FROM jobs WHERE id = ?", (lease.job_id,)
+        ) as cur:
             row = await cur.fetchone()
-        if row is None or row[0] != lease.epoch:
-            raise LeaseLostError(f"job {lease.job_id} was claimed by another owner")
+        if row is None or row[0] != lease.epoch or row[1] is None or row[1] <= time.time():
+            raise LeaseLostError(lease.job_id)
 
     async def one(self, sql: str, *params: Any) -> Any:
         async with self.conn.execute(sql, params) as cur:

@@ -1,12 +1,15 @@
 """The job store contract: jobs, their chunks, the request ledger, results and the event log.
 
-Every write that follows a claim carries a `Lease`; a store refuses a write whose epoch is no
-longer the job's current one, so a stale instance can never overwrite the work of a newer one.
-A single-instance store (SQLite) simply hands out a fresh epoch on every claim.
+One process at a time drives a job, under a lease: a claim succeeds only when the job's lease
+is free or expired, bumps the job's epoch and sets an expiry that the holder renews by
+heartbeat. Every write that follows a claim carries the `Lease`; a store refuses a write whose
+epoch is no longer the job's, or whose lease has expired, so a paused or stale process can
+never overwrite the work of the one that took over. Expiry is compared on the store's clock.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Protocol
 
@@ -27,13 +30,16 @@ from batchery.spi import MalformedLine
 __all__ = [
     "ChunkRecord",
     "CostRow",
+    "Holder",
     "JobCounts",
+    "JobHeldError",
     "JobStore",
     "Lease",
     "LeaseLostError",
     "PlannedRequest",
     "ResultCache",
     "RunHistory",
+    "StoreBusyError",
     "StoreError",
 ]
 
@@ -42,14 +48,53 @@ class StoreError(Exception):
     """The store cannot do what was asked; the message says what and why."""
 
 
+class StoreBusyError(StoreError):
+    """Another process kept the store's write lock for longer than the busy timeout."""
+
+
 class LeaseLostError(StoreError):
-    """Another owner claimed the job since this lease was taken: stop, call no provider."""
+    """This lease expired or another owner claimed the job: stop, call no provider, write
+    nothing."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"{job_id}: this process's lease on the job expired or was taken over")
+        self.job_id = job_id
 
 
-class Lease(msgspec.Struct, frozen=True):
+class Lease(msgspec.Struct, frozen=True, kw_only=True):
+    """The right to drive one job until `expires_at` (store clock, Unix seconds).
+
+    `cancel_requested` says someone asked, through the store, for the job to stop.
+    """
+
     job_id: str
     owner: str
     epoch: int
+    expires_at: float
+    cancel_requested: bool = False
+
+
+class Holder(msgspec.Struct, frozen=True, kw_only=True):
+    """Who holds a job's lease, since when, and until when unless renewed."""
+
+    owner: str
+    since: float
+    expires_at: float
+
+    @property
+    def process(self) -> str:
+        """`host:pid`, the part of the owner a person can act on."""
+        return ":".join(self.owner.split(":")[:2])
+
+
+class JobHeldError(StoreError):
+    """The job's lease is held, and not expired, by another owner."""
+
+    def __init__(self, job_id: str, holder: Holder) -> None:
+        since = _dt.datetime.fromtimestamp(holder.since).isoformat(sep=" ", timespec="seconds")
+        super().__init__(f"{job_id} is being driven by {holder.process} since {since}")
+        self.job_id = job_id
+        self.holder = holder
 
 
 class PlannedRequest(msgspec.Struct, frozen=True):
@@ -156,8 +201,12 @@ class JobStore(Protocol):
 
     async def create_job(
         self, job: Job, requests: Iterable[PlannedRequest], chunks: Sequence[ChunkRecord]
-    ) -> None:
-        """Store the job, its whole request ledger and its chunk plan in one transaction."""
+    ) -> Job:
+        """Store the job, its whole request ledger and its chunk plan in one transaction.
+
+        Create-or-get: when a job with the same fingerprint exists, nothing is stored and that
+        job is returned instead, so two processes starting the same work make one job.
+        """
         ...
 
     async def get_job(self, job_id: str) -> Job | None: ...
@@ -168,7 +217,26 @@ class JobStore(Protocol):
 
     async def list_jobs(self, *, limit: int = 50) -> list[Job]: ...
 
-    async def claim(self, job_id: str, owner: str) -> Lease: ...
+    async def claim(self, job_id: str, owner: str, *, lease_s: float) -> Lease:
+        """Take the job's lease for `lease_s` seconds and bump its epoch; only when the lease
+        is free, expired or already `owner`'s. Raises `JobHeldError` otherwise."""
+        ...
+
+    async def renew(self, lease: Lease, *, lease_s: float) -> Lease:
+        """Extend a live lease by `lease_s` from now; `LeaseLostError` when it is not live."""
+        ...
+
+    async def release(self, lease: Lease) -> None:
+        """Give the lease up, if it is still this one, so another process may claim at once."""
+        ...
+
+    async def holder(self, job_id: str) -> Holder | None:
+        """Who holds the job's lease (live or expired), or None when nobody does."""
+        ...
+
+    async def request_cancel(self, job_id: str) -> None:
+        """Record that the job should stop; its driver sees it at its next heartbeat."""
+        ...
 
     async def set_job_status(
         self,
@@ -235,8 +303,13 @@ class JobStore(Protocol):
         """Every stored result of the job, in input order."""
         ...
 
-    async def append_event(self, job_id: str, encode: Callable[[int], bytes]) -> int:
-        """Append `encode(seq)` to the job's event log under the next sequence number."""
+    async def append_event(
+        self, job_id: str, encode: Callable[[int], bytes], *, lease: Lease | None = None
+    ) -> int:
+        """Append `encode(seq)` to the job's event log under the next sequence number.
+
+        With a `lease`, the event is refused (`LeaseLostError`) unless the lease is live.
+        """
         ...
 
     async def events(self, job_id: str, *, after_seq: int = 0) -> list[tuple[int, bytes]]: ...

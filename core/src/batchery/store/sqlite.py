@@ -1,7 +1,8 @@
-"""The single-instance job store on SQLite: WAL, `synchronous=FULL`, one writer at a time.
+"""The job store on one SQLite file: WAL, `synchronous=FULL`, one writer at a time.
 
-One process owns the file. Submission state must survive a crash or a power cut, hence FULL;
-results are idempotent (one row per `(job, custom_id)`), so a replayed collect is harmless.
+Processes on one host may share the file: each job is driven by whoever holds its lease, and
+the rest follow it. Submission state must survive a crash or a power cut, hence FULL; results
+are idempotent (one row per `(job, custom_id)`), so a replayed collect is harmless.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 import msgspec
@@ -26,15 +27,21 @@ from batchery.model import (
 from batchery.spi import MalformedLine
 from batchery.store._sqlite_db import SqliteDb, decode, encode, path_of
 from batchery.store._sqlite_extras import SqliteHistory, SqliteResultCache
+from batchery.store._sqlite_leases import SqliteLeases
 from batchery.store.base import (
     ChunkRecord,
+    Holder,
     JobCounts,
     Lease,
+    LeaseLostError,
     PlannedRequest,
     StoreError,
 )
 
-__all__ = ["SqliteJobStore"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT_S", "SqliteJobStore"]
+
+DEFAULT_BUSY_TIMEOUT_S = 10.0
+"""How long a write waits for another process's transaction before the store reports busy."""
 
 _WRITE_BATCH = 1000
 _T = TypeVar("_T")
@@ -42,13 +49,15 @@ _INSERT_REQUEST = "INSERT INTO requests (job_id, idx, custom_id, chunk_id, body)
 
 
 class SqliteJobStore:
-    """`JobStore` on one SQLite file. Open it once per process; it is not shared across hosts."""
+    """`JobStore` on one SQLite file. Open it once per process; it is not shared across hosts
+    (leases compare expiry on the host's clock)."""
 
-    def __init__(self, url: str) -> None:
-        self._db = SqliteDb(path_of(url))
+    def __init__(self, url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
+        self._db = SqliteDb(path_of(url), busy_timeout_s=busy_timeout_s)
         self._next_seq: dict[str, int] = {}
         self._cache = SqliteResultCache(self._db)
         self._history = SqliteHistory(self._db)
+        self._leases = SqliteLeases(self._db)
 
     @property
     def cache(self) -> SqliteResultCache:
@@ -70,9 +79,16 @@ class SqliteJobStore:
 
     async def create_job(
         self, job: Job, requests: Iterable[PlannedRequest], chunks: Sequence[ChunkRecord]
-    ) -> None:
+    ) -> Job:
         chunk_ids = {chunk.index: chunk.id for chunk in chunks}
         async with self._db.write() as db:
+            if job.fingerprint is not None:
+                async with db.execute(
+                    "SELECT body FROM jobs WHERE fingerprint = ?", (job.fingerprint,)
+                ) as cur:
+                    row = await cur.fetchone()
+                if row is not None:
+                    return decode(row[0], Job)
             await db.execute(
                 "INSERT INTO jobs (id, fingerprint, status, created_at, body) VALUES (?,?,?,?,?)",
                 (job.id, job.fingerprint, job.status, job.created_at, encode(job)),
@@ -91,6 +107,7 @@ class SqliteJobStore:
                     await db.executemany(_INSERT_REQUEST, rows)
                     rows.clear()
             await db.executemany(_INSERT_REQUEST, rows)
+        return job
 
     async def get_job(self, job_id: str) -> Job | None:
         row = await self._db.one("SELECT body FROM jobs WHERE id = ?", job_id)
@@ -109,17 +126,20 @@ class SqliteJobStore:
         ) as cur:
             return [decode(row[0], Job) async for row in cur]
 
-    async def claim(self, job_id: str, owner: str) -> Lease:
-        async with self._db.write() as db:
-            cur = await db.execute(
-                "UPDATE jobs SET epoch = epoch + 1, owner = ? WHERE id = ? RETURNING epoch",
-                (owner, job_id),
-            )
-            row = await cur.fetchone()
-            await cur.close()
-        if row is None:
-            raise StoreError(f"no job {job_id!r} in the store")
-        return Lease(job_id, owner, int(row[0]))
+    async def claim(self, job_id: str, owner: str, *, lease_s: float) -> Lease:
+        return await self._leases.claim(job_id, owner, lease_s=lease_s)
+
+    async def renew(self, lease: Lease, *, lease_s: float) -> Lease:
+        return await self._leases.renew(lease, lease_s=lease_s)
+
+    async def release(self, lease: Lease) -> None:
+        await self._leases.release(lease)
+
+    async def holder(self, job_id: str) -> Holder | None:
+        return await self._leases.holder(job_id)
+
+    async def request_cancel(self, job_id: str) -> None:
+        await self._leases.request_cancel(job_id)
 
     async def set_job_status(
         self,
@@ -327,20 +347,35 @@ class SqliteJobStore:
         ):
             yield result
 
-    async def append_event(self, job_id: str, encode: Callable[[int], bytes]) -> int:
+    async def append_event(
+        self, job_id: str, encode: Callable[[int], bytes], *, lease: Lease | None = None
+    ) -> int:
         """One INSERT on the hot path: the next number is remembered, and a clash with another
-        writer of the same file (the primary key) makes it read the log's end again."""
+        writer of the same file (the primary key) makes it read the log's end again. With a
+        lease, the same statement checks it, so a fenced-out process appends nothing."""
+        fence, fence_params = "", cast(tuple[object, ...], ())
+        if lease is not None:
+            fence = (
+                " WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ? AND epoch = ?"
+                " AND lease_expires_at > ?)"
+            )
         async with self._db.alone() as db:
             seq = self._next_seq.get(job_id) or await self._log_end(db, job_id)
             while True:
+                if lease is not None:
+                    fence_params = (lease.job_id, lease.epoch, time.time())
                 try:
-                    await db.execute(
-                        "INSERT INTO events (job_id, seq, body) VALUES (?,?,?)",
-                        (job_id, seq, encode(seq)),
+                    cur = await db.execute(
+                        f"INSERT INTO events (job_id, seq, body) SELECT ?,?,?{fence}",
+                        (job_id, seq, encode(seq), *fence_params),
                     )
+                    inserted = cur.rowcount
+                    await cur.close()
                     break
                 except sqlite3.IntegrityError:
                     seq = await self._log_end(db, job_id)
+            if not inserted:
+                raise LeaseLostError(job_id)
             self._next_seq[job_id] = seq + 1
         return seq
 
