@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from batchery.events import FallbackStarted, ModeChosen, RunFinished, RunStarted
 from batchery.model import (
     ChunkState,
+    Endpoint,
     ErrorInfo,
     Job,
     JobStatus,
@@ -28,7 +29,12 @@ from batchery.service.options import ServiceOptions
 from batchery.service.planning import RunPlan, Sizing, plan_run
 from batchery.service.policy import PRIOR_LATENCY_S, batch_turnaround, realtime_seconds
 from batchery.service.realtime_runner import RealtimeRunner
-from batchery.service.reports import JobReport, RunOutcome, UnknownProviderError
+from batchery.service.reports import (
+    EndpointMismatchError,
+    JobReport,
+    RunOutcome,
+    UnknownProviderError,
+)
 from batchery.service.result_cache import cached_answers, remember_answers
 from batchery.spi import ModelPrice, Provider
 from batchery.store import ChunkRecord, JobStore, Lease, PlannedRequest
@@ -50,8 +56,12 @@ class BatchLlmService:
         options: ServiceOptions | None = None,
         limiters: LimiterRegistry | None = None,
         prices: Mapping[str, Mapping[str, ModelPrice]] | None = None,
+        endpoints: Mapping[str, Endpoint] | None = None,
     ) -> None:
+        """`endpoints` says where each provider is reached (see `batchery.endpoints`); one not
+        named is taken as the provider's public host."""
         self._providers = providers
+        self._endpoints = endpoints or {}
         self._store = store
         self._bus = bus
         self._options = options or ServiceOptions()
@@ -75,6 +85,11 @@ class BatchLlmService:
         except KeyError:
             raise UnknownProviderError(name, self._providers) from None
 
+    def endpoint(self, provider: str | None = None) -> Endpoint:
+        """Where `provider` is reached: what its answers, history and spend are kept under."""
+        name = self.provider(provider).info.name
+        return self._endpoints.get(name) or Endpoint(provider=name)
+
     def cost_book(self, provider: str) -> CostBook:
         return CostBook(self.provider(provider).info, self._prices.get(provider))
 
@@ -93,7 +108,10 @@ class BatchLlmService:
         items = list(requests)
         cached = None
         if use_cache:
-            cached = await cached_answers(self._store, chosen, items, model, self._options)
+            endpoint = self.endpoint(chosen.info.name)
+            cached = await cached_answers(
+                self._store, chosen, endpoint, items, model, self._options
+            )
         return plan_run(
             items,
             provider=chosen,
@@ -117,18 +135,24 @@ class BatchLlmService:
         deadline_s: float | None = None,
         use_cache: bool = True,
         run_id: str | None = None,
+        retry_failed: bool = False,
+        new_run: bool = False,
+        input_name: str | None = None,
     ) -> RunOutcome:
         """Run a workload to the end and return its outcome; results stay in the store.
 
-        With a `fingerprint`, a job made from the same input is resumed (or, when finished,
-        returned) instead of starting again, so a crashed run repeated by the caller never
-        submits twice. `deadline_s` is how long the caller can wait, from now. `run_id`
-        names the job, so a caller (a graph node, say) can tie its jobs' events to itself.
+        With a `fingerprint`, a job made from the same input is picked up instead of starting
+        again, so a run repeated by the caller never submits anything twice: an unfinished job
+        resumes, and a finished one sends again exactly the requests that ended with a
+        retryable error (every failed one with `retry_failed`); stored answers are kept.
+        `new_run` starts a fresh job all the same. `deadline_s` is how long the caller can
+        wait, from now. `run_id` names the job, so a caller (a graph node, say) can tie its
+        jobs' events to itself; `input_name` is the file the requests came from, if any.
         """
-        if fingerprint is not None:
+        if fingerprint is not None and not new_run:
             existing = await self._store.find_job(fingerprint)
             if existing is not None:
-                return await self.resume(existing.id)
+                return await self.rerun(existing.id, retry_failed=retry_failed)
         plan = await self.plan(
             requests,
             provider=provider,
@@ -137,14 +161,32 @@ class BatchLlmService:
             deadline_s=deadline_s,
             use_cache=use_cache,
         )
-        job = await self._create(plan, fingerprint, deadline_s, run_id)
+        job = await self._create(plan, fingerprint, deadline_s, run_id, input_name)
         return await self._drive(job, resumed=False)
 
     async def resume(self, job_id: str) -> RunOutcome:
         job = await self._job(job_id)
         if job.status.terminal:
             return await self._outcome(job, resumed=True)
+        self._check_endpoint(job)
         return await self._drive(job, resumed=True)
+
+    def _check_endpoint(self, job: Job) -> None:
+        """Refuse to send a job's requests anywhere but the endpoint it was created for."""
+        here = self.endpoint(job.provider)
+        there = job.endpoint
+        if there is not None and (there.provider, there.base_url) != (here.provider, here.base_url):
+            raise EndpointMismatchError(job, here.shown)
+
+    async def rerun(self, job_id: str, *, retry_failed: bool = False) -> RunOutcome:
+        """Resume the job, or, when it finished, send its retryable failures again (every
+        failure with `retry_failed`); a cancelled job stays as it is."""
+        job = await self._job(job_id)
+        if job.status in (JobStatus.COMPLETED, JobStatus.FAILED):
+            lease = await self._store.claim(job.id, self._owner)
+            if await self._store.reopen(lease, permanent=retry_failed):
+                job = await self._job(job_id)
+        return await self.resume(job.id)
 
     async def submit_batch(
         self,
@@ -203,7 +245,7 @@ class BatchLlmService:
     async def _sizing(self, provider: Provider, model: str | None) -> Sizing:
         model = model or next(iter(provider.info.default_models.values()), None)
         limiter = self._limiters.limiter(provider, model)
-        observed = await self._store.history.turnarounds(provider.info.name, model)
+        observed = await self._store.history.turnarounds(self.endpoint(provider.info.name), model)
         return Sizing(
             turnarounds=observed,
             latency_s=limiter.latency_s,
@@ -216,6 +258,7 @@ class BatchLlmService:
         fingerprint: str | None,
         deadline_s: float | None,
         run_id: str | None = None,
+        input_name: str | None = None,
     ) -> Job:
         now = time.time()
         job_id = run_id or f"run_{uuid.uuid4().hex[:16]}"
@@ -244,6 +287,8 @@ class BatchLlmService:
             fingerprint=fingerprint,
             reason=plan.decision.reason,
             deadline_at=None if deadline_s is None else now + deadline_s,
+            endpoint=self.endpoint(plan.provider),
+            input_name=input_name,
         )
         await self._store.create_job(
             job,
@@ -294,7 +339,11 @@ class BatchLlmService:
             del self._driving[job.id]
 
     async def _drive_with(self, lease: Lease, job: Job, *, resumed: bool) -> RunOutcome:
-        observed = await self._store.history.turnarounds(job.provider, job.model)
+        observed = (
+            []
+            if job.endpoint is None
+            else await self._store.history.turnarounds(job.endpoint, job.model)
+        )
         chunks = await self._store.chunks(job.id)
         largest = max((c.request_count for c in chunks), default=job.total)
         runner = self._batch_runner(job, turnaround_s=batch_turnaround(observed, largest))

@@ -121,6 +121,28 @@ class SqliteJobStore:
             raise StoreError(f"no job {job_id!r} in the store")
         return Lease(job_id, owner, int(row[0]))
 
+    async def reopen(self, lease: Lease, *, permanent: bool) -> int:
+        async with self._db.write() as db:
+            await self._db.fenced(db, lease)
+            job = await self._job_in(db, lease.job_id)
+            if job.status not in (JobStatus.COMPLETED, JobStatus.FAILED):
+                return 0
+            cur = await db.execute(
+                "DELETE FROM results WHERE job_id = ? AND ok = 0"
+                " AND (? OR json_extract(body, '$.error.retryable') = 1)",
+                (job.id, int(permanent)),
+            )
+            dropped = cur.rowcount
+            await cur.close()
+            if dropped:
+                job.status = JobStatus.RUNNING
+                job.updated_at = time.time()
+                await db.execute(
+                    "UPDATE jobs SET status = ?, body = ? WHERE id = ?",
+                    (job.status, encode(job), job.id),
+                )
+        return dropped
+
     async def set_job_status(
         self,
         lease: Lease,
