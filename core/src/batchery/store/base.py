@@ -189,6 +189,10 @@ class JobStore(Protocol):
 
     async def claim(self, job_id: str, owner: str) -> Lease: ...
 
+    async def lease_owner(self, job_id: str) -> str | None:
+        """Who claimed the job last (`host:pid:nonce`), or None if nobody has."""
+        ...
+
     async def reopen(self, lease: Lease, *, permanent: bool) -> int:
         """Take a finished job back to `running` so its failed requests are sent again.
 

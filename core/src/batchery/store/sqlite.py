@@ -121,6 +121,10 @@ class SqliteJobStore:
             raise StoreError(f"no job {job_id!r} in the store")
         return Lease(job_id, owner, int(row[0]))
 
+    async def lease_owner(self, job_id: str) -> str | None:
+        row = await self._db.one("SELECT owner FROM jobs WHERE id = ?", job_id)
+        return None if row is None else row[0]
+
     async def reopen(self, lease: Lease, *, permanent: bool) -> int:
         async with self._db.write() as db:
             await self._db.fenced(db, lease)
