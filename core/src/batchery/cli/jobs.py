@@ -131,11 +131,10 @@ def list_jobs(store: str | None, limit: int) -> None:
             f"{counts.cost_usd:.4f}",
             _age(job.created_at),
         )
-    console = table_console()
-    console.print(table)
+    table_console().print(table)
     for line in lines:
         if line.resume is not None:
-            console.print(f"{line.job.id} is interrupted; resume it with: {line.resume}")
+            click.echo(f"{line.job.id} is interrupted; resume it with: {line.resume}")
 
 
 @jobs_group.command("show")
