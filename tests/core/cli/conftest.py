@@ -23,9 +23,11 @@ def _argv(*args: str) -> list[str]:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHERY_", "OPENAI_"))}
+    own = ("BATCHERY_", "OPENAI_", "VOYAGE_")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(own)}
     return base | {
         "OPENAI_API_KEY": KEY,
+        "VOYAGE_API_KEY": KEY,
         "BATCHERY_POLL_INTERVAL_S": "0.1",
         "BATCHERY_POLL_MAX_INTERVAL_S": "0.2",
         "BATCHERY_RECONCILE_GRACE_S": "0.1",
@@ -73,9 +75,9 @@ class Cli:
 
     @staticmethod
     @contextmanager
-    def emulator(*args: str, port: int = 0) -> Iterator[str]:
-        """`batchery emulate openai` in its own process; yields its base URL."""
-        with _emulator(*args, port=port) as base_url:
+    def emulator(*args: str, port: int = 0, provider: str = "openai") -> Iterator[str]:
+        """`batchery emulate PROVIDER` in its own process; yields its base URL."""
+        with _emulator(provider, *args, port=port) as base_url:
             yield base_url
 
 
@@ -85,9 +87,9 @@ def cli() -> Cli:
 
 
 @contextmanager
-def _emulator(*args: str, port: int) -> Iterator[str]:
+def _emulator(provider: str, *args: str, port: int) -> Iterator[str]:
     proc = subprocess.Popen(
-        _argv("emulate", "openai", "--port", str(port), *args),
+        _argv("emulate", provider, "--port", str(port), *args),
         env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
