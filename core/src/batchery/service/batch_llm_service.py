@@ -224,6 +224,7 @@ class BatchLlmService:
         job = await self._job(job_id)
         if job.status.terminal:
             return job
+        self._check_endpoint(job)
         lease = await self._lease(job.id)
         job = await self._store.set_job_status(
             lease, JobStatus.CANCELLING, reason="cancelled by request"
