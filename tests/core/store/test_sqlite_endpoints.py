@@ -140,7 +140,8 @@ async def test_reopen_drops_only_retryable_failures_and_sets_the_job_running(
     assert await store.reopen(lease, permanent=False) == 1
 
     job = await store.get_job("run_1")
-    assert job is not None and job.status is JobStatus.RUNNING
+    assert job is not None
+    assert job.status is JobStatus.RUNNING
     assert [r.custom_id async for r in store.pending_requests("run_1")] == ["flaky"]
     assert [r.custom_id async for r in store.results("run_1")] == ["ok", "bad"]
 
@@ -165,7 +166,8 @@ async def test_reopen_leaves_a_job_without_failures_finished(store: SqliteJobSto
     assert await store.reopen(lease, permanent=True) == 0
 
     job = await store.get_job("run_1")
-    assert job is not None and job.status is JobStatus.COMPLETED
+    assert job is not None
+    assert job.status is JobStatus.COMPLETED
 
 
 async def test_the_lease_owner_is_who_claimed_the_job_last(store: SqliteJobStore) -> None:

@@ -197,8 +197,8 @@ class JobStore(Protocol):
         """Take a finished job back to `running` so its failed requests are sent again.
 
         Drops the job's error results that were retryable (every error result when
-        `permanent`), so exactly those requests are pending; answers stay. Returns how many
-        were dropped; with none, the job is left as it was.
+        `permanent`), so exactly those requests (and any never answered) are pending; answers
+        stay. Returns how many are pending; with none, the job is left as it was.
         """
         ...
 

@@ -136,16 +136,23 @@ class SqliteJobStore:
                 " AND (? OR json_extract(body, '$.error.retryable') = 1)",
                 (job.id, int(permanent)),
             )
-            dropped = cur.rowcount
             await cur.close()
-            if dropped:
+            async with db.execute(
+                "SELECT count(*) FROM requests r LEFT JOIN results s"
+                " ON s.job_id = r.job_id AND s.custom_id = r.custom_id"
+                " WHERE r.job_id = ? AND s.custom_id IS NULL",
+                (job.id,),
+            ) as counted:
+                row = await counted.fetchone()
+            pending = int(row[0]) if row else 0
+            if pending:
                 job.status = JobStatus.RUNNING
                 job.updated_at = time.time()
                 await db.execute(
                     "UPDATE jobs SET status = ?, body = ? WHERE id = ?",
                     (job.status, encode(job), job.id),
                 )
-        return dropped
+        return pending
 
     async def set_job_status(
         self,
