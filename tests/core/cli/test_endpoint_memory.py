@@ -154,3 +154,22 @@ def test_jobs_cancel_without_a_base_url_reaches_the_endpoint_the_job_ran_at(
     assert cancelled.returncode == 0, cancelled.stderr
     assert cancelled.stdout.strip() == f"{job_id}: cancelling"
     assert batch.status in ("cancelling", "cancelled")
+
+
+def test_resuming_a_job_whose_endpoint_is_gone_says_so_in_one_line(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """The crash leaves a batch create in doubt; finding it out needs the endpoint."""
+    source = cli.chat_file(tmp_path / "f.jsonl", 25)
+    store = tmp_path / "jobs.db"
+    with cli.emulator("--time-scale", "500") as base_url:
+        cli.run(
+            "run", str(source), "--mode", "batch", "--base-url", base_url, "--store", str(store),
+            BATCHERY_CRASHPOINT="after_intent",
+        )  # fmt: skip
+
+    resumed = cli.run("jobs", "resume", _only_job(store), "--store", str(store))
+
+    assert resumed.returncode == 4
+    assert "Traceback" not in resumed.stderr
+    assert "the job is kept as it was" in resumed.stderr

@@ -14,11 +14,14 @@ import msgspec
 from rich.table import Table
 
 from batchery.cli._common import AppContext, open_app, settings_from, table_console
+from batchery.cli._exit import ExitCode
 from batchery.cli._loop import run_async
 from batchery.cli.run import Summary, summary_of, write_results
-from batchery.model import Job
+from batchery.model import Job, JobStatus
+from batchery.service import EndpointMismatchError
 from batchery.service.liveness import INTERRUPTED, job_state
 from batchery.settings import LoadedSettings
+from batchery.spi import ProviderError
 from batchery.store import JobCounts, JobStore, open_store
 
 __all__ = ["jobs_group"]
@@ -226,5 +229,15 @@ def resume_job(job_id: str, out: Path | None, retry_failed: bool, store: str | N
                 await write_results(ctx.service, job_id, out)
             return summary_of(outcome)
 
-    summary = run_async(resume())
+    try:
+        summary = run_async(resume())
+    except ProviderError as exc:
+        click.echo(f"error: {exc.message} ({exc.code}); the job is kept as it was", err=True)
+        raise click.exceptions.Exit(ExitCode.PROVIDER_UNAVAILABLE) from None
+    except EndpointMismatchError as exc:
+        raise click.UsageError(str(exc)) from None
     click.echo(msgspec.json.format(msgspec.json.encode(summary), indent=2))
+    if summary.status == JobStatus.CANCELLED:
+        raise click.exceptions.Exit(ExitCode.CANCELLED)
+    if summary.failed:
+        raise click.exceptions.Exit(ExitCode.SOME_FAILED)
