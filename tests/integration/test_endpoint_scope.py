@@ -47,6 +47,8 @@ async def test_a_job_is_resumed_and_cancelled_only_at_its_own_endpoint(tmp_path:
                 await service.resume(job.id)
             with pytest.raises(EndpointMismatchError, match=second.base_url):
                 await service.cancel_batch(job.id)
+            with pytest.raises(EndpointMismatchError):
+                await service.rerun(job.id, retry_failed=True)
         finally:
             await elsewhere.close()
 

@@ -177,3 +177,31 @@ async def test_the_lease_owner_is_who_claimed_the_job_last(store: SqliteJobStore
     await store.claim("run_1", "host:123:abc")
 
     assert await store.lease_owner("run_1") == "host:123:abc"
+
+
+async def test_a_store_from_before_endpoints_drops_its_unscoped_cache_and_keeps_its_jobs(
+    tmp_path: Path,
+) -> None:
+    old = SqliteJobStore(str(tmp_path / "old.db"))
+    await old.open()
+    await _finished_job(old, "run_old", None, [_answer("a")])
+    await old.close()
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        db.executescript(
+            "ALTER TABLE result_cache DROP COLUMN endpoint;"
+            " ALTER TABLE result_cache DROP COLUMN base_url;"
+            " ALTER TABLE result_cache DROP COLUMN emulated;"
+            " DROP INDEX turnarounds_endpoint; ALTER TABLE turnarounds DROP COLUMN endpoint;"
+            " INSERT INTO result_cache (key, body, created_at) VALUES ('k', x'7b7d', 0);"
+            " PRAGMA user_version = 1;"
+        )
+
+    reopened = SqliteJobStore(str(tmp_path / "old.db"))
+    await reopened.open()
+    try:
+        assert await reopened.cache.get_many(["k"]) == {}
+        assert await reopened.get_job("run_old") is not None
+        await reopened.history.record_turnaround(REAL, "m", 1, 1.0)
+        assert await reopened.history.turnarounds(REAL, "m") == [(1, 1.0)]
+    finally:
+        await reopened.close()

@@ -183,6 +183,7 @@ class BatchLlmService:
         failure with `retry_failed`); a cancelled job stays as it is."""
         job = await self._job(job_id)
         if job.status in (JobStatus.COMPLETED, JobStatus.FAILED):
+            self._check_endpoint(job)
             lease = await self._store.claim(job.id, self._owner)
             if await self._store.reopen(lease, permanent=retry_failed):
                 job = await self._job(job_id)
