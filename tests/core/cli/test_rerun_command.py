@@ -14,8 +14,9 @@ Cli = Any
 """The `cli` fixture of this directory's conftest."""
 
 RPM = 100_000
-COUNTING = ("--rpm", str(RPM), "--time-scale", "0.1")
-"""An emulator whose per-minute allowance outlasts the test, so what is left counts calls."""
+COUNTING = ("--rpm", str(RPM), "--time-scale", "0.001")
+"""An emulator whose per-minute allowance outlasts the test, so what is left counts calls:
+its emulated minute lasts over sixteen real hours, so a window hardly ever turns mid-test."""
 
 
 def _calls_so_far(cli: Cli, base_url: str) -> int:
