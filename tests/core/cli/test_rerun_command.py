@@ -53,6 +53,7 @@ def test_after_an_outage_the_same_command_sends_what_failed_and_then_nothing(
         sent_back = _calls_so_far(cli, base_url)
         again = _run(cli, source, base_url, tmp_path, "--no-cache")
         sent_again = _calls_so_far(cli, base_url) - sent_back - 1
+    real_spend = cli.run("costs", "--json", "--store", str(tmp_path / "jobs.db"))
 
     assert (down["succeeded"], down["failed"]) == (0, 30)
     assert errors == {"connection_error"}
@@ -61,6 +62,7 @@ def test_after_an_outage_the_same_command_sends_what_failed_and_then_nothing(
     assert sent_back == 30
     assert (again["succeeded"], sent_again) == (30, 0)
     assert all(row["ok"] for row in cli.results(tmp_path / "out.jsonl").values())
+    assert json.loads(real_spend.stdout) == [], "the emulator that came back is known as one"
 
 
 def test_a_rerun_sends_only_the_requests_that_failed_and_keeps_the_answers(

@@ -169,7 +169,7 @@ class BatchLlmService:
         if job.status.terminal:
             return await self._outcome(job, resumed=True)
         self._check_endpoint(job)
-        return await self._drive(job, resumed=True)
+        return await self._drive(await self._learn_emulator(job), resumed=True)
 
     def _check_endpoint(self, job: Job) -> None:
         """Refuse to send a job's requests anywhere but the endpoint it was created for."""
@@ -177,6 +177,14 @@ class BatchLlmService:
         there = job.endpoint
         if there is not None and (there.provider, there.base_url) != (here.provider, here.base_url):
             raise EndpointMismatchError(job, here.shown)
+
+    async def _learn_emulator(self, job: Job) -> Job:
+        """Mark the job's endpoint emulated when an emulator answers there now (it was down
+        when the job was created); never the reverse, since a silent emulator proves nothing."""
+        here = self.endpoint(job.provider)
+        if job.endpoint is None or not here.emulated or job.endpoint.emulated:
+            return job
+        return await self._store.set_endpoint(await self._lease(job.id), here)
 
     async def rerun(self, job_id: str, *, retry_failed: bool = False) -> RunOutcome:
         """Resume the job, or, when it finished, send its retryable failures again (every

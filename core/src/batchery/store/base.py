@@ -193,6 +193,11 @@ class JobStore(Protocol):
         """Who claimed the job last (`host:pid:nonce`), or None if nobody has."""
         ...
 
+    async def set_endpoint(self, lease: Lease, endpoint: Endpoint) -> Job:
+        """Record what is now known of the job's endpoint (an emulator that was down when the
+        job was created answers as one later)."""
+        ...
+
     async def reopen(self, lease: Lease, *, permanent: bool) -> int:
         """Take a finished job back to `running` so its failed requests are sent again.
 

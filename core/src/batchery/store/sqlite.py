@@ -18,6 +18,7 @@ import msgspec
 from batchery.model import (
     BatchState,
     ChunkState,
+    Endpoint,
     Job,
     JobStatus,
     LlmRequest,
@@ -124,6 +125,14 @@ class SqliteJobStore:
     async def lease_owner(self, job_id: str) -> str | None:
         row = await self._db.one("SELECT owner FROM jobs WHERE id = ?", job_id)
         return None if row is None else row[0]
+
+    async def set_endpoint(self, lease: Lease, endpoint: Endpoint) -> Job:
+        async with self._db.write() as db:
+            await self._db.fenced(db, lease)
+            job = await self._job_in(db, lease.job_id)
+            job.endpoint = endpoint
+            await db.execute("UPDATE jobs SET body = ? WHERE id = ?", (encode(job), job.id))
+        return job
 
     async def reopen(self, lease: Lease, *, permanent: bool) -> int:
         async with self._db.write() as db:
