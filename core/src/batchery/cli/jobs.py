@@ -96,7 +96,7 @@ async def _with_store(loaded: LoadedSettings, use: Callable[[JobStore], Awaitabl
 
 @click.group("jobs")
 def jobs_group() -> None:
-    """List, inspect, cancel and export jobs in the job store."""
+    """List, inspect, resume, cancel and export jobs in the job store."""
 
 
 _store_option = click.option("--store", help="Job store path or URL.")
