@@ -130,7 +130,9 @@ async def test_a_batch_slower_than_its_history_is_reported_over_sla(
     harness: HarnessFactory,
 ) -> None:
     async with harness(time_scale=20.0) as h:
-        await h.service.store.history.record_turnaround("openai", "gpt-4o-mini", 10, 0.2)
+        await h.service.store.history.record_turnaround(
+            h.service.endpoint("openai"), "gpt-4o-mini", 10, 0.2
+        )
         outcome = await h.service.run(chats(20), mode=Mode.BATCH)
         events = await events_of(h.service, outcome.job.id)
 
@@ -144,7 +146,9 @@ async def test_a_batch_expected_sooner_than_realtime_is_waited_for_under_a_tight
     harness: HarnessFactory,
 ) -> None:
     async with harness() as h:
-        await h.service.store.history.record_turnaround("openai", "gpt-4o-mini", 30, 0.5)
+        await h.service.store.history.record_turnaround(
+            h.service.endpoint("openai"), "gpt-4o-mini", 30, 0.5
+        )
         outcome = await h.service.run(chats(30, "tight"), mode=Mode.BATCH, deadline_s=1.0)
         results = [r async for r in h.service.get_batch_results(outcome.job.id)]
         events = await events_of(h.service, outcome.job.id)

@@ -65,7 +65,8 @@ def nodes(tmp_path: Path) -> NodesFactory:
     """Open the emulator with `faults` and an app with `names`; each opening gets a new store.
 
     `store` reuses a given store file; `time_scale` slows the emulator's batches when a test
-    needs to act while one is in flight.
+    needs to act while one is in flight; `port` serves the emulator where an earlier opening
+    did, so the store's cache and history (kept per endpoint) apply again.
 
     `overrides` go to `build_application` (e.g. `{"verify.settings": VerifySettings(...)}`);
     other keyword arguments replace core settings.
@@ -79,11 +80,14 @@ def nodes(tmp_path: Path) -> NodesFactory:
         overrides: Mapping[str, object] | None = None,
         store: Path | None = None,
         time_scale: float = 2000.0,
+        port: int = 0,
         **settings: object,
     ) -> AsyncIterator[Nodes]:
         options = EmulatorOptions(time_scale=time_scale, faults=faults, seed=7)
         path = store or tmp_path / f"jobs-{next(stores)}.db"
-        async with OpenAIEmulator(options, api_key=API_KEY) as emulator:
+        emulator = OpenAIEmulator(options, api_key=API_KEY)
+        await emulator.start(port=port)
+        async with emulator:
             chosen = msgspec.structs.replace(FAST, store=str(path), **settings)
             app = await build_application(
                 chosen,

@@ -12,6 +12,8 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from batchery.endpoints import endpoint_of
+from batchery.model import Endpoint
 from batchery.modules import Application, Module, ModuleDefinition
 from batchery.nodes import discover_nodes
 from batchery.plugins import PluginEntry, discover_providers
@@ -19,7 +21,7 @@ from batchery.progress import ProgressBus
 from batchery.service import BatchLlmService, ServiceOptions
 from batchery.service.limiter import LimiterRegistry
 from batchery.settings import Settings
-from batchery.spi import ModelPrice, Provider
+from batchery.spi import ModelPrice, Provider, ProviderInfo
 from batchery.store import JobStore, open_store
 
 __all__ = ["BatcheryModule", "build_application", "provider_modules"]
@@ -37,6 +39,11 @@ async def _store_resource(options: Mapping[str, Any]) -> AsyncIterator[JobStore]
 
 def _service_options(options: Mapping[str, Any]) -> ServiceOptions:
     return ServiceOptions.from_settings(options["settings"])
+
+
+def _endpoints(options: Mapping[str, Any]) -> Mapping[str, Endpoint]:
+    endpoints: Mapping[str, Endpoint] = options.get("endpoints", {})
+    return endpoints
 
 
 def _price_overrides(options: Mapping[str, Any]) -> Mapping[str, Mapping[str, ModelPrice]]:
@@ -65,6 +72,7 @@ class BatcheryModule(Module):
             options=providers.Callable(_service_options, options),
             limiters=providers.Singleton(LimiterRegistry),
             prices=providers.Callable(_price_overrides, options),
+            endpoints=providers.Callable(_endpoints, options),
         )
 
 
@@ -100,6 +108,7 @@ async def build_application(
     modules = provider_modules()
     chosen = modules if only is None else {n: m for n, m in modules.items() if n in only}
     definitions: list[ModuleDefinition] = []
+    endpoints: dict[str, Endpoint] = {}
     for name, module in chosen.items():
         options: dict[str, object] = {
             **_shared_provider_options(settings),
@@ -107,6 +116,9 @@ async def build_application(
             **settings.providers.get(name, {}),
         }
         options.update((provider_options or {}).get(name, {}))
+        info = getattr(module, "INFO", None)
+        if isinstance(info, ProviderInfo):
+            endpoints[name] = await endpoint_of(info, options)
         definitions.append(module.for_root(**options))
     found_nodes = {e.name: e for e in discover_nodes()} if nodes else {}
     for name in nodes:
@@ -116,5 +128,7 @@ async def build_application(
             raise LookupError(f"node {name!r} cannot be loaded: {reason}")
         definitions.append(entry.module.for_root(**(node_options or {}).get(name, {})))
     return await Application.create(
-        BatcheryModule.for_root(settings=settings), extra=definitions, overrides=overrides or {}
+        BatcheryModule.for_root(settings=settings, endpoints=endpoints),
+        extra=definitions,
+        overrides=overrides or {},
     )

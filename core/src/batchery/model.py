@@ -15,6 +15,7 @@ __all__ = [
     "BatchState",
     "BatchStatus",
     "ChunkState",
+    "Endpoint",
     "ErrorInfo",
     "Job",
     "JobStatus",
@@ -195,6 +196,9 @@ class ChunkState(enum.StrEnum):
 
 
 class JobStatus(enum.StrEnum):
+    """A job's state. Only `JobStore.reopen` takes a finished job back to `running`, when a
+    re-run sends its failed requests again."""
+
     PENDING = "pending"
     RUNNING = "running"
     CANCELLING = "cancelling"
@@ -224,6 +228,31 @@ _JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 
+class Endpoint(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Where work ran: what answers, history and spend are kept apart by.
+
+    `base_url` is normalised (see `batchery.endpoints`); None means the provider's own public
+    host. `emulated` marks a Batchery emulator, whose answers and timings never stand in for a
+    real endpoint's. No key is kept here.
+    """
+
+    provider: str
+    base_url: str | None = None
+    emulated: bool = False
+
+    @property
+    def key(self) -> str:
+        """One string that tells endpoints apart, for cache keys and history lookups."""
+        kind = "emulated" if self.emulated else "real"
+        return f"{self.provider}|{self.base_url or 'default'}|{kind}"
+
+    @property
+    def shown(self) -> str:
+        """How a person reads it: the URL, or the provider's default host, and `(emulator)`."""
+        where = self.base_url or f"{self.provider} default"
+        return f"{where} (emulator)" if self.emulated else where
+
+
 class Job(msgspec.Struct, kw_only=True):
     """A workload run on one provider and model; its id is the run id users see."""
 
@@ -240,3 +269,7 @@ class Job(msgspec.Struct, kw_only=True):
     error: str | None = None
     deadline_at: float | None = None
     tenant: str | None = None
+    endpoint: Endpoint | None = None
+    """None only for jobs stored before endpoints were recorded."""
+    input_name: str | None = None
+    """The input file's name, when the job came from one, for `jobs list`."""

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from .processes import EmulatorFactory, running_emulator
+from .shell import Cli
 
 BATCHERY = str(Path(sys.executable).with_name("batchery"))
 """The installed entry point a user runs, not `python -m`."""
@@ -98,3 +99,9 @@ def emulator() -> Iterator[Emulator]:
 def emulated() -> EmulatorFactory:
     """Start `batchery emulate NAME OPTIONS...` as a context; it gives the base URL."""
     return running_emulator
+
+
+@pytest.fixture
+def cli() -> Cli:
+    """Commands as a user runs them, with emulators beside them (see `shell.Cli`)."""
+    return Cli()

@@ -130,7 +130,7 @@ def test_an_unreachable_base_url_fails_and_keeps_the_run_for_later(tmp_path: Pat
     assert "run the same command again" in done.stderr
     assert secret not in done.stderr + done.stdout
     listed = _batchery("jobs", "list", "--store", str(tmp_path / "db"))
-    assert "running" in listed.stdout
+    assert "interrupted" in listed.stdout
 
 
 @pytest.mark.parametrize("command", [["providers"], ["jobs", "list"], ["config"]])

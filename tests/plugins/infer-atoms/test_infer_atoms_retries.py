@@ -107,7 +107,8 @@ async def test_retries_bypass_the_result_cache(nodes: NodesFactory, tmp_path: Pa
     async with nodes(faults="truncated_json=0.5", store=store) as n:
         first = (await n.run("infer-atoms", {"items": items}))["infer_atoms_report"]
         answered = sum(r.ok for r in await n.results(first["jobs"][0]))
-    async with nodes(faults="truncated_json=0.5", store=store) as n:
+        port = int(n.emulator.base_url.rsplit(":", 1)[1].split("/")[0])
+    async with nodes(faults="truncated_json=0.5", store=store, port=port) as n:
         again = (await n.run("infer-atoms", {"items": items}))["infer_atoms_report"]
         retry_results = await n.results(again["jobs"][1])
     chosen = {e.run_id: e for e in n.events if isinstance(e, ModeChosen)}

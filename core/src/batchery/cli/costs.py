@@ -10,6 +10,7 @@ from rich.table import Table
 
 from batchery.cli._common import parse_duration, settings_from, table_console
 from batchery.cli._loop import run_async
+from batchery.model import Endpoint
 from batchery.store import CostRow, open_store
 
 __all__ = ["cache_group", "costs_command"]
@@ -17,11 +18,11 @@ __all__ = ["cache_group", "costs_command"]
 _store_option = click.option("--store", help="Job store path or URL.")
 
 
-async def _report(url: str, since: float | None) -> list[CostRow]:
+async def _report(url: str, since: float | None, emulated: bool) -> list[CostRow]:
     store = open_store(url)
     await store.open()
     try:
-        return await store.history.cost_report(since=since)
+        return await store.history.cost_report(since=since, emulated=emulated)
     finally:
         await store.close()
 
@@ -29,12 +30,20 @@ async def _report(url: str, since: float | None) -> list[CostRow]:
 @click.command("costs")
 @click.option("--since", help="Only the last DURATION, e.g. 24h or 30d.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows for programs.")
+@click.option(
+    "--include-emulated", is_flag=True, help="Also show what emulator runs would have cost."
+)
 @_store_option
-def costs_command(since: str | None, as_json: bool, store: str | None) -> None:
-    """Spend by provider, model, mode and day, with what realtime would have cost."""
+def costs_command(
+    since: str | None, as_json: bool, include_emulated: bool, store: str | None
+) -> None:
+    """Spend by day, endpoint, model and mode, with what realtime would have cost.
+
+    Only real endpoints count unless --include-emulated: an emulator's spend is never money.
+    """
     loaded = settings_from(None, {"store": store})
     start = time.time() - parse_duration(since) if since else None
-    rows = run_async(_report(loaded.settings.store_url(), start))
+    rows = run_async(_report(loaded.settings.store_url(), start, include_emulated))
     if as_json:
         click.echo(
             msgspec.json.format(
@@ -46,12 +55,22 @@ def costs_command(since: str | None, as_json: bool, store: str | None) -> None:
         )
         return
     table = Table(
-        "day", "provider", "model", "mode", "requests", "cached", "cost $", "realtime $", "saved $"
+        "day",
+        "provider",
+        "endpoint",
+        "model",
+        "mode",
+        "requests",
+        "cached",
+        "cost $",
+        "realtime $",
+        "saved $",
     )
     for r in rows:
         table.add_row(
             r.day,
             r.provider,
+            _endpoint(r),
             r.model or "",
             r.mode or "",
             str(r.requests),
@@ -68,6 +87,7 @@ def costs_command(since: str | None, as_json: bool, store: str | None) -> None:
         "",
         "",
         "",
+        "",
         str(sum(r.requests for r in rows)),
         str(sum(r.cached for r in rows)),
         f"{cost:.4f}",
@@ -75,6 +95,12 @@ def costs_command(since: str | None, as_json: bool, store: str | None) -> None:
         f"{realtime - cost:.4f}",
     )
     table_console().print(table)
+
+
+def _endpoint(row: CostRow) -> str:
+    if not row.recorded:
+        return "(not recorded)"
+    return Endpoint(provider=row.provider, base_url=row.base_url, emulated=row.emulated).shown
 
 
 @click.group("cache")

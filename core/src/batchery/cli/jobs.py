@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -12,13 +13,17 @@ import click
 import msgspec
 from rich.table import Table
 
-from batchery.cli._common import open_app, settings_from, table_console
+from batchery.cli._common import AppContext, open_app, settings_from, table_console
 from batchery.cli._exit import ExitCode
 from batchery.cli._loop import run_async
 from batchery.cli._results import FORMATS, STDOUT, check_out, write_results
+from batchery.cli.run import Summary, summary_of
 from batchery.model import Job, JobStatus
+from batchery.service import EndpointMismatchError
+from batchery.service.liveness import INTERRUPTED, job_state
 from batchery.settings import LoadedSettings
-from batchery.store import JobStore, StoreBusyError, open_store
+from batchery.spi import ProviderError
+from batchery.store import JobCounts, JobStore, open_store
 
 __all__ = ["jobs_group"]
 
@@ -27,6 +32,58 @@ _T = TypeVar("_T")
 
 def _when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts).isoformat(sep=" ", timespec="seconds")
+
+
+def _age(ts: float) -> str:
+    seconds = max(0, int(time.time() - ts))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+class JobLine(msgspec.Struct, kw_only=True):
+    """One job as `jobs list` and `jobs show` describe it, with how to resume it if it stopped."""
+
+    job: Job
+    state: str
+    counts: JobCounts
+    resume: str | None = None
+
+
+async def _job_line(store: JobStore, job: Job, store_option: str | None) -> JobLine:
+    state = job_state(job, await store.holder(job.id))
+    resume = None
+    if state == INTERRUPTED:
+        where = f" --store {store_option}" if store_option else ""
+        resume = f"batchery jobs resume {job.id}{where}"
+    return JobLine(job=job, state=state, counts=await store.counts(job.id), resume=resume)
+
+
+async def _job_or_exit(store: JobStore, job_id: str, loaded: LoadedSettings) -> Job:
+    job = await store.get_job(job_id)
+    if job is None:
+        raise click.UsageError(f"no job {job_id!r} in {loaded.settings.store_url()}")
+    return job
+
+
+@asynccontextmanager
+async def _at_endpoint(
+    loaded: LoadedSettings, job: Job, base_url: str | None = None
+) -> AsyncIterator[AppContext]:
+    """The application reaching the endpoint the job was created for (or `base_url`, when
+    given), keys from the usual variables; a job stored without its endpoint goes to the
+    provider's configured one."""
+    recorded = job.endpoint
+    url = base_url or (recorded.base_url if recorded is not None else None)
+    async with open_app(loaded, job.provider, base_url=url) as ctx:
+        here = ctx.service.endpoint(job.provider)
+        if base_url is None and recorded is not None and recorded.base_url != here.base_url:
+            raise click.UsageError(
+                f"job {job.id} ran at {recorded.shown}, but {job.provider} is configured"
+                f" for {here.shown} here; unset the provider's base URL setting to reach it"
+            )
+        yield ctx
 
 
 async def _with_store(loaded: LoadedSettings, use: Callable[[JobStore], Awaitable[_T]]) -> _T:
@@ -42,7 +99,7 @@ async def _with_store(loaded: LoadedSettings, use: Callable[[JobStore], Awaitabl
 
 @click.group("jobs")
 def jobs_group() -> None:
-    """List, inspect, cancel and export jobs in the job store."""
+    """List, inspect, resume, cancel and export jobs in the job store."""
 
 
 _store_option = click.option("--store", help="Job store path or URL.")
@@ -52,21 +109,38 @@ _store_option = click.option("--store", help="Job store path or URL.")
 @_store_option
 @click.option("--limit", default=50, show_default=True)
 def list_jobs(store: str | None, limit: int) -> None:
-    """The newest jobs first."""
+    """The newest jobs first: input, endpoint, mode, state, counts, cost and age.
+
+    An unfinished job whose driver is gone reads `interrupted`, with the command that
+    resumes it.
+    """
     loaded = settings_from(None, {"store": store})
-    jobs = run_async(_with_store(loaded, lambda s: s.list_jobs(limit=limit)))
-    table = Table("id", "status", "mode", "provider", "model", "total", "created")
-    for job in jobs:
+
+    async def read(s: JobStore) -> list[JobLine]:
+        return [await _job_line(s, job, store) for job in await s.list_jobs(limit=limit)]
+
+    lines = run_async(_with_store(loaded, read))
+    table = Table(
+        "id", "input", "endpoint", "mode", "state", "ok", "failed", "pending", "cost $", "age"
+    )
+    for line in lines:
+        job, counts = line.job, line.counts
         table.add_row(
             job.id,
-            job.status,
+            job.input_name or "",
+            job.endpoint.shown if job.endpoint is not None else f"{job.provider} (not recorded)",
             job.mode,
-            job.provider,
-            job.model or "",
-            str(job.total),
-            _when(job.created_at),
+            line.state,
+            str(counts.succeeded),
+            str(counts.failed),
+            str(counts.total - counts.finished),
+            f"{counts.cost_usd:.4f}",
+            _age(job.created_at),
         )
     table_console().print(table)
+    for line in lines:
+        if line.resume is not None:
+            click.echo(f"{line.job.id} is interrupted; resume it with: {line.resume}")
 
 
 @jobs_group.command("show")
@@ -77,12 +151,12 @@ def show_job(job_id: str, store: str | None) -> None:
     loaded = settings_from(None, {"store": store})
 
     async def read(s: JobStore) -> dict[str, object]:
-        job = await s.get_job(job_id)
-        if job is None:
-            raise click.UsageError(f"no job {job_id!r} in {loaded.settings.store_url()}")
+        line = await _job_line(s, await _job_or_exit(s, job_id, loaded), store)
         return {
-            "job": job,
-            "counts": await s.counts(job_id),
+            "job": line.job,
+            "state": line.state,
+            "resume": line.resume,
+            "counts": line.counts,
             "chunks": await s.chunks(job_id),
             "quarantined": await s.quarantined(job_id),
         }
@@ -120,7 +194,7 @@ def job_results(job_id: str, out: Path, fmt: str, store: str | None) -> None:
 @jobs_group.command("cancel")
 @click.argument("job_id")
 @_store_option
-@click.option("--base-url", help="Provider base URL, if not the default.")
+@click.option("--base-url", help="Provider base URL (default: the one the job ran at).")
 def cancel_job(job_id: str, store: str | None, base_url: str | None) -> None:
     """Stop the job: finished results are still collected, the rest end cancelled.
 
@@ -131,9 +205,7 @@ def cancel_job(job_id: str, store: str | None, base_url: str | None) -> None:
     loaded = settings_from(None, {"store": store})
 
     async def request(s: JobStore) -> Job | str:
-        job = await s.get_job(job_id)
-        if job is None:
-            raise click.UsageError(f"no job {job_id!r} in {loaded.settings.store_url()}")
+        job = await _job_or_exit(s, job_id, loaded)
         holder = await s.holder(job_id)
         if job.status.terminal or holder is None or holder.expires_at <= time.time():
             return job
@@ -146,14 +218,52 @@ def cancel_job(job_id: str, store: str | None, base_url: str | None) -> None:
             return found
         if found.status.terminal:
             return found.status
-        async with open_app(loaded, found.provider, base_url=base_url) as ctx:
+        async with _at_endpoint(loaded, found, base_url) as ctx:
             cancelled = await ctx.service.cancel_batch(job_id)
         if cancelled.status.terminal or cancelled.status is JobStatus.CANCELLING:
             return cancelled.status
         return "cancel requested; the process that drives it stops it at its next step"
 
+    click.echo(f"{job_id}: {run_async(cancel())}")
+
+
+@jobs_group.command("resume")
+@click.argument("job_id")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the job's results here, one JSON line per custom_id.",
+)
+@click.option(
+    "--retry-failed", is_flag=True, help="Also send again requests that failed permanently."
+)
+@_store_option
+def resume_job(job_id: str, out: Path | None, retry_failed: bool, store: str | None) -> None:
+    """Finish a job from the store alone, at the endpoint it was created for.
+
+    An interrupted job goes on where it stopped; a finished one sends again the requests that
+    ended with a retryable error, as running the same `batchery run` command would.
+    """
+    loaded = settings_from(None, {"store": store})
+
+    async def resume() -> Summary:
+        job = await _with_store(loaded, lambda s: _job_or_exit(s, job_id, loaded))
+        async with _at_endpoint(loaded, job) as ctx:
+            outcome = await ctx.service.rerun(job_id, retry_failed=retry_failed)
+            if out is not None:
+                results = ctx.service.get_batch_results(job_id)
+                await write_results(results, outcome.job, out)
+            return summary_of(outcome)
+
     try:
-        click.echo(f"{job_id}: {run_async(cancel())}")
-    except StoreBusyError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise click.exceptions.Exit(ExitCode.ENVIRONMENT) from None
+        summary = run_async(resume())
+    except ProviderError as exc:
+        click.echo(f"error: {exc.message} ({exc.code}); the job is kept as it was", err=True)
+        raise click.exceptions.Exit(ExitCode.PROVIDER_UNAVAILABLE) from None
+    except EndpointMismatchError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(msgspec.json.format(msgspec.json.encode(summary), indent=2))
+    if summary.status == JobStatus.CANCELLED:
+        raise click.exceptions.Exit(ExitCode.CANCELLED)
+    if summary.failed:
+        raise click.exceptions.Exit(ExitCode.SOME_FAILED)

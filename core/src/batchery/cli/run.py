@@ -223,6 +223,14 @@ def _validated(
 )
 @click.option("--dry-run", is_flag=True, help="Validate, plan and estimate; call no provider.")
 @click.option("--no-cache", is_flag=True, help="Ask the provider even for answers in the cache.")
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="On a finished run, send again every failed request, not only the retryable ones.",
+)
+@click.option(
+    "--new-run", is_flag=True, help="Start a fresh run instead of picking up the last one."
+)
 @click.option("--base-url", help="Provider base URL (default: the provider's own variable).")
 @click.option("--emulate", is_flag=True, help="Run against an in-process emulator.")
 @click.option("--store", help="Job store path or URL (default: BATCHERY_STORE or user data).")
@@ -245,6 +253,8 @@ def run_command(
     summary: Path | None,
     dry_run: bool,
     no_cache: bool,
+    retry_failed: bool,
+    new_run: bool,
     base_url: str | None,
     emulate: bool,
     store: str | None,
@@ -253,7 +263,9 @@ def run_command(
 ) -> None:
     """Run every request of INPUT.jsonl (OpenAI batch lines or Batchery's neutral lines).
 
-    Running the same command again resumes an interrupted run instead of submitting twice.
+    Running the same command again resumes an interrupted run instead of submitting twice;
+    on a finished run it sends again exactly the requests that ended with a retryable error
+    (--retry-failed: every failed one). Answers already stored are never sent again.
     """
     loaded = settings_from(config_file, {"store": store, "strict": strict})
     name = provider or loaded.settings.default_provider
@@ -286,7 +298,8 @@ def run_command(
     async def main() -> tuple[Summary, Tally]:
         async with open_app(loaded, name, emulate=emulate, base_url=base_url) as ctx:
             _validated(ctx.service, parsed, input_path, name, model)
-            resume_key = None if emulate else (ctx.base_url or "default")
+            endpoint = ctx.service.endpoint(name)
+            resume_key = None if emulate else (endpoint.base_url or "default")
             fingerprint = (
                 None
                 if resume_key is None
@@ -308,6 +321,9 @@ def run_command(
                             fingerprint=fingerprint,
                             deadline_s=deadline_s,
                             use_cache=use_cache,
+                            retry_failed=retry_failed,
+                            new_run=new_run,
+                            input_name=input_path.name,
                         ),
                     )
                 finally:

@@ -8,6 +8,8 @@ from typing import ClassVar, Self
 
 from aiohttp import web
 
+from batchery.endpoints import EMULATOR_HEADER
+
 __all__ = ["EmulatorServer"]
 
 
@@ -47,8 +49,10 @@ class EmulatorServer(abc.ABC):
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         if self._runner is not None:
             raise RuntimeError("the emulator is already started")
+        app = self.build_app()
+        app.on_response_prepare.append(_mark_emulated)
         runner = web.AppRunner(
-            self.build_app(),
+            app,
             access_log=None,
             handle_signals=False,
             shutdown_timeout=self.shutdown_timeout,
@@ -82,3 +86,7 @@ class EmulatorServer(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+async def _mark_emulated(_: web.Request, response: web.StreamResponse) -> None:
+    response.headers[EMULATOR_HEADER] = "1"

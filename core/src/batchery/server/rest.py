@@ -21,7 +21,7 @@ from batchery.server.owners import RunOwners
 from batchery.server.snapshots import Snapshots
 from batchery.server.tickets import Tickets
 from batchery.server.wire import ResultsPage, RunList, RunSnapshot, Ticket, TicketRequest
-from batchery.service import BatchLlmService, UnknownProviderError
+from batchery.service import BatchLlmService, EndpointMismatchError, UnknownProviderError
 
 __all__ = ["RunsController"]
 
@@ -106,6 +106,8 @@ class RunsController(Controller):
             raise ClientException(
                 "this server does not load the run's provider", status_code=HTTP_409_CONFLICT
             ) from None
+        except EndpointMismatchError as exc:
+            raise ClientException(str(exc), status_code=HTTP_409_CONFLICT) from None
         return await snapshots.of(job)
 
     @post("/ws-tickets", status_code=HTTP_201_CREATED, summary="A single-use WebSocket ticket")

@@ -19,6 +19,7 @@ from batchery.events import (
 )
 from batchery.model import (
     ChunkState,
+    Endpoint,
     ErrorInfo,
     Job,
     JobStatus,
@@ -38,7 +39,12 @@ from batchery.service.options import ServiceOptions
 from batchery.service.planning import RunPlan, Sizing, plan_run, validate_items
 from batchery.service.policy import PRIOR_LATENCY_S, batch_turnaround, realtime_seconds
 from batchery.service.realtime_runner import RealtimeRunner
-from batchery.service.reports import JobReport, RunOutcome, UnknownProviderError
+from batchery.service.reports import (
+    EndpointMismatchError,
+    JobReport,
+    RunOutcome,
+    UnknownProviderError,
+)
 from batchery.service.result_cache import cached_answers, remember_answers
 from batchery.service.validation import Finding
 from batchery.spi import ModelPrice, Provider
@@ -61,8 +67,12 @@ class BatchLlmService:
         options: ServiceOptions | None = None,
         limiters: LimiterRegistry | None = None,
         prices: Mapping[str, Mapping[str, ModelPrice]] | None = None,
+        endpoints: Mapping[str, Endpoint] | None = None,
     ) -> None:
+        """`endpoints` says where each provider is reached (see `batchery.endpoints`); one not
+        named is taken as the provider's public host."""
         self._providers = providers
+        self._endpoints = endpoints or {}
         self._store = store
         self._bus = bus
         self._options = options or ServiceOptions()
@@ -92,6 +102,11 @@ class BatchLlmService:
             return self._providers[name]
         except KeyError:
             raise UnknownProviderError(name, self._providers) from None
+
+    def endpoint(self, provider: str | None = None) -> Endpoint:
+        """Where `provider` is reached: what its answers, history and spend are kept under."""
+        name = self.provider(provider).info.name
+        return self._endpoints.get(name) or Endpoint(provider=name)
 
     def cost_book(self, provider: str) -> CostBook:
         return CostBook(self.provider(provider).info, self._prices.get(provider))
@@ -123,8 +138,9 @@ class BatchLlmService:
         checked = validate_items(requests, chosen, model, self._options, book)
         cached = None
         if use_cache:
+            endpoint = self.endpoint(chosen.info.name)
             cached = await cached_answers(
-                self._store, chosen, checked.runnable(), model, self._options
+                self._store, chosen, endpoint, checked.runnable(), model, self._options
             )
         return plan_run(
             checked,
@@ -150,22 +166,28 @@ class BatchLlmService:
         use_cache: bool = True,
         run_id: str | None = None,
         reask_invalid_json: bool = True,
+        retry_failed: bool = False,
+        new_run: bool = False,
+        input_name: str | None = None,
     ) -> RunOutcome:
         """Run a workload to the end and return its outcome; results stay in the store.
 
-        With a `fingerprint`, a job made from the same input is resumed (or, when finished,
-        returned) instead of starting again, so a crashed run repeated by the caller never
-        submits twice; one job is made per fingerprint even when two processes start it at
-        once. When another live process drives that job, `JobHeldError` says who: `attach`
-        follows it. `deadline_s` is how long the caller can wait, from now. `run_id` names the
-        job, so a caller (a graph node, say) can tie its jobs' events to itself. An answer that
-        is not its schema's JSON is asked again once; `reask_invalid_json=False` ends it as
-        `invalid_json` at once, for a caller that asks again in its own words.
+        With a `fingerprint`, a job made from the same input is picked up instead of starting
+        again, so a run repeated by the caller never submits anything twice: an unfinished job
+        resumes, and a finished one sends again exactly the requests that ended with a
+        retryable error (every failed one with `retry_failed`); stored answers are kept.
+        `new_run` starts a fresh job all the same. One job is made per fingerprint even when
+        two processes start it at once; when another live process drives that job,
+        `JobHeldError` says who, and `attach` follows it. `deadline_s` is how long the caller
+        can wait, from now. `run_id` names the job, so a caller (a graph node, say) can tie its
+        jobs' events to itself; `input_name` is the file the requests came from, if any. An
+        answer that is not its schema's JSON is asked again once; `reask_invalid_json=False`
+        ends it as `invalid_json` at once, for a caller that asks again in its own words.
         """
-        if fingerprint is not None:
+        if fingerprint is not None and not new_run:
             existing = await self._store.find_job(fingerprint)
             if existing is not None:
-                return await self.resume(existing.id)
+                return await self.rerun(existing.id, retry_failed=retry_failed)
         plan = await self.plan(
             requests,
             provider=provider,
@@ -174,7 +196,9 @@ class BatchLlmService:
             deadline_s=deadline_s,
             use_cache=use_cache,
         )
-        job, created = await self._create(plan, fingerprint, deadline_s, run_id)
+        job, created = await self._create(
+            plan, fingerprint, deadline_s, run_id, input_name, replace=new_run
+        )
         if not reask_invalid_json:
             self._caller_reasks.add(job.id)
         try:
@@ -189,7 +213,36 @@ class BatchLlmService:
         job = await self._job(job_id)
         if job.status.terminal:
             return await self._outcome(job, resumed=True)
-        return await self._drive(job, resumed=True)
+        self._check_endpoint(job)
+        return await self._drive(await self._learn_emulator(job), resumed=True)
+
+    def _check_endpoint(self, job: Job) -> None:
+        """Refuse to send a job's requests anywhere but the endpoint it was created for."""
+        here = self.endpoint(job.provider)
+        there = job.endpoint
+        if there is not None and (there.provider, there.base_url) != (here.provider, here.base_url):
+            raise EndpointMismatchError(job, here.shown)
+
+    async def _learn_emulator(self, job: Job) -> Job:
+        """Mark the job's endpoint emulated when an emulator answers there now (it was down
+        when the job was created); never the reverse, since a silent emulator proves nothing."""
+        here = self.endpoint(job.provider)
+        if job.endpoint is None or not here.emulated or job.endpoint.emulated:
+            return job
+        async with self._leases.held(job.id) as keeper:
+            return await self._store.set_endpoint(keeper.lease, here)
+
+    async def rerun(self, job_id: str, *, retry_failed: bool = False) -> RunOutcome:
+        """Resume the job, or, when it finished, send its retryable failures again (every
+        failure with `retry_failed`); a cancelled job stays as it is."""
+        job = await self._job(job_id)
+        if job.status in (JobStatus.COMPLETED, JobStatus.FAILED):
+            self._check_endpoint(job)
+            async with self._leases.held(job.id) as keeper:
+                reopened = await self._store.reopen(keeper.lease, permanent=retry_failed)
+            if reopened:
+                job = await self._job(job_id)
+        return await self.resume(job.id)
 
     async def attach(
         self, job_id: str, *, on_event: Callable[[RunEvent], object] | None = None
@@ -263,6 +316,7 @@ class BatchLlmService:
         job = await self._job(job_id)
         if job.status.terminal:
             return job
+        self._check_endpoint(job)
         try:
             async with self._leases.held(job.id) as keeper:
                 return await self._cancel_held(keeper, job)
@@ -283,7 +337,7 @@ class BatchLlmService:
     async def _sizing(self, provider: Provider, model: str | None) -> Sizing:
         model = model or next(iter(provider.info.default_models.values()), None)
         limiter = self._limiters.limiter(provider, model)
-        observed = await self._store.history.turnarounds(provider.info.name, model)
+        observed = await self._store.history.turnarounds(self.endpoint(provider.info.name), model)
         return Sizing(
             turnarounds=observed,
             latency_s=limiter.latency_s,
@@ -296,6 +350,9 @@ class BatchLlmService:
         fingerprint: str | None,
         deadline_s: float | None,
         run_id: str | None = None,
+        input_name: str | None = None,
+        *,
+        replace: bool = False,
     ) -> tuple[Job, bool]:
         """The job for the plan and whether it was made now; with a fingerprint that another
         process got to first, that process's job (and nothing stored)."""
@@ -326,11 +383,14 @@ class BatchLlmService:
             fingerprint=fingerprint,
             reason=plan.decision.reason,
             deadline_at=None if deadline_s is None else now + deadline_s,
+            endpoint=self.endpoint(plan.provider),
+            input_name=input_name,
         )
         stored = await self._store.create_job(
             job,
             [PlannedRequest(r, c) for r, c in zip(plan.requests, plan.chunk_of, strict=True)],
             chunks,
+            replace=replace,
         )
         if stored.id != job.id:
             return stored, False
@@ -389,7 +449,11 @@ class BatchLlmService:
 
     async def _drive_with(self, keeper: LeaseKeeper, job: Job, *, resumed: bool) -> RunOutcome:
         lease = keeper.lease
-        observed = await self._store.history.turnarounds(job.provider, job.model)
+        observed = (
+            []
+            if job.endpoint is None
+            else await self._store.history.turnarounds(job.endpoint, job.model)
+        )
         chunks = await self._store.chunks(job.id)
         largest = max((c.request_count for c in chunks), default=job.total)
         runner = self._batch_runner(job, keeper, turnaround_s=batch_turnaround(observed, largest))

@@ -8,7 +8,9 @@ provider for a batch carrying the key and adopts it.
 Whatever a batch produced is kept, at every terminal state. Requests it did not finish, or
 finished with a retryable error, stay pending so the service can finish them in realtime;
 only permanent errors (and everything, when fallback is off or the job was cancelled) are
-stored as error results here.
+stored as error results here. A batch create the provider refuses outright (a 4xx: a bad
+request, an unknown model, an unsupported kind) ends its requests with that error at once:
+the same requests sent one by one would only be refused again.
 
 The lease is checked before every provider call that creates or spends (a submit uploads and
 creates; a cancel), so a process that lost it calls nothing more. Once a cancel is asked for,
@@ -177,6 +179,7 @@ class BatchRunner:
                     chunk,
                     "batch_cancelled",
                     "the job was cancelled before this request was sent",
+                    retryable=False,
                 )
 
     async def _past_deadline(self, lease: Lease, job: Job) -> bool:
@@ -244,7 +247,7 @@ class BatchRunner:
             state = await self._provider.submit_batch(requests, tag=chunk.submit_key, resume=resume)
         except ProviderError as exc:
             if not exc.retryable:
-                await self._fail_chunk(lease, job, chunk, exc.code, exc.message)
+                await self._refuse_chunk(lease, job, chunk, exc)
                 return
             _log.warning(
                 "batch create outcome unknown", job=job.id, chunk=chunk.index, code=exc.code
@@ -322,9 +325,9 @@ class BatchRunner:
         self.progress.saw(chunk.id, state)
         if state.status.terminal:
             await self._collect(lease, job, chunk, state)
-            if state.status is BatchStatus.COMPLETED:
+            if state.status is BatchStatus.COMPLETED and job.endpoint is not None:
                 await self._store.history.record_turnaround(
-                    job.provider, chunk.model, chunk.request_count, age
+                    job.endpoint, chunk.model, chunk.request_count, age
                 )
         elif self._sla_s is not None and age > self._sla_s and chunk.id not in self._over_sla:
             self._over_sla.add(chunk.id)
@@ -386,7 +389,8 @@ class BatchRunner:
             code, message = _UNFINISHED[state.status]
             if state.status is BatchStatus.FAILED and state.error:
                 message = f"{message}: {state.error}"
-            await self._fail_missing(lease, job, chunk, code, message)
+            error = ErrorInfo(code=code, message=message, retryable=True)
+            await self._fail_missing(lease, job, chunk, error)
         await self._store.update_chunk(lease, chunk.id, state=ChunkState.COLLECTED, batch=state)
         self.progress.done(chunk.id)
 
@@ -423,20 +427,39 @@ class BatchRunner:
             )
 
     async def _fail_chunk(
-        self, lease: Lease, job: Job, chunk: ChunkRecord, code: str, message: str
+        self,
+        lease: Lease,
+        job: Job,
+        chunk: ChunkRecord,
+        code: str,
+        message: str,
+        *,
+        retryable: bool = True,
     ) -> None:
         _log.error("chunk failed", job=job.id, chunk=chunk.index, code=code)
         if await self._finish_here(job):
-            await self._fail_missing(lease, job, chunk, code, message)
+            error = ErrorInfo(code=code, message=message, retryable=retryable)
+            await self._fail_missing(lease, job, chunk, error)
         await self._store.update_chunk(
             lease, chunk.id, state=ChunkState.FAILED, error=f"{code}: {message}"
         )
 
-    async def _fail_missing(
-        self, lease: Lease, job: Job, chunk: ChunkRecord, code: str, message: str
+    async def _refuse_chunk(
+        self, lease: Lease, job: Job, chunk: ChunkRecord, exc: ProviderError
     ) -> None:
+        _log.error("batch create refused", job=job.id, chunk=chunk.index, code=exc.code)
+        error = ErrorInfo(code=exc.code, message=exc.message, status=exc.status)
+        await self._fail_missing(lease, job, chunk, error)
+        await self._store.update_chunk(
+            lease, chunk.id, state=ChunkState.FAILED, error=f"{exc.code}: {exc.message}"
+        )
+
+    async def _fail_missing(
+        self, lease: Lease, job: Job, chunk: ChunkRecord, error: ErrorInfo
+    ) -> None:
+        """End the chunk's unanswered requests with `error`; retryable ones are sent again
+        when the same run is repeated."""
         missing = await self._store.missing_in_chunk(chunk.id)
-        error = ErrorInfo(code=code, message=message)
         await self._store.save_results(
             lease,
             [

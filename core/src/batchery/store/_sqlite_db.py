@@ -111,6 +111,16 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_per_fingerprint ON jobs (fingerprint);
     """,
+    # Answers and history belong to the endpoint they came from. Cached answers stored before
+    # had no endpoint in their key and could never be served again, so they go.
+    """
+    DELETE FROM result_cache;
+    ALTER TABLE result_cache ADD COLUMN endpoint TEXT;
+    ALTER TABLE result_cache ADD COLUMN base_url TEXT;
+    ALTER TABLE result_cache ADD COLUMN emulated INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE turnarounds ADD COLUMN endpoint TEXT;
+    CREATE INDEX IF NOT EXISTS turnarounds_endpoint ON turnarounds (endpoint, model, finished_at);
+    """,
 )
 
 _T = TypeVar("_T")

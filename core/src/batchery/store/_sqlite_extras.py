@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-from batchery.model import LlmResult
+from batchery.model import Endpoint, LlmResult
 from batchery.store._sqlite_db import SqliteDb, decode, encode
 from batchery.store.base import CostRow
 
@@ -29,12 +29,16 @@ class SqliteResultCache:
                 found.update({row[0]: decode(row[1], LlmResult) async for row in cur})
         return found
 
-    async def put_many(self, entries: Iterable[tuple[str, LlmResult]]) -> None:
+    async def put_many(
+        self, entries: Iterable[tuple[str, LlmResult]], *, endpoint: Endpoint
+    ) -> None:
         now = time.time()
+        where = (endpoint.key, endpoint.base_url, int(endpoint.emulated))
         async with self._db.write() as db:
             await db.executemany(
-                "INSERT OR REPLACE INTO result_cache (key, body, created_at) VALUES (?,?,?)",
-                [(key, encode(result), now) for key, result in entries],
+                "INSERT OR REPLACE INTO result_cache"
+                " (key, body, created_at, endpoint, base_url, emulated) VALUES (?,?,?,?,?,?)",
+                [(key, encode(result), now, *where) for key, result in entries],
             )
 
     async def prune(self, older_than: float) -> int:
@@ -50,33 +54,39 @@ class SqliteHistory:
         self._db = db
 
     async def record_turnaround(
-        self, provider: str, model: str | None, requests: int, seconds: float
+        self, endpoint: Endpoint, model: str | None, requests: int, seconds: float
     ) -> None:
         async with self._db.write() as db:
             await db.execute(
-                "INSERT INTO turnarounds (provider, model, requests, seconds, finished_at)"
-                " VALUES (?,?,?,?,?)",
-                (provider, model, requests, seconds, time.time()),
+                "INSERT INTO turnarounds (provider, endpoint, model, requests, seconds,"
+                " finished_at) VALUES (?,?,?,?,?,?)",
+                (endpoint.provider, endpoint.key, model, requests, seconds, time.time()),
             )
 
     async def turnarounds(
-        self, provider: str, model: str | None, *, limit: int = 50
+        self, endpoint: Endpoint, model: str | None, *, limit: int = 50
     ) -> list[tuple[int, float]]:
         async with self._db.conn.execute(
-            "SELECT requests, seconds FROM turnarounds WHERE provider = ? AND model IS ?"
+            "SELECT requests, seconds FROM turnarounds WHERE endpoint = ? AND model IS ?"
             " ORDER BY finished_at DESC LIMIT ?",
-            (provider, model, limit),
+            (endpoint.key, model, limit),
         ) as cur:
             return [(int(row[0]), float(row[1])) async for row in cur]
 
-    async def cost_report(self, *, since: float | None = None) -> list[CostRow]:
+    async def cost_report(
+        self, *, since: float | None = None, emulated: bool = False
+    ) -> list[CostRow]:
         async with self._db.conn.execute(
             "SELECT json_extract(j.body, '$.provider'), json_extract(r.body, '$.model'), r.mode,"
-            " date(r.created_at, 'unixepoch'), count(*), coalesce(sum(r.cost_usd), 0),"
-            " coalesce(sum(r.realtime_cost_usd), 0), coalesce(sum(r.cached), 0)"
+            " date(r.created_at, 'unixepoch'), json_extract(j.body, '$.endpoint.base_url'),"
+            " coalesce(json_extract(j.body, '$.endpoint.emulated'), 0) AS emulated,"
+            " json_extract(j.body, '$.endpoint') IS NOT NULL, count(*),"
+            " coalesce(sum(r.cost_usd), 0), coalesce(sum(r.realtime_cost_usd), 0),"
+            " coalesce(sum(r.cached), 0)"
             " FROM results r JOIN jobs j ON j.id = r.job_id"
-            " WHERE r.created_at >= ? GROUP BY 1, 2, 3, 4 ORDER BY 4, 1, 2, 3",
-            (since or 0.0,),
+            " WHERE r.created_at >= ? AND (? OR emulated = 0)"
+            " GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 4, 1, 5, 6, 2, 3",
+            (since or 0.0, int(emulated)),
         ) as cur:
             return [
                 CostRow(
@@ -84,10 +94,13 @@ class SqliteHistory:
                     model=row[1],
                     mode=row[2],
                     day=row[3],
-                    requests=int(row[4]),
-                    cost_usd=round(float(row[5]), 8),
-                    realtime_cost_usd=round(float(row[6]), 8),
-                    cached=int(row[7]),
+                    base_url=row[4],
+                    emulated=bool(row[5]),
+                    recorded=bool(row[6]),
+                    requests=int(row[7]),
+                    cost_usd=round(float(row[8]), 8),
+                    realtime_cost_usd=round(float(row[9]), 8),
+                    cached=int(row[10]),
                 )
                 async for row in cur
             ]

@@ -19,6 +19,7 @@ from batchery.model import (
     BatchState,
     BatchStatus,
     ChunkState,
+    Endpoint,
     Job,
     JobStatus,
     LlmRequest,
@@ -144,6 +145,9 @@ class JobCounts(msgspec.Struct, frozen=True):
 
 
 class CostRow(msgspec.Struct, frozen=True, kw_only=True):
+    """Spend of one day, endpoint, model and mode. `base_url` None is the provider's public
+    host; `recorded` is False for jobs stored before endpoints were recorded."""
+
     provider: str
     model: str | None
     mode: str | None
@@ -152,6 +156,9 @@ class CostRow(msgspec.Struct, frozen=True, kw_only=True):
     cost_usd: float
     realtime_cost_usd: float
     cached: int = 0
+    base_url: str | None = None
+    emulated: bool = False
+    recorded: bool = True
 
     @property
     def savings_usd(self) -> float:
@@ -159,11 +166,15 @@ class CostRow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ResultCache(Protocol):
-    """Answers by (provider, model, canonical request body), so repeated work costs nothing."""
+    """Answers by (endpoint, model, canonical request body), so repeated work costs nothing."""
 
     async def get_many(self, keys: Sequence[str]) -> dict[str, LlmResult]: ...
 
-    async def put_many(self, entries: Iterable[tuple[str, LlmResult]]) -> None: ...
+    async def put_many(
+        self, entries: Iterable[tuple[str, LlmResult]], *, endpoint: Endpoint
+    ) -> None:
+        """Store answers that `endpoint` gave, under keys that already include it."""
+        ...
 
     async def prune(self, older_than: float) -> int:
         """Drop entries stored before `older_than` (Unix seconds); returns how many."""
@@ -171,19 +182,27 @@ class ResultCache(Protocol):
 
 
 class RunHistory(Protocol):
-    """What past runs teach: batch turnaround per provider and model, and what was spent."""
+    """What past runs teach: batch turnaround per endpoint and model, and what was spent.
+
+    An endpoint's history speaks only for that endpoint, so an emulator's minutes never set
+    a real provider's expectations.
+    """
 
     async def record_turnaround(
-        self, provider: str, model: str | None, requests: int, seconds: float
+        self, endpoint: Endpoint, model: str | None, requests: int, seconds: float
     ) -> None: ...
 
     async def turnarounds(
-        self, provider: str, model: str | None, *, limit: int = 50
+        self, endpoint: Endpoint, model: str | None, *, limit: int = 50
     ) -> list[tuple[int, float]]:
-        """Recent (batch size, create-to-collected seconds), newest first."""
+        """Recent (batch size, create-to-collected seconds) at `endpoint`, newest first."""
         ...
 
-    async def cost_report(self, *, since: float | None = None) -> list[CostRow]: ...
+    async def cost_report(
+        self, *, since: float | None = None, emulated: bool = False
+    ) -> list[CostRow]:
+        """Spend by day, endpoint, model and mode; real endpoints only unless `emulated`."""
+        ...
 
 
 class JobStore(Protocol):
@@ -200,12 +219,19 @@ class JobStore(Protocol):
     async def close(self) -> None: ...
 
     async def create_job(
-        self, job: Job, requests: Iterable[PlannedRequest], chunks: Sequence[ChunkRecord]
+        self,
+        job: Job,
+        requests: Iterable[PlannedRequest],
+        chunks: Sequence[ChunkRecord],
+        *,
+        replace: bool = False,
     ) -> Job:
         """Store the job, its whole request ledger and its chunk plan in one transaction.
 
         Create-or-get: when a job with the same fingerprint exists, nothing is stored and that
-        job is returned instead, so two processes starting the same work make one job.
+        job is returned instead, so two processes starting the same work make one job. With
+        `replace` (a deliberate fresh start) the fingerprint moves to this job instead, and the
+        earlier job keeps its results but is no longer found by it.
         """
         ...
 
@@ -236,6 +262,20 @@ class JobStore(Protocol):
 
     async def request_cancel(self, job_id: str) -> None:
         """Record that the job should stop; its driver sees it at its next heartbeat."""
+        ...
+
+    async def set_endpoint(self, lease: Lease, endpoint: Endpoint) -> Job:
+        """Record what is now known of the job's endpoint (an emulator that was down when the
+        job was created answers as one later)."""
+        ...
+
+    async def reopen(self, lease: Lease, *, permanent: bool) -> int:
+        """Take a finished job back to `running` so its failed requests are sent again.
+
+        Drops the job's error results that were retryable (every error result when
+        `permanent`), so exactly those requests (and any never answered) are pending; answers
+        stay. Returns how many are pending; with none, the job is left as it was.
+        """
         ...
 
     async def set_job_status(

@@ -19,6 +19,7 @@ import msgspec
 from batchery.model import (
     BatchState,
     ChunkState,
+    Endpoint,
     Job,
     JobStatus,
     LlmRequest,
@@ -78,11 +79,20 @@ class SqliteJobStore:
         await self._db.close()
 
     async def create_job(
-        self, job: Job, requests: Iterable[PlannedRequest], chunks: Sequence[ChunkRecord]
+        self,
+        job: Job,
+        requests: Iterable[PlannedRequest],
+        chunks: Sequence[ChunkRecord],
+        *,
+        replace: bool = False,
     ) -> Job:
         chunk_ids = {chunk.index: chunk.id for chunk in chunks}
         async with self._db.write() as db:
-            if job.fingerprint is not None:
+            if job.fingerprint is not None and replace:
+                await db.execute(
+                    "UPDATE jobs SET fingerprint = NULL WHERE fingerprint = ?", (job.fingerprint,)
+                )
+            elif job.fingerprint is not None:
                 async with db.execute(
                     "SELECT body FROM jobs WHERE fingerprint = ?", (job.fingerprint,)
                 ) as cur:
@@ -140,6 +150,43 @@ class SqliteJobStore:
 
     async def request_cancel(self, job_id: str) -> None:
         await self._leases.request_cancel(job_id)
+
+    async def set_endpoint(self, lease: Lease, endpoint: Endpoint) -> Job:
+        async with self._db.write() as db:
+            await self._db.fenced(db, lease)
+            job = await self._job_in(db, lease.job_id)
+            job.endpoint = endpoint
+            await db.execute("UPDATE jobs SET body = ? WHERE id = ?", (encode(job), job.id))
+        return job
+
+    async def reopen(self, lease: Lease, *, permanent: bool) -> int:
+        async with self._db.write() as db:
+            await self._db.fenced(db, lease)
+            job = await self._job_in(db, lease.job_id)
+            if job.status not in (JobStatus.COMPLETED, JobStatus.FAILED):
+                return 0
+            cur = await db.execute(
+                "DELETE FROM results WHERE job_id = ? AND ok = 0"
+                " AND (? OR json_extract(body, '$.error.retryable') = 1)",
+                (job.id, int(permanent)),
+            )
+            await cur.close()
+            async with db.execute(
+                "SELECT count(*) FROM requests r LEFT JOIN results s"
+                " ON s.job_id = r.job_id AND s.custom_id = r.custom_id"
+                " WHERE r.job_id = ? AND s.custom_id IS NULL",
+                (job.id,),
+            ) as counted:
+                row = await counted.fetchone()
+            pending = int(row[0]) if row else 0
+            if pending:
+                job.status = JobStatus.RUNNING
+                job.updated_at = time.time()
+                await db.execute(
+                    "UPDATE jobs SET status = ?, body = ? WHERE id = ?",
+                    (job.status, encode(job), job.id),
+                )
+        return pending
 
     async def set_job_status(
         self,
