@@ -127,6 +127,30 @@ def test_allow_list_keeps_others_unimported(install: Install) -> None:
     assert skipped_module not in sys.modules
 
 
+def test_naming_the_providers_needed_imports_no_other(install: Install) -> None:
+    install("usedprov", provider("usedprov"))
+    unused_module = install("unusedprov", provider("unusedprov")).replace("-", "_")
+    broken_module = install("brokenprov", "raise RuntimeError('never imported')\n")
+
+    with capture_logs() as logs:
+        found = ours(discover_providers(environ={}, names=["usedprov", "absent"]))
+
+    assert list(found) == ["usedprov"]
+    assert found["usedprov"].module is not None
+    assert unused_module not in sys.modules
+    assert broken_module.replace("-", "_") not in sys.modules
+    assert not [e for e in logs if e["event"] == "plugin failed to load"]
+
+
+def test_the_allow_list_still_applies_to_named_providers(install: Install) -> None:
+    install("listedprov", provider("listedprov"))
+    install("unlistedprov", provider("unlistedprov"))
+
+    environ = {"BATCHERY_PLUGINS": "listedprov"}
+    found = ours(discover_providers(environ=environ, names=["listedprov", "unlistedprov"]))
+    assert list(found) == ["listedprov"]
+
+
 def test_disabling_autoload_loads_only_what_is_named(install: Install) -> None:
     install("firstprov", provider("firstprov"))
     install("secondprov", provider("secondprov"))

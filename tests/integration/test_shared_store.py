@@ -1,5 +1,5 @@
-"""Two services on one job store, as two processes would be: one drives, the other follows or
-asks it to stop through the store."""
+"""Two services on one job store and one endpoint, as two processes would be: one drives, the
+other follows or asks it to stop through the store, and never sends anything itself."""
 
 from __future__ import annotations
 
@@ -36,7 +36,10 @@ async def _held_job(service: BatchLlmService) -> str:
 async def test_a_second_service_follows_the_driven_job_to_its_end(
     harness: HarnessFactory,
 ) -> None:
-    async with harness(time_scale=200.0, **LEASES) as a, harness(**LEASES) as b:
+    async with (
+        harness(time_scale=200.0, **LEASES) as a,
+        harness(beside=a, **LEASES) as b,
+    ):
         driving = asyncio.create_task(a.service.run(_chats(30), mode=Mode.BATCH, fingerprint="fp"))
         job_id = await _held_job(a.service)
 
@@ -53,12 +56,11 @@ async def test_a_second_service_follows_the_driven_job_to_its_end(
     assert isinstance(seen[-1], RunFinished)
     assert [e.seq for e in seen] == list(range(1, len(seen) + 1))
     assert len(a.emulator.batches()) == 3
-    assert b.emulator.batches() == []
     assert [job.id for job in jobs] == [job_id]
 
 
 async def test_a_cancel_through_the_store_stops_the_driver(harness: HarnessFactory) -> None:
-    async with harness(time_scale=20.0, **LEASES) as a, harness(**LEASES) as b:
+    async with harness(time_scale=20.0, **LEASES) as a, harness(beside=a, **LEASES) as b:
         driving = asyncio.create_task(a.service.run(_chats(30), mode=Mode.BATCH))
         job_id = await _held_job(a.service)
 
@@ -72,4 +74,4 @@ async def test_a_cancel_through_the_store_stops_the_driver(harness: HarnessFacto
     codes = {r.error.code for r in results if r.error is not None}
     assert codes
     assert codes <= {"batch_cancelled", "cancelled"}
-    assert b.emulator.batches() == []
+    assert len(a.emulator.batches()) <= 3

@@ -1,12 +1,14 @@
 """`Settings(use_cache=False)`, the documented `use_cache = false`, reaches every node.
 
-The first application fills the result cache; the second, on the same store with the switch
-off, must ask the provider again for every item.
+The first application fills the result cache; the second, on the same store and endpoint
+(answers are cached per endpoint, so the emulator keeps its port), serves every item from it;
+the third, with the switch off, must ask the provider again for every item.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from batchery.events import ModeChosen
@@ -28,10 +30,12 @@ async def test_the_applications_use_cache_false_reaches_the_node(
     state = {"items": sample_items(4), "atoms": ATOMS}
     async with nodes(store=store) as n:
         await n.run(node, state)
-    async with nodes(store=store) as n:
+        port = urlsplit(n.emulator.base_url).port
+        assert port is not None
+    async with nodes(store=store, port=port) as n:
         await n.run(node, state)
         cached = [e.cached for e in n.events if isinstance(e, ModeChosen)]
-    async with nodes(store=store, use_cache=False) as n:
+    async with nodes(store=store, port=port, use_cache=False) as n:
         report = (await n.run(node, state))[REPORTS[node]]
         results = await n.results(report["jobs"][0])
     fresh = [e.cached for e in n.events if isinstance(e, ModeChosen)]

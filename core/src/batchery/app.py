@@ -7,7 +7,7 @@ the built-in ones.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Any
 
 from dependency_injector import containers, providers
@@ -83,10 +83,15 @@ def _shared_provider_options(settings: Settings) -> dict[str, object]:
     return {"request_timeout_s": settings.request_timeout_s}
 
 
-def provider_modules(entries: Sequence[PluginEntry] | None = None) -> dict[str, type[Module]]:
-    """The loadable provider modules by name; broken plugins are left out (see `providers`)."""
-    found = discover_providers() if entries is None else entries
-    return {e.name: e.module for e in found if e.module is not None}
+def provider_modules(
+    entries: Sequence[PluginEntry] | None = None, *, only: Collection[str] | None = None
+) -> dict[str, type[Module]]:
+    """The loadable provider modules by name (of `only` these, importing no other); broken
+    plugins are left out (see `providers`)."""
+    found = discover_providers(names=only) if entries is None else entries
+    return {
+        e.name: e.module for e in found if e.module is not None and (only is None or e.name in only)
+    }
 
 
 async def build_application(
@@ -105,11 +110,9 @@ async def build_application(
     and explicit ones win. A node is reached as
     `app.get("<node>.node")`; `node_options` go to each node module's `for_root`.
     """
-    modules = provider_modules()
-    chosen = modules if only is None else {n: m for n, m in modules.items() if n in only}
     definitions: list[ModuleDefinition] = []
     endpoints: dict[str, Endpoint] = {}
-    for name, module in chosen.items():
+    for name, module in provider_modules(only=only).items():
         options: dict[str, object] = {
             **_shared_provider_options(settings),
             **settings.providers.get(name.replace("-", "_"), {}),

@@ -16,7 +16,10 @@ import msgspec
 
 from batchery.model import ErrorInfo, LlmResult, RequestKind
 
-__all__ = ["OPENAI_KINDS", "OpenAiOutputLine", "openai_line"]
+__all__ = ["FORMATS", "OPENAI_KINDS", "OpenAiOutputLine", "openai_line"]
+
+FORMATS = ("batchery", "openai")
+"""The results file formats: Batchery's own lines, or OpenAI's batch output lines."""
 
 OPENAI_KINDS = frozenset(
     {RequestKind.CHAT, RequestKind.EMBEDDING, RequestKind.CONTEXTUAL_EMBEDDING}

@@ -2,8 +2,9 @@
 
 Discovery is two-phase, as in flake8: entry points are listed from distribution metadata without
 importing anything, the allow list is applied, and only then is each selected plugin imported and
-checked. A plugin that fails to import or to validate becomes a `PluginEntry` with an `error`
-that names its distribution; it never stops the others from loading.
+checked; a caller that names the plugins it needs imports only those, so a run on one provider
+never pays for (or breaks on) the others. A plugin that fails to import or to validate becomes a
+`PluginEntry` with an `error` that names its distribution; it never stops the others from loading.
 
 Environment:
     BATCHERY_PLUGINS: comma-separated entry-point names; when set, only these are loaded.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from importlib import metadata
 
@@ -63,19 +64,29 @@ Validator = Callable[[str, object], type[Module]]
 """Checks what an entry point named `name` loaded; returns it or raises `PluginError`."""
 
 
-def discover_providers(*, environ: Mapping[str, str] = os.environ) -> list[PluginEntry]:
-    """The provider modules registered under `batchery.providers`, sorted by name."""
-    return discover_plugins(PROVIDERS_GROUP, validate_provider, environ=environ)
+def discover_providers(
+    *, environ: Mapping[str, str] = os.environ, names: Collection[str] | None = None
+) -> list[PluginEntry]:
+    """The provider modules registered under `batchery.providers` (only `names`, if given),
+    sorted by name."""
+    return discover_plugins(PROVIDERS_GROUP, validate_provider, environ=environ, names=names)
 
 
 def discover_plugins(
-    group: str, validate: Validator, *, environ: Mapping[str, str] = os.environ
+    group: str,
+    validate: Validator,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    names: Collection[str] | None = None,
 ) -> list[PluginEntry]:
-    """Find, select, load and validate the entry points of `group`.
+    """Find, select, load and validate the entry points of `group`; with `names`, only the
+    entry points so named are imported.
 
     Entries are deduplicated by (distribution, name) and sorted by name, then distribution.
     """
     selected = _select(_find(group), environ)
+    if names is not None:
+        selected = [item for item in selected if item[0].name in names]
     entries = [_load(entry_point, distribution, validate) for entry_point, distribution in selected]
     return sorted(entries, key=lambda e: (e.name, e.distribution))
 

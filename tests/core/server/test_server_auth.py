@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -200,3 +201,36 @@ def test_without_the_denial_extension_refusals_are_close_codes(tmp_path: Path) -
                 pass
             assert refused.value.code == code
             assert refused.value.detail in ("unauthorized", "not found")
+
+
+PUBLIC = {"/", "/health", "/metrics", "/static/app.js", "/static/style.css"}
+"""The routes anyone may reach (besides the OpenAPI schema under `/schema`)."""
+
+
+async def test_every_api_route_refuses_a_caller_without_a_token_before_reading_anything(
+    served: Served,
+) -> None:
+    """Malformed bodies and parameters get 401, not 400: credentials are checked first."""
+    app = served.server.server.config.app
+    routes = [(route.path, method) for route in app.routes for method in route.methods]
+    api = [
+        (re.sub(r"\{[^}]*\}", "run_x", path), method)
+        for path, method in routes
+        if path.startswith("/api") and method not in ("HEAD", "OPTIONS")
+    ]
+    assert ("/api/ws-tickets", "POST") in api
+    assert {path for path, _ in routes if not path.startswith(("/api", "/schema"))} <= PUBLIC
+    async with aiohttp.ClientSession() as session:
+        for path, method in api:
+            async with session.request(
+                method,
+                served.url + path,
+                params={"limit": "many", "offset": "-1", "after_seq": "x"},
+                data=b'{"run_id": ',
+                headers={"Content-Type": "application/json"},
+            ) as response:
+                assert response.status == 401, (method, path, response.status)
+                assert await response.json() == {"status_code": 401, "detail": "unauthorized"}
+    run_id = await synthetic_run(served.service, "acme")
+    refused = await _attempt(served, run_id, protocols=(), params={"after_seq": "-1"})
+    assert refused == 401

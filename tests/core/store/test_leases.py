@@ -81,6 +81,20 @@ async def test_a_live_lease_cannot_be_claimed_and_names_its_holder(
     assert held.value.holder.owner == "host-a:101:x"
 
 
+async def test_a_live_lease_is_taken_over_only_from_the_owner_named_as_gone(
+    store: SqliteJobStore,
+) -> None:
+    dead = await store.claim("run_1", "host-a:101:x", lease_s=30)
+
+    with pytest.raises(JobHeldError):
+        await store.claim("run_1", "host-b:202:y", lease_s=30, gone="host-c:303:z")
+    taken = await store.claim("run_1", "host-b:202:y", lease_s=30, gone="host-a:101:x")
+
+    assert taken.epoch == dead.epoch + 1
+    with pytest.raises(LeaseLostError):
+        await store.renew(dead, lease_s=30)
+
+
 async def test_an_expired_lease_is_claimed_and_the_old_one_is_fenced_out(
     store: SqliteJobStore,
 ) -> None:
@@ -170,6 +184,12 @@ async def test_an_old_file_with_duplicate_fingerprints_keeps_the_newest(tmp_path
         conn.execute("PRAGMA user_version = 1")
         for column in ("lease_since", "lease_expires_at", "cancel_requested_at"):
             conn.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
+        conn.executescript(
+            "ALTER TABLE result_cache DROP COLUMN endpoint;"
+            " ALTER TABLE result_cache DROP COLUMN base_url;"
+            " ALTER TABLE result_cache DROP COLUMN emulated;"
+            " DROP INDEX turnarounds_endpoint; ALTER TABLE turnarounds DROP COLUMN endpoint;"
+        )
         for job_id, created in (("older", 1.0), ("newer", 2.0)):
             conn.execute(
                 "INSERT INTO jobs (id, fingerprint, status, created_at, body) VALUES (?,?,?,?,?)",

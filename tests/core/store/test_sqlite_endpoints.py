@@ -76,7 +76,7 @@ async def _finished_job(
         for r in results
     ]
     await store.create_job(_job(job_id, endpoint), requests, [])
-    lease = await store.claim(job_id, "test")
+    lease = await store.claim(job_id, "test", lease_s=30)
     await store.set_job_status(lease, JobStatus.RUNNING)
     await store.save_results(lease, results)
     await store.set_job_status(lease, JobStatus.COMPLETED)
@@ -135,7 +135,7 @@ async def test_reopen_drops_only_retryable_failures_and_sets_the_job_running(
 ) -> None:
     results = [_answer("ok"), _failure("flaky", retryable=True), _failure("bad", retryable=False)]
     await _finished_job(store, "run_1", REAL, results)
-    lease = await store.claim("run_1", "test")
+    lease = await store.claim("run_1", "test", lease_s=30)
 
     assert await store.reopen(lease, permanent=False) == 1
 
@@ -151,7 +151,7 @@ async def test_reopen_with_permanent_drops_every_failure_but_keeps_answers(
 ) -> None:
     results = [_answer("ok"), _failure("flaky", retryable=True), _failure("bad", retryable=False)]
     await _finished_job(store, "run_1", REAL, results)
-    lease = await store.claim("run_1", "test")
+    lease = await store.claim("run_1", "test", lease_s=30)
 
     assert await store.reopen(lease, permanent=True) == 2
 
@@ -161,7 +161,7 @@ async def test_reopen_with_permanent_drops_every_failure_but_keeps_answers(
 
 async def test_reopen_leaves_a_job_without_failures_finished(store: SqliteJobStore) -> None:
     await _finished_job(store, "run_1", REAL, [_answer("ok")])
-    lease = await store.claim("run_1", "test")
+    lease = await store.claim("run_1", "test", lease_s=30)
 
     assert await store.reopen(lease, permanent=True) == 0
 
@@ -184,7 +184,7 @@ async def test_a_store_from_before_endpoints_drops_its_unscoped_cache_and_keeps_
             " ALTER TABLE result_cache DROP COLUMN emulated;"
             " DROP INDEX turnarounds_endpoint; ALTER TABLE turnarounds DROP COLUMN endpoint;"
             " INSERT INTO result_cache (key, body, created_at) VALUES ('k', x'7b7d', 0);"
-            " PRAGMA user_version = 1;"
+            " PRAGMA user_version = 2;"
         )
 
     reopened = SqliteJobStore(str(tmp_path / "old.db"))

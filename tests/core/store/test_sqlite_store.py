@@ -178,6 +178,16 @@ async def test_event_log_numbers_events_per_job(store: SqliteJobStore) -> None:
     assert await store.events("a", after_seq=1) == [(2, b"2")]
 
 
+async def test_event_log_reads_a_page_at_a_time(store: SqliteJobStore) -> None:
+    await store.create_job(_job("a"), [], [])
+    for _ in range(5):
+        await store.append_event("a", lambda seq: str(seq).encode())
+
+    assert await store.events("a", after_seq=1, limit=2) == [(2, b"2"), (3, b"3")]
+    assert await store.events("a", after_seq=4, limit=2) == [(5, b"5")]
+    assert [seq for seq, _ in await store.events("a", limit=None)] == [1, 2, 3, 4, 5]
+
+
 async def test_an_unknown_url_scheme_is_refused() -> None:
     with pytest.raises(StoreError, match="not a SQLite store URL"):
         SqliteJobStore("redis://localhost")

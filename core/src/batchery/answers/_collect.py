@@ -29,6 +29,7 @@ from batchery.model import Job, LlmRequest, LlmResult, Message, Mode
 from batchery.service import BatchLlmService
 from batchery.service.answer_check import INVALID_JSON
 from batchery.service.validation import check_custom_id
+from batchery.store import JobHeldError
 
 __all__ = [
     "DEFAULT_RETRY_PROMPT",
@@ -177,17 +178,20 @@ async def collect_answers(
                 f"job {job_id!r} already exists and was made from other requests: "
                 "a run id names one piece of work, so give this one a new run id"
             )
-        outcome = await service.run(
-            requests,
-            provider=settings.provider,
-            model=settings.model,
-            mode=settings.mode,
-            deadline_s=_remaining(settings.deadline_s, started),
-            use_cache=settings.use_cache and attempt == 1,
-            run_id=job_id,
-            fingerprint=fingerprint,
-            reask_invalid_json=False,
-        )
+        try:
+            outcome = await service.run(
+                requests,
+                provider=settings.provider,
+                model=settings.model,
+                mode=settings.mode,
+                deadline_s=_remaining(settings.deadline_s, started),
+                use_cache=settings.use_cache and attempt == 1,
+                run_id=job_id,
+                fingerprint=fingerprint,
+                reask_invalid_json=False,
+            )
+        except JobHeldError:
+            outcome = await service.attach(job_id)
         jobs.append(job_id)
         cost += outcome.counts.cost_usd
         realtime_cost += outcome.counts.realtime_cost_usd

@@ -13,8 +13,10 @@ import msgspec
 from rich.console import Console
 
 from batchery.app import build_application, provider_modules
-from batchery.cli._errors import CliError, explain, store_hint
+from batchery.cli._context import LOGGING_META
+from batchery.cli._errors import CliError, store_hint
 from batchery.cli._exit import ExitCode
+from batchery.cli._explain import explain
 from batchery.logging import configure_logging
 from batchery.modules import Application, Module, ModuleError
 from batchery.service import BatchLlmService
@@ -23,7 +25,6 @@ from batchery.spi import Emulator, EmulatorOptions, ProviderInfo
 
 __all__ = [
     "EMULATOR_KEY",
-    "LOGGING_META",
     "AppContext",
     "check_store",
     "open_app",
@@ -37,7 +38,6 @@ __all__ = [
 EMULATOR_KEY = "batchery-emulator-key"
 
 
-LOGGING_META = "batchery.logging"
 """Where the `batchery` group leaves `-v` and `--log-file` for the command that sets up logs."""
 
 
@@ -131,9 +131,9 @@ def parse_duration(text: str) -> float:
 
 
 def _module(name: str) -> type[Module]:
-    modules = provider_modules()
+    modules = provider_modules(only=[name])
     if name not in modules:
-        known = ", ".join(sorted(modules)) or "none"
+        known = ", ".join(sorted(provider_modules())) or "none"
         raise click.UsageError(f"no provider named {name!r} is installed (installed: {known})")
     return modules[name]
 

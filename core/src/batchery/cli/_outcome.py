@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import msgspec
 
-from batchery.cli._errors import UNREACHABLE_CODES
 from batchery.cli._exit import ExitCode
+from batchery.cli._explain import UNREACHABLE_CODES
 from batchery.model import LlmResult
 
 __all__ = ["FailureGroup", "Tally", "reason_of"]

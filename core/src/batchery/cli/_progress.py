@@ -23,7 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from batchery.cli._common import LOGGING_META
+from batchery.cli._context import LOGGING_META
 from batchery.events import (
     BatchSubmitted,
     FallbackStarted,

@@ -16,9 +16,8 @@ from batchery.cli._outcome import Tally
 from batchery.formats import openai_line
 from batchery.model import Job, LlmResult
 
-__all__ = ["FORMATS", "STDOUT", "check_out", "write_results"]
+__all__ = ["STDOUT", "check_out", "write_results"]
 
-FORMATS = ("batchery", "openai")
 
 STDOUT = Path("-")
 """`--out -`: results go to stdout, and nothing else does."""

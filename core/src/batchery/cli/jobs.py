@@ -16,11 +16,12 @@ from rich.table import Table
 from batchery.cli._common import AppContext, open_app, settings_from, table_console
 from batchery.cli._exit import ExitCode
 from batchery.cli._loop import run_async
-from batchery.cli._results import FORMATS, STDOUT, check_out, write_results
-from batchery.cli.run import Summary, summary_of
+from batchery.cli._results import STDOUT, check_out, write_results
+from batchery.cli._running import Summary, summary_of
+from batchery.formats import FORMATS
 from batchery.model import Job, JobStatus
 from batchery.service import EndpointMismatchError
-from batchery.service.liveness import INTERRUPTED, job_state
+from batchery.service.liveness import INTERRUPTED, is_live, job_state
 from batchery.settings import LoadedSettings
 from batchery.spi import ProviderError
 from batchery.store import JobCounts, JobStore, open_store
@@ -207,7 +208,7 @@ def cancel_job(job_id: str, store: str | None, base_url: str | None) -> None:
     async def request(s: JobStore) -> Job | str:
         job = await _job_or_exit(s, job_id, loaded)
         holder = await s.holder(job_id)
-        if job.status.terminal or holder is None or holder.expires_at <= time.time():
+        if job.status.terminal or holder is None or not is_live(holder):
             return job
         await s.request_cancel(job_id)
         return f"cancel requested; {holder.process}, which drives it, stops it at its next step"

@@ -7,15 +7,19 @@ malformed or unknown, so probing learns nothing; the token itself is only ever h
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
+from litestar.handlers import BaseRouteHandler
 
 from batchery.server.config import hash_token
 
-__all__ = ["Authenticator", "Caller", "bearer_of"]
+__all__ = ["AUTHENTICATOR", "Authenticator", "Caller", "authenticated", "bearer_of"]
+
+AUTHENTICATOR: Final = "batchery.authenticator"
+"""The key of the app's `Authenticator` in the application state."""
 
 
 class Caller(msgspec.Struct, frozen=True):
@@ -59,3 +63,12 @@ class Authenticator:
                 "unauthorized", headers={"WWW-Authenticate": 'Bearer realm="batchery"'}
             )
         return Caller(tenant)
+
+
+async def authenticated(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard: 401 before a route reads its parameters or body, so a caller without a valid
+    token learns nothing from how its request would have been judged."""
+    authenticator: Authenticator = connection.app.state[AUTHENTICATOR]
+    await authenticator.caller(connection)

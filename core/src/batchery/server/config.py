@@ -63,6 +63,9 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
         poll_interval_s: how long a followed, unfinished run may stay silent before its log is
             read (catches runs driven by another process and events a backend dropped).
         max_frame_events: events per frame at most.
+        max_frame_bytes: encoded event bytes per frame at most (a frame holds one event even
+            when that one is larger); with the server's write buffer this bounds what waits for
+            one socket.
     """
 
     tokens: dict[str, str] = msgspec.field(default_factory=dict)
@@ -80,6 +83,7 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
     frames_per_s: _Rate = 2_500.0
     poll_interval_s: _Seconds = 1.0
     max_frame_events: _Positive = 500
+    max_frame_bytes: _Positive = 64 * 1024
 
     def __post_init__(self) -> None:
         for key in self.tokens:

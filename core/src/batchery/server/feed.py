@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Final, NamedTuple
 
 import msgspec
@@ -28,12 +29,22 @@ from litestar.channels import ChannelsPlugin, Subscriber
 
 from batchery.store import JobStore
 
-__all__ = ["EncodedFrame", "FeedRegistry", "RunFeed", "channel_of", "encode_frame", "peek"]
+__all__ = [
+    "EncodedFrame",
+    "FeedRegistry",
+    "FrameBudget",
+    "RunFeed",
+    "channel_of",
+    "encode_frame",
+    "frames_of",
+    "peek",
+]
 
 _log: structlog.typing.FilteringBoundLogger = structlog.get_logger("batchery.server")
 
 _FINISHED: Final = frozenset({"run_finished", "node_finished"})
 """The events that end a run: `run_finished` a job's, `node_finished` a node's."""
+_FIRST_PAGE: Final = 64
 
 
 def channel_of(run_id: str) -> str:
@@ -64,9 +75,44 @@ class EncodedFrame(NamedTuple):
     finished: bool
 
 
-def encode_frame(items: list[tuple[int, bytes]]) -> EncodedFrame:
+class FrameBudget(NamedTuple):
+    """How much one frame may carry: it stops at whichever is reached first (and always holds
+    at least one event, however large)."""
+
+    max_events: int
+    max_bytes: int
+
+    def page_after(self, rows: Sequence[tuple[int, bytes]]) -> int:
+        """How many log rows to read next so that a page fills about one frame, judged by the
+        events of the page before (`rows`; a first page is small)."""
+        if not rows:
+            return min(self.max_events, _FIRST_PAGE)
+        average = sum(len(body) + 1 for _, body in rows) / len(rows)
+        return max(1, min(self.max_events, int(self.max_bytes / average)))
+
+    def fit(self, bodies: Iterable[bytes]) -> int:
+        """How many of `bodies`, from the first, go into one frame."""
+        count = size = 0
+        for body in bodies:
+            size += len(body) + 1
+            if count and (count >= self.max_events or size > self.max_bytes):
+                break
+            count += 1
+        return count
+
+
+def encode_frame(items: Sequence[tuple[int, bytes]]) -> EncodedFrame:
     text = (b'{"type":"events","events":[' + b",".join(b for _, b in items) + b"]}").decode()
     return EncodedFrame(items[0][0], items[-1][0], text, peek(items[-1][1])[1])
+
+
+def frames_of(rows: Sequence[tuple[int, bytes]], budget: FrameBudget) -> Iterator[EncodedFrame]:
+    """`rows` as consecutive frames within `budget`, each built only when it is asked for."""
+    start = 0
+    while start < len(rows):
+        count = budget.fit(rows[i][1] for i in range(start, len(rows)))
+        yield encode_frame(rows[start : start + count])
+        start += count
 
 
 class RunFeed:
@@ -91,7 +137,7 @@ class RunFeed:
         self._changed = asyncio.Event()
         self._tick: asyncio.TimerHandle | None = None
         self._last_tick = 0.0
-        self._cached: tuple[int, int, int, EncodedFrame] | None = None
+        self._cached: tuple[tuple[int, int, FrameBudget], EncodedFrame] | None = None
         self._heard = False
         self.finished_at: int | None = None
         self.followers = 0
@@ -101,18 +147,19 @@ class RunFeed:
         """The highest `seq` this feed holds (0 before any)."""
         return self._ring[-1][0] if self._ring else 0
 
-    def frame(self, cursor: int, limit: int) -> EncodedFrame | None:
-        """Up to `limit` held events after `cursor` as one frame, oldest first; it starts past
-        `cursor + 1` when the reader is behind what the ring holds."""
+    def frame(self, cursor: int, budget: FrameBudget) -> EncodedFrame | None:
+        """The held events after `cursor` that fit `budget`, as one frame, oldest first; it
+        starts past `cursor + 1` when the reader is behind what the ring holds."""
         if not self._ring or self.head <= cursor:
             return None
-        key = (cursor, self.head, limit)
-        if self._cached is not None and self._cached[:3] == key:
-            return self._cached[3]
+        key = (cursor, self.head, budget)
+        if self._cached is not None and self._cached[0] == key:
+            return self._cached[1]
         start = max(0, cursor + 1 - self._ring[0][0])
-        end = min(len(self._ring), start + limit)
-        built = encode_frame([self._ring[i] for i in range(start, end)])
-        self._cached = (*key, built)
+        held = itertools.islice(self._ring, start, None)
+        count = budget.fit(body for _, body in held)
+        built = encode_frame(list(itertools.islice(self._ring, start, start + count)))
+        self._cached = (key, built)
         return built
 
     async def changed(self) -> None:

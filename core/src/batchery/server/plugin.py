@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 
 from batchery.modules import Application
 from batchery.progress import ProgressBus
-from batchery.server.auth import Authenticator, Caller
+from batchery.server.auth import AUTHENTICATOR, Authenticator, Caller
 from batchery.server.config import ServerConfig
 from batchery.server.feed import FeedRegistry
 from batchery.server.limits import ConnectionLimits
@@ -91,6 +91,7 @@ class BatcheryPlugin(InitPlugin):
         for name, getter in getters.items():
             app_config.dependencies[name] = Provide(getter, sync_to_thread=False)
         app_config.dependencies["caller"] = Provide(self._caller)
+        app_config.state[AUTHENTICATOR] = self._auth
         app_config.lifespan.append(self._lifespan)
         app_config.signature_namespace.update(
             BatchLlmService=BatchLlmService,

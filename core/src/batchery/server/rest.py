@@ -1,7 +1,8 @@
 """REST snapshots: runs (a run is a job; its id is the job id), results, cancel, tickets.
 
-Every route acts for the caller's tenant only: a run of another tenant is "not found", exactly
-like a run that does not exist, so ids cannot be probed.
+Every route authenticates first (a guard, before any parameter or body is read) and acts for
+the caller's tenant only: a run of another tenant is "not found", exactly like a run that does
+not exist, so ids cannot be probed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLICT
 
 from batchery.model import Job, LlmResult
-from batchery.server.auth import Caller
+from batchery.server.auth import Caller, authenticated
 from batchery.server.node_runs import is_run
 from batchery.server.owners import RunOwners
 from batchery.server.snapshots import Snapshots
@@ -38,6 +39,7 @@ async def _owned(service: BatchLlmService, owners: RunOwners, caller: Caller, ru
 
 class RunsController(Controller):
     path = "/api"
+    guards = [authenticated]
     security = [{"bearer": []}]
     tags = ["runs"]
 

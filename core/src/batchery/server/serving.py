@@ -3,7 +3,8 @@
 Clients send the feed nothing but control frames, so a message over 64 KiB is refused (1009);
 per-message compression is off (it costs a zlib context per socket and CPU per frame); pings
 find dead peers. Forwarded headers are ignored unless proxies are named, so client addresses
-(and the per-address cap) cannot be spoofed.
+(and the per-address cap) cannot be spoofed. A peer that stops reading holds at most
+`WRITE_BUFFER_HIGH` bytes plus one frame here (see `FeedWebSocketProtocol`).
 """
 
 from __future__ import annotations
@@ -13,15 +14,32 @@ import contextlib
 import logging
 import socket
 from collections.abc import AsyncIterator, Sequence
-from typing import Final
+from typing import Final, cast
 
 import msgspec
 import uvicorn
 from litestar import Litestar
+from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-__all__ = ["RunningServer", "bind", "origin_of", "serve_in_background", "uvicorn_config"]
+__all__ = [
+    "CLOSE_GRACE_S",
+    "WRITE_BUFFER_HIGH",
+    "FeedWebSocketProtocol",
+    "RunningServer",
+    "bind",
+    "origin_of",
+    "serve_in_background",
+    "uvicorn_config",
+]
 
 WS_MAX_SIZE: Final = 64 * 1024
+
+WRITE_BUFFER_HIGH: Final = 64 * 1024
+"""Bytes a socket's transport may hold before a send waits for the peer to read."""
+
+CLOSE_GRACE_S: Final = 10.0
+"""How long a closed socket's peer has to read up to the close frame before it is cut off."""
 
 _DENIAL_NOISE: Final = "ASGI callable returned without completing handshake."
 
@@ -40,6 +58,44 @@ def _quiet_denials() -> None:
         logger.addFilter(_DenialIsComplete())
 
 
+class FeedWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, safe against peers that stop reading.
+
+    Sends already wait while the transport holds more than its high-water mark; this sets the
+    mark (so what waits for one socket is bounded in bytes, whatever the event loop's default),
+    lets a close frame past it (a close must not queue behind the very data the peer does not
+    read, or the peer never learns why it was dropped), and hangs up on a peer that has not
+    read up to the close within `CLOSE_GRACE_S`, discarding what it left unread. uvicorn's own
+    close timer would only ask the transport to close after flushing, which a peer that never
+    reads never lets happen: the buffer would stay for as long as the peer stays connected.
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        cast(asyncio.Transport, transport).set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+
+    async def send(self, message: ASGISendEvent) -> None:
+        closing = (
+            message["type"] == "websocket.close"
+            and self.handshake_complete
+            and self.initial_response is None
+            and not self.close_sent
+        )
+        if closing:
+            self.writable.set()
+        await super().send(message)
+        if closing and self.close_timer is not None:
+            self.close_timer.cancel()
+            self.close_timer = self.loop.call_later(CLOSE_GRACE_S, self._hang_up)
+
+    def _hang_up(self) -> None:
+        self.close_timer = None
+        if self.transport.get_write_buffer_size():
+            self.transport.abort()
+        else:
+            self.transport.close()
+
+
 def uvicorn_config(
     app: Litestar,
     *,
@@ -53,7 +109,7 @@ def uvicorn_config(
         app,
         host=host,
         port=port,
-        ws="websockets-sansio",
+        ws=FeedWebSocketProtocol,
         ws_max_size=WS_MAX_SIZE,
         ws_per_message_deflate=False,
         ws_ping_interval=20.0,

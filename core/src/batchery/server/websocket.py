@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterable
 from typing import Any, Final, NamedTuple
 
 import msgspec
@@ -25,7 +26,7 @@ from litestar.types import WebSocketResponseBodyEvent, WebSocketResponseStartEve
 from batchery.server import metrics
 from batchery.server.auth import Authenticator, bearer_of
 from batchery.server.config import ServerConfig
-from batchery.server.feed import EncodedFrame, FeedRegistry, RunFeed, encode_frame
+from batchery.server.feed import EncodedFrame, FeedRegistry, FrameBudget, RunFeed, frames_of
 from batchery.server.limits import ConnectionLimits
 from batchery.server.node_runs import is_run
 from batchery.server.owners import RunOwners
@@ -118,10 +119,10 @@ class FeedGate:
             self._limits.release(grant.tenant, grant.ip)
 
     async def _authorise(self, socket: WebSocket[Any, Any, Any], run_id: str) -> _Grant | Refusal:
+        """Origin, then credentials, then the request itself, then ownership: a caller without
+        valid credentials learns nothing about what the request would have been answered, and
+        a ticket is never spent from an origin that may not use it."""
         offered: list[str] = list(socket.scope.get("subprotocols") or [])
-        raw_after = socket.query_params.get("after_seq", "0")
-        if SUBPROTOCOL not in offered or not raw_after.isdigit() or int(raw_after) > _MAX_SEQ:
-            return BAD_REQUEST
         origin = socket.headers.get("origin")
         ticket = next((p[len(TICKET_PREFIX) :] for p in offered if p.startswith(TICKET_PREFIX)), "")
         if not self._auth.origin_allowed(origin, required=bool(ticket)):
@@ -132,6 +133,9 @@ class FeedGate:
             tenant = self._auth.tenant_of(bearer_of(socket))
         if tenant is None:
             return UNAUTHORIZED
+        raw_after = socket.query_params.get("after_seq", "0")
+        if SUBPROTOCOL not in offered or not raw_after.isdigit() or int(raw_after) > _MAX_SEQ:
+            return BAD_REQUEST
         if not await self._owners.owns(tenant, run_id) or not await is_run(self._store, run_id):
             return NOT_FOUND
         client = socket.client
@@ -166,21 +170,27 @@ class FeedGate:
         """Send every event after `cursor` in order; the close code and reason when done.
 
         A live socket sends at most one frame per tick, the frame its neighbours at the same
-        position send too; a socket starting behind the ring reads the log first.
+        position send too; a socket starting behind the ring reads the log first, one page at a
+        time, so what a socket holds is one page and one frame however long the run.
         """
-        limit = self._config.max_frame_events
+        config = self._config
+        budget = FrameBudget(config.max_frame_events, config.max_frame_bytes)
         live = False
+        page = budget.page_after(())
         while True:
-            frame = feed.frame(cursor, limit)
+            frame = feed.frame(cursor, budget)
+            frames: Iterable[EncodedFrame]
             if frame is not None and frame.first == cursor + 1:
                 live = True
-                frames = [frame]
+                frames = (frame,)
             elif frame is not None:
                 if live:
                     await self._send_resync(socket, cursor)
                     return _SLOW
-                rows = await self._store.events(feed.run_id, after_seq=cursor)
-                frames = [encode_frame(rows[i : i + limit]) for i in range(0, len(rows), limit)]
+                rows = await self._store.events(feed.run_id, after_seq=cursor, limit=page)
+                page = budget.page_after(rows)
+                frames = frames_of(rows, budget)
+                del rows  # the frames hold the page until they are sent, and no longer
             elif feed.finished_at is not None and cursor >= feed.finished_at:
                 return _FINISHED
             else:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -35,6 +33,7 @@ from batchery.service.batch_progress import BatchProgress
 from batchery.service.batch_runner import BatchRunner
 from batchery.service.lease_keeper import LeaseKeeper, Leases
 from batchery.service.limiter import LimiterRegistry
+from batchery.service.liveness import is_live, owner_name
 from batchery.service.options import ServiceOptions
 from batchery.service.planning import RunPlan, Sizing, plan_run, validate_items
 from batchery.service.policy import PRIOR_LATENCY_S, batch_turnaround, realtime_seconds
@@ -81,7 +80,7 @@ class BatchLlmService:
         self._leases = Leases(
             store,
             bus,
-            owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            owner=owner_name(),
             lease_s=self._options.lease_s,
             heartbeat_s=self._options.heartbeat_s,
         )
@@ -249,7 +248,8 @@ class BatchLlmService:
     ) -> RunOutcome:
         """Follow a job another process drives until it ends, handing each logged event to
         `on_event`. A live lease is never taken over; once the driver's lease has expired (it
-        died or stalled) this process claims the job and drives it to the end itself."""
+        died or stalled, or its process is gone from this host) this process claims the job and
+        drives it to the end itself."""
         after = 0
         finished = False
         while True:
@@ -260,8 +260,7 @@ class BatchLlmService:
                 if on_event is not None:
                     on_event(event)
             job = await self._job(job_id)
-            holder = await self._store.holder(job_id)
-            live = holder is not None and holder.expires_at > time.time()
+            live = is_live(await self._store.holder(job_id))
             if job.status.terminal and (finished or not live):
                 return await self._outcome(job, resumed=True)
             if not live and not job.status.terminal:

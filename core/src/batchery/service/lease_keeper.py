@@ -18,7 +18,8 @@ from contextlib import asynccontextmanager
 from batchery.http import fence
 from batchery.progress import ProgressBus
 from batchery.service._tasks import task_group
-from batchery.store import JobStore, Lease, LeaseLostError
+from batchery.service.liveness import is_gone
+from batchery.store import JobHeldError, JobStore, Lease, LeaseLostError
 
 __all__ = ["LeaseKeeper", "Leases"]
 
@@ -49,10 +50,15 @@ class LeaseKeeper:
             raise LeaseLostError(self.job_id)
 
     async def keep(self) -> None:
-        """Renew every heartbeat until cancelled; raises `LeaseLostError` once it is gone."""
+        """Renew every heartbeat until cancelled; raises `LeaseLostError` once it is gone.
+
+        A heartbeat that comes late (a busy machine) still renews a lease the store says is
+        live; only the store's answer, not this process's lateness, ends the drive.
+        """
         while True:
             await asyncio.sleep(self._heartbeat_s)
-            self.check()
+            if self.lost:
+                raise LeaseLostError(self.job_id)
             try:
                 self.lease = await self._store.renew(self.lease, lease_s=self._lease_s)
             except LeaseLostError:
@@ -87,7 +93,8 @@ class Leases:
     @asynccontextmanager
     async def held(self, job_id: str) -> AsyncIterator[LeaseKeeper]:
         """The job's lease for the length of the block: the one this process already drives
-        it with, else a fresh claim (`JobHeldError` when another live process holds it),
+        it with, else a fresh claim (`JobHeldError` when another live process holds it; a
+        holder whose process is gone from this host is taken over at once),
         renewed by heartbeat and given up at the end.
 
         Claiming again from the process that drives the job would fence its own driver out.
@@ -100,7 +107,14 @@ class Leases:
             with fence(driving.check):
                 yield driving
             return
-        lease = await self._store.claim(job_id, self._owner, lease_s=self._lease_s)
+        try:
+            lease = await self._store.claim(job_id, self._owner, lease_s=self._lease_s)
+        except JobHeldError as held:
+            if not is_gone(held.holder):
+                raise
+            lease = await self._store.claim(
+                job_id, self._owner, lease_s=self._lease_s, gone=held.holder.owner
+            )
         keeper = LeaseKeeper(
             self._store, lease, lease_s=self._lease_s, heartbeat_s=self._heartbeat_s
         )

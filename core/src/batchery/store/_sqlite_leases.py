@@ -20,15 +20,17 @@ class SqliteLeases:
     def __init__(self, db: SqliteDb) -> None:
         self._db = db
 
-    async def claim(self, job_id: str, owner: str, *, lease_s: float) -> Lease:
+    async def claim(
+        self, job_id: str, owner: str, *, lease_s: float, gone: str | None = None
+    ) -> Lease:
         now = time.time()
         async with self._db.write() as db:
             cur = await db.execute(
                 "UPDATE jobs SET epoch = epoch + 1, owner = ?, lease_since = ?,"
-                " lease_expires_at = ? WHERE id = ? AND (owner IS NULL OR owner = ?"
+                " lease_expires_at = ? WHERE id = ? AND (owner IS NULL OR owner IN (?, ?)"
                 " OR lease_expires_at IS NULL OR lease_expires_at <= ?)"
                 " RETURNING epoch, cancel_requested_at",
-                (owner, now, now + lease_s, job_id, owner, now),
+                (owner, now, now + lease_s, job_id, owner, gone or owner, now),
             )
             row = await cur.fetchone()
             await cur.close()

@@ -243,9 +243,12 @@ class JobStore(Protocol):
 
     async def list_jobs(self, *, limit: int = 50) -> list[Job]: ...
 
-    async def claim(self, job_id: str, owner: str, *, lease_s: float) -> Lease:
+    async def claim(
+        self, job_id: str, owner: str, *, lease_s: float, gone: str | None = None
+    ) -> Lease:
         """Take the job's lease for `lease_s` seconds and bump its epoch; only when the lease
-        is free, expired or already `owner`'s. Raises `JobHeldError` otherwise."""
+        is free, expired, already `owner`'s, or held by `gone`, an owner known to have died.
+        Raises `JobHeldError` otherwise."""
         ...
 
     async def renew(self, lease: Lease, *, lease_s: float) -> Lease:
@@ -352,4 +355,9 @@ class JobStore(Protocol):
         """
         ...
 
-    async def events(self, job_id: str, *, after_seq: int = 0) -> list[tuple[int, bytes]]: ...
+    async def events(
+        self, job_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[tuple[int, bytes]]:
+        """The job's logged events after `after_seq` in `seq` order, the first `limit` of them
+        when given (a reader far behind pages through a long log instead of holding it)."""
+        ...

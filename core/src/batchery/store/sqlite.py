@@ -136,8 +136,10 @@ class SqliteJobStore:
         ) as cur:
             return [decode(row[0], Job) async for row in cur]
 
-    async def claim(self, job_id: str, owner: str, *, lease_s: float) -> Lease:
-        return await self._leases.claim(job_id, owner, lease_s=lease_s)
+    async def claim(
+        self, job_id: str, owner: str, *, lease_s: float, gone: str | None = None
+    ) -> Lease:
+        return await self._leases.claim(job_id, owner, lease_s=lease_s, gone=gone)
 
     async def renew(self, lease: Lease, *, lease_s: float) -> Lease:
         return await self._leases.renew(lease, lease_s=lease_s)
@@ -435,9 +437,11 @@ class SqliteJobStore:
         assert row is not None
         return int(row[0])
 
-    async def events(self, job_id: str, *, after_seq: int = 0) -> list[tuple[int, bytes]]:
+    async def events(
+        self, job_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[tuple[int, bytes]]:
         async with self._db.conn.execute(
-            "SELECT seq, body FROM events WHERE job_id = ? AND seq > ? ORDER BY seq",
-            (job_id, after_seq),
+            "SELECT seq, body FROM events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (job_id, after_seq, -1 if limit is None else limit),
         ) as cur:
             return [(int(row[0]), bytes(row[1])) async for row in cur]
