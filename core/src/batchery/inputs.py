@@ -137,6 +137,11 @@ def _from_openai(data: dict[str, Any]) -> LlmRequest:
     if method != "POST":
         raise ValueError(f"method must be POST, not {method!r}")
     url = data.get("url")
+    if url is None:
+        raise ValueError(
+            'has no "url": a line in OpenAI\'s batch format names its endpoint, e.g. '
+            '"url": "/v1/chat/completions"'
+        )
     kind = _URL_KINDS.get(url) if isinstance(url, str) else None
     if kind is None:
         raise ValueError(

@@ -88,6 +88,28 @@ def test_a_bad_line_is_refused_by_number_before_anything_is_sent(
     assert not source.with_name("in.results.jsonl").exists()
 
 
+def test_a_file_of_bad_lines_names_the_first_ten_and_counts_the_rest(
+    tmp_path: Path, emulated: EmulatorFactory
+) -> None:
+    without_url = [json.loads(_chat(f"q-{i}")) for i in range(30)]
+    for line in without_url:
+        del line["url"], line["method"]
+    source = _file(tmp_path, *(json.dumps(line).encode() for line in without_url))
+
+    with emulated("openai") as base_url:
+        code, _, err = _run(base_url, source)
+        assert _nothing_sent(base_url)
+
+    lines = err.strip().splitlines()
+    assert code == ExitCode.USAGE
+    assert lines[0] == (
+        f"{source}: line 1 (custom_id 'q-0'): has no \"url\": a line in OpenAI's batch format"
+        ' names its endpoint, e.g. "url": "/v1/chat/completions"'
+    )
+    assert len(lines) == 11
+    assert lines[-1] == f"{source}: ... and 20 more problems; nothing was sent"
+
+
 def test_a_file_that_opens_with_a_byte_order_mark_runs(
     tmp_path: Path, emulated: EmulatorFactory
 ) -> None:

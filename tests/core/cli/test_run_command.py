@@ -159,6 +159,7 @@ def test_jobs_show_and_results_read_a_finished_run(tmp_path: Path) -> None:
     run_id = json.loads((tmp_path / "s.json").read_text())["run_id"]
 
     shown = _batchery("jobs", "show", run_id, "--store", store)
+    listed = json.loads(_batchery("jobs", "list", "--json", "--store", store).stdout)
     exported = _batchery(
         "jobs", "results", run_id, "--out", str(tmp_path / "r.jsonl"), "--store", store
     )
@@ -166,6 +167,9 @@ def test_jobs_show_and_results_read_a_finished_run(tmp_path: Path) -> None:
     counts = json.loads(shown.stdout)["counts"]
     assert (counts["total"], counts["succeeded"], counts["failed"]) == (3, 3, 0)
     assert counts["cost_usd"] > 0
+    assert [(j["job"]["id"], j["state"], j["counts"]) for j in listed] == [
+        (run_id, "completed", counts)
+    ]
     assert exported.returncode == 0
     assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 3
     assert _batchery("jobs", "show", "run_nope", "--store", store).returncode == 2

@@ -118,11 +118,16 @@ def _check_format(parsed: InputFile, fmt: str) -> None:
             )
 
 
+_PROBLEMS_SHOWN = 10
+
+
 def _refuse(input_path: Path, problems: list[str]) -> NoReturn:
-    for problem in problems[:50]:
+    """Name the first problems, line by line, and how many more there are; nothing is sent."""
+    for problem in problems[:_PROBLEMS_SHOWN]:
         click.echo(f"{input_path}: {problem}", err=True)
-    if len(problems) > 50:
-        click.echo(f"... and {len(problems) - 50} more problems", err=True)
+    if len(problems) > _PROBLEMS_SHOWN:
+        more = len(problems) - _PROBLEMS_SHOWN
+        click.echo(f"{input_path}: ... and {more} more problems; nothing was sent", err=True)
     raise click.exceptions.Exit(ExitCode.USAGE)
 
 

@@ -109,11 +109,12 @@ _store_option = click.option("--store", help="Job store path or URL.")
 @jobs_group.command("list")
 @_store_option
 @click.option("--limit", default=50, show_default=True)
-def list_jobs(store: str | None, limit: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array for programs.")
+def list_jobs(store: str | None, limit: int, as_json: bool) -> None:
     """The newest jobs first: input, endpoint, mode, state, counts, cost and age.
 
     An unfinished job whose driver is gone reads `interrupted`, with the command that
-    resumes it.
+    resumes it. `--json` prints the same as `jobs show` does for each job, without chunks.
     """
     loaded = settings_from(None, {"store": store})
 
@@ -121,6 +122,9 @@ def list_jobs(store: str | None, limit: int) -> None:
         return [await _job_line(s, job, store) for job in await s.list_jobs(limit=limit)]
 
     lines = run_async(_with_store(loaded, read))
+    if as_json:
+        click.echo(msgspec.json.format(msgspec.json.encode(lines), indent=2))
+        return
     table = Table(
         "id", "input", "endpoint", "mode", "state", "ok", "failed", "pending", "cost $", "age"
     )
