@@ -141,7 +141,9 @@ async def collect_answers(
     An answer that cannot be parsed (or that `accept` refuses) is asked again, up to
     `options.max_parse_retries` more times; one the provider failed is not (the service has
     already retried what a retry could fix). A job of `run_id` that already exists is resumed
-    when it was made from the same requests. Raises ValueError for duplicate or unusable ids,
+    when it was made from the same requests, and a finished one is read as it ended (its
+    unusable answers were asked again in the next round's job, so nothing is sent twice); one
+    another live process drives is followed. Raises ValueError for duplicate or unusable ids,
     and when `run_id` already names jobs made from other requests.
     """
     check_schema(schema)
@@ -179,17 +181,20 @@ async def collect_answers(
                 "a run id names one piece of work, so give this one a new run id"
             )
         try:
-            outcome = await service.run(
-                requests,
-                provider=settings.provider,
-                model=settings.model,
-                mode=settings.mode,
-                deadline_s=_remaining(settings.deadline_s, started),
-                use_cache=settings.use_cache and attempt == 1,
-                run_id=job_id,
-                fingerprint=fingerprint,
-                reask_invalid_json=False,
-            )
+            if existing is None:
+                outcome = await service.run(
+                    requests,
+                    provider=settings.provider,
+                    model=settings.model,
+                    mode=settings.mode,
+                    deadline_s=_remaining(settings.deadline_s, started),
+                    use_cache=settings.use_cache and attempt == 1,
+                    run_id=job_id,
+                    fingerprint=fingerprint,
+                    reask_invalid_json=False,
+                )
+            else:
+                outcome = await service.resume(job_id)
         except JobHeldError:
             outcome = await service.attach(job_id)
         jobs.append(job_id)
