@@ -1,0 +1,47 @@
+"""Every SQLite connection a test opens is closed by the end of the session.
+
+An aiosqlite connection left open keeps a non-daemon worker thread, and the interpreter waits
+for it at exit: one forgotten store hangs the whole run after its last test. The suite records
+where each connection was opened; a connection still open at the end fails the session with
+that place named, and is stopped so the run ends.
+"""
+
+from __future__ import annotations
+
+import traceback
+import weakref
+from typing import Any
+
+import aiosqlite
+import pytest
+
+_opened: weakref.WeakKeyDictionary[aiosqlite.Connection, str] = weakref.WeakKeyDictionary()
+_init = aiosqlite.Connection.__init__
+
+
+def _recording_init(self: aiosqlite.Connection, *args: Any, **kwargs: Any) -> None:
+    _init(self, *args, **kwargs)
+    _opened[self] = "".join(traceback.format_stack(limit=12)[:-1])
+
+
+aiosqlite.Connection.__init__ = _recording_init  # type: ignore[method-assign]
+
+
+def _still_open() -> list[tuple[aiosqlite.Connection, str]]:
+    return [(c, where) for c, where in list(_opened.items()) if c._thread.is_alive()]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import gc
+
+    gc.collect()
+    leaked = _still_open()
+    if not leaked:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    for connection, where in leaked:
+        if reporter is not None:
+            reporter.write_line(f"a SQLite connection was never closed; opened at:\n{where}")
+        connection.stop()
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
