@@ -34,14 +34,16 @@ async def emulator() -> AsyncIterator[OpenAIEmulator]:
         yield emulator
 
 
-async def _run(args: list[str], cwd: Path, emulator: OpenAIEmulator) -> Ran:
-    """`args` run in `cwd` as a reader's shell would, pointed at the emulator."""
+async def _run(args: list[str], cwd: Path, emulator: OpenAIEmulator, **settings: str) -> Ran:
+    """`args` run in `cwd` as a reader's shell would, pointed at the emulator; `settings` are
+    `BATCHERY_*` variables (a faster poll, say)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHERY_", "OPENAI_"))}
     env |= {
         "OPENAI_API_KEY": "sk-any-key-works-on-the-emulator",
         "OPENAI_BASE_URL": emulator.base_url,
         "BATCHERY_STORE": str(cwd / "jobs.db"),
     }
+    env |= {f"BATCHERY_{name.upper()}": value for name, value in settings.items()}
     process = await asyncio.create_subprocess_exec(
         sys.executable, *args, cwd=cwd, env=env, stdout=-1, stderr=-1
     )
@@ -57,7 +59,8 @@ async def test_the_python_tutorial_runs_every_request_and_prints_each_answer(
 
     assert ran.code == 0, ran.stderr
     lines = ran.stdout.splitlines()
-    assert lines[0].startswith("job ") and lines[0].endswith("completed in realtime mode")
+    assert lines[0].startswith("job ")
+    assert lines[0].endswith("completed in realtime mode")
     assert lines[1].startswith("3 succeeded, 0 failed, $")
     assert [line.split()[:2] for line in lines[2:]] == [
         ["q-0", "ok:"],
@@ -87,3 +90,34 @@ async def test_the_cli_tutorial_writes_one_result_line_per_request(
     again = await _run(["-m", "batchery", *command], tmp_path, emulator)
     assert again.code == 0, again.stderr
     assert (tmp_path / "results.jsonl").read_text().count("\n") == 4
+
+
+async def test_the_openai_format_how_to_writes_chat_completions_from_anthropic(
+    emulator: OpenAIEmulator, tmp_path: Path
+) -> None:
+    command = ["run", str(EXAMPLES / "chats.jsonl"), "--provider", "anthropic", "--emulate"]
+    ran = await _run(
+        ["-m", "batchery", *command, "--format", "openai", "--out", "-"], tmp_path, emulator
+    )
+
+    assert ran.code == 0, ran.stderr
+    lines = [msgspec.json.decode(line) for line in ran.stdout.splitlines()]
+    assert [line["custom_id"] for line in lines] == ["c-1", "c-2"]
+    assert all(line["response"]["status_code"] == 200 for line in lines)
+    bodies = [line["response"]["body"] for line in lines]
+    assert all(body["object"] == "chat.completion" for body in bodies)
+    assert all(body["choices"][0]["message"]["role"] == "assistant" for body in bodies)
+
+
+async def test_the_agent_graph_tutorial_runs_both_nodes_and_checkpoints_its_thread(
+    emulator: OpenAIEmulator, tmp_path: Path
+) -> None:
+    fast = {"poll_interval_s": "0.05", "poll_max_interval_s": "0.05"}
+    ran = await _run([str(EXAMPLES / "agent_graph.py")], tmp_path, emulator, **fast)
+
+    assert ran.code == 0, ran.stderr
+    kept, _, topic = ran.stdout.splitlines()[-1].partition(" atoms kept for ")
+    assert topic == "loans"
+    assert int(kept) > 0
+    assert (tmp_path / "graph.db").is_file()
+    assert len(emulator.batches()) == 2
