@@ -55,16 +55,17 @@ def render() -> str:
     )
     schema = components["Settings"]
     docs = attribute_docs(settings)["Settings"]
-    rows = [
-        "| key | type | default | environment variable | meaning |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+    keys: list[str] = []
     for field in msgspec.structs.fields(settings.Settings):
         kind = type_text(schema["properties"][field.name], _link)
-        rows.append(
-            f"| `{field.name}` | {kind} | {_default(field)} | {_variable(field.name)} "
-            f"| {docs.get(field.name, '')} |"
-        )
+        keys += [
+            f"### `{field.name}` {{ #{field.name} }}",
+            "",
+            docs.get(field.name, ""),
+            "",
+            f"Type: {kind} · default: {_default(field)} · environment: {_variable(field.name)}",
+            "",
+        ]
     return "\n".join(
         [
             "# Settings",
@@ -92,11 +93,14 @@ def render() -> str:
             'base_url = "http://127.0.0.1:8080/v1"',
             "```",
             "",
-            *rows,
-            "",
             "Without `store`, the job store is `batchery.db` in the user data directory:",
             "`~/.local/share/batchery/` on Linux, `~/Library/Application Support/batchery/` on",
             "macOS, `%LOCALAPPDATA%\\batchery\\` on Windows; `batchery config` prints the path.",
+            "",
+            "## Keys",
+            "",
+            *keys,
+            "## Types",
             "",
             *_nested(components),
         ]

@@ -41,21 +41,18 @@ def hooks() -> Iterator[dict[str, ModuleType]]:
         sys.path.remove(str(HOOKS))
 
 
-def test_every_setting_has_a_row_with_its_variable_and_its_meaning(
+def test_every_setting_has_a_section_with_its_type_default_variable_and_meaning(
     hooks: dict[str, ModuleType],
 ) -> None:
     page: str = hooks["settings"].render()
-    rows = {
-        line.split("|")[1].strip(): line for line in page.splitlines() if line.startswith("| `")
-    }
-    for field in msgspec.structs.fields(Settings):
-        row = rows[f"`{field.name}`"]
-        cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", row)[1:-1]]
-        assert len(cells) == 5
-        assert all(cells), f"{field.name} has an empty cell: {row}"
-    assert "`BATCHERY_BATCH_THRESHOLD`" in rows["`batch_threshold`"]
-    assert "`20`" in rows["`batch_threshold`"]
-    assert "integer >= 0" in rows["`batch_threshold`"]
+    found = re.findall(r"### `(\w+)` \{ #\w+ \}\n\n(.+)\n\nType: (.+)", page)
+    sections = {name: (meaning, facts) for name, meaning, facts in found}
+    assert list(sections) == [field.name for field in msgspec.structs.fields(Settings)]
+    assert all(meaning.strip() for meaning, _ in sections.values())
+    assert sections["batch_threshold"][1] == (
+        "integer >= 0 · default: `20` · environment: `BATCHERY_BATCH_THRESHOLD`"
+    )
+    assert sections["prices"][1].endswith("environment: (file only)")
 
 
 def test_every_exit_code_is_listed(hooks: dict[str, ModuleType]) -> None:
