@@ -121,3 +121,20 @@ async def test_the_agent_graph_tutorial_runs_both_nodes_and_checkpoints_its_thre
     assert int(kept) > 0
     assert (tmp_path / "graph.db").is_file()
     assert len(emulator.batches()) == 2
+
+
+async def test_the_price_override_in_batchery_toml_prices_every_answer(
+    emulator: OpenAIEmulator, tmp_path: Path
+) -> None:
+    (tmp_path / "batchery.toml").write_bytes((EXAMPLES / "batchery.toml").read_bytes())
+    command = ["run", str(EXAMPLES / "chats.jsonl"), "--provider", "openai", "--model"]
+    command += ["gpt-4o-mini", "--out", "results.jsonl"]
+    ran = await _run(["-m", "batchery", *command], tmp_path, emulator)
+
+    assert ran.code == 0, ran.stderr
+    for line in (tmp_path / "results.jsonl").read_text().splitlines():
+        result = msgspec.json.decode(line)
+        usage = result["usage"]
+        expected = (usage["input_tokens"] * 1.00 + usage["output_tokens"] * 4.00) / 1e6
+        assert result["mode"] == "realtime"
+        assert result["cost_usd"] == pytest.approx(expected)
