@@ -1,6 +1,6 @@
 """Follow one run on a Batchery server, from its first event to its last.
 
-    BATCHERY_TOKEN=... python follow_progress.py http://127.0.0.1:8000 RUN_ID
+BATCHERY_TOKEN=... python follow_progress.py http://127.0.0.1:8000 RUN_ID
 """
 
 import asyncio

@@ -33,7 +33,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     where = tmp_path_factory.mktemp("follow")
     env = _env(where / "jobs.db")
     command = [sys.executable, "-m", "batchery", "run", str(EXAMPLES / "chats.jsonl")]
-    command += ["--provider", "anthropic", "--emulate", "--summary", "summary.json"]
+    command += ["--provider", "anthropic", "--emulate", "--out", "results.jsonl"]
+    command += ["--summary", "summary.json"]
     subprocess.run(command, cwd=where, env=env, check=True, capture_output=True, timeout=60)
     run_id = msgspec.json.decode((where / "summary.json").read_bytes())["run_id"]
     serve = [sys.executable, "-m", "batchery", "serve", "--port", "0"]
