@@ -48,18 +48,31 @@ Phase = Literal[
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    """What every event carries."""
+
     run_id: str
+    """The run: a job's id, or a graph node's run id."""
     seq: int
+    """1, 2, 3, ... per run, assigned by the job store's log; never reused, never skipped."""
     ts: float
+    """When the event was made, in Unix seconds."""
     v: int = SCHEMA_VERSION
+    """The schema version; fields added later get defaults, so old readers keep working."""
 
 
 class RunStarted(Event, frozen=True, kw_only=True, tag="run_started"):
+    """A job began, or a restart picked it up again."""
+
     provider: str
+    """The provider's name."""
     model: str | None
+    """None: the provider's default model."""
     mode: str
+    """As in `mode_chosen`."""
     total: int
+    """Requests in the job."""
     resumed: bool = False
+    """True when a restart picked the job up again."""
 
 
 class ModeEstimate(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,34 +80,58 @@ class ModeEstimate(msgspec.Struct, frozen=True, kw_only=True):
 
     mode: str
     cost_usd: float | None
+    """None for an unpriced model."""
     finish_s: float
+    """Seconds from now until the work would be done."""
     meets_deadline: bool
 
 
 class ModeChosen(Event, frozen=True, kw_only=True, tag="mode_chosen"):
+    """The mode a job runs in, why, and every option the policy weighed."""
+
     mode: str
+    """`batch`, `realtime` or `hybrid`: the mode the job runs in."""
     reason: str
+    """Why, in words."""
     estimates: list[ModeEstimate] = msgspec.field(default_factory=list)
+    """Each option weighed."""
     cached: int = 0
+    """Requests answered from the result cache."""
 
 
 class BatchSubmitted(Event, frozen=True, kw_only=True, tag="batch_submitted"):
+    """One chunk of a job was handed to the provider as a batch."""
+
     chunk: int
+    """Which chunk of the job, from 0."""
     batch_id: str
+    """The provider's batch id."""
     requests: int
+    """Requests in that batch."""
 
 
 class Progress(Event, frozen=True, kw_only=True, tag="progress"):
+    """Where a job stands: its counts and the slowest part still running."""
+
     completed: int
+    """Requests that succeeded so far; never goes down while one process drives the job."""
     failed: int
+    """Requests that failed so far."""
     total: int
+    """Requests in the job."""
     phase: Phase
+    """The slowest part still running."""
     eta_s: float | None = None
+    """Seconds to go; None until there is something to estimate from."""
 
 
 class ItemRetried(Event, frozen=True, kw_only=True, tag="item_retried"):
+    """A request (or a node's item) is sent again."""
+
     custom_id: str
+    """The request (in a node's run: the item) sent again."""
     attempt: int
+    """The attempt about to be made, from 2."""
     reason: str
 
 
@@ -103,6 +140,7 @@ class FallbackStarted(Event, frozen=True, kw_only=True, tag="fallback_started"):
 
     reason: str
     count: int
+    """Requests moved to realtime."""
 
 
 class OverSla(Event, frozen=True, kw_only=True, tag="over_sla"):
@@ -111,15 +149,20 @@ class OverSla(Event, frozen=True, kw_only=True, tag="over_sla"):
     chunk: int
     batch_id: str
     phase: str
+    """The provider's status the batch has been in."""
     age_s: float
+    """How long it has been in it."""
     expected_s: float | None = None
+    """The turnaround it was expected to take."""
 
 
 class NodeStarted(Event, frozen=True, kw_only=True, tag="node_started"):
     """A graph node began; the jobs it runs have ids that start with this event's `run_id`."""
 
     node: str
+    """The node's name (`infer-atoms`, `verify`, ...)."""
     items: int
+    """Items (or atoms) it was given."""
 
 
 class JobMode(msgspec.Struct, frozen=True, kw_only=True):
@@ -143,8 +186,11 @@ class NodeFinished(Event, frozen=True, kw_only=True, tag="node_finished"):
     node: str
     items: int
     produced: int
+    """What the node wrote (atoms, scored atoms)."""
     failed_items: list[str] = msgspec.field(default_factory=list)
+    """Ids of the items that produced nothing."""
     retried: int = 0
+    """Items asked again."""
     cost_usd: float = 0.0
     realtime_cost_usd: float = 0.0
     savings_usd: float = 0.0
@@ -157,14 +203,19 @@ class RunFinished(Event, frozen=True, kw_only=True, tag="run_finished"):
     """The end of a run. Savings are against realtime prices for the same work."""
 
     status: str
+    """`completed` or `cancelled`."""
     total: int
     succeeded: int
+    """Every request ends as exactly one of `succeeded` and `failed`."""
     failed: int
     duration_s: float
+    """From the job's creation to its end."""
     cost_usd: float = 0.0
     realtime_cost_usd: float = 0.0
+    """What the same work would have cost as realtime calls."""
     savings_usd: float = 0.0
     cached: int = 0
+    """Requests answered from the cache."""
 
 
 JobRunEvent = (

@@ -68,31 +68,60 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Every tunable of a Batchery process; build it with `load_settings`."""
 
     store: _NonEmpty | None = None
+    """The job store: a SQLite file's path or `sqlite:///` URL; None is `batchery.db` in the
+    user data directory (see `default_store_url`)."""
     default_provider: _NonEmpty = "openai"
+    """The provider a run uses when none is named."""
     default_model: _NonEmpty | None = None
+    """The model a request without one uses; None leaves it to the provider's default."""
     batch_threshold: _Count = 20
+    """Below this many requests (after the cache), `auto` runs realtime."""
     poll_interval_s: _Seconds = 2.0
+    """Seconds between the first polls of a submitted batch."""
     poll_backoff: _Factor = 1.5
+    """Each poll waits this many times longer than the one before."""
     poll_max_interval_s: _Seconds = 60.0
+    """The longest wait between two polls."""
     request_timeout_s: _Seconds | None = None
     """Every provider's per-request time budget; None keeps each provider's own (60 s, 120 s
     for Anthropic). A `[providers.NAME] request_timeout_s` wins for that provider."""
     max_requests_per_batch: _PositiveInt | None = None
+    """A lower cap than the provider's on requests in one batch."""
     max_bytes_per_batch: _PositiveInt | None = None
+    """A lower cap than the provider's on one batch file's size in bytes."""
     realtime_concurrency: _PositiveInt = 16
+    """Realtime calls in flight at once, per provider and model."""
     max_attempts: _PositiveInt = 3
+    """Tries per request for retryable errors (rate limits aside), and per batch create."""
     reconcile_grace_s: _NonNegativeSeconds = 5.0
+    """After a crash mid-submit, how long to wait before looking for the batch by
+    tag a second time, before submitting it again."""
     lease_s: _Seconds = 30.0
+    """How long a driver's claim on a job lasts unless renewed."""
     heartbeat_s: _Seconds = 5.0
+    """How often a driver renews its lease and looks for a cancel request; at most
+    half of `lease_s`."""
     store_busy_timeout_s: _Seconds = DEFAULT_BUSY_TIMEOUT_S
+    """How long a write waits for another process's transaction before the store
+    is reported busy."""
     fallback: bool = True
+    """Finish in realtime what a batch left undone (failed, expired or too late)."""
     strict: bool = False
+    """Refuse, rather than warn about, a model the provider does not list."""
     use_cache: bool = True
+    """Serve a request that ran before on the same endpoint from the result cache."""
     cache_max_age_days: _Seconds = 30.0
+    """What `batchery cache prune` drops by default: answers older than this."""
     log_level: LogLevel = "info"
+    """The least level logged; the CLI shows warnings only unless this is set or `-v`
+    is given."""
     log_format: LogFormat = "auto"
+    """`console` for people, `json` for machines; `auto` chooses by whether stderr is a
+    terminal."""
     providers: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
+    """Options per provider (`[providers.openai] base_url = ...`); never keys."""
     prices: dict[str, dict[str, ModelPrice]] = msgspec.field(default_factory=dict)
+    """Price overrides in USD per million tokens, per provider and model."""
 
     def store_url(self) -> str:
         """The store to open: `store` as given, or the default file in the user data dir."""
