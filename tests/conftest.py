@@ -8,12 +8,18 @@ that place named, and is stopped so the run ends.
 
 from __future__ import annotations
 
+import os
 import traceback
 import weakref
 from typing import Any
 
 import aiosqlite
 import pytest
+
+# pytest-xdist sets COLUMNS=80 in its workers; the commands tests start print their tables as
+# wide as on any pipe, however the suite is run.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 
 _opened: weakref.WeakKeyDictionary[aiosqlite.Connection, str] = weakref.WeakKeyDictionary()
 _init = aiosqlite.Connection.__init__

@@ -35,6 +35,7 @@ class Shells:
         self.base_url = base_url
         self.workload = workload
         self.db = root / "jobs.db"
+        self.started: list[subprocess.Popen[bytes]] = []
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHERY_")}
@@ -71,9 +72,18 @@ class Shells:
 
     def start(self, tag: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
         with (self.root / f"{tag}.stderr").open("wb") as err:
-            return subprocess.Popen(
+            proc = subprocess.Popen(
                 batchery(*args), env=self.env(**env), stdout=subprocess.DEVNULL, stderr=err
             )
+        self.started.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        """Kill what a failed test left running (paused ones included), so nothing outlives it."""
+        for proc in self.started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
 
     @staticmethod
     def wait_for(condition: Callable[[], bool], *, within_s: float = 60.0) -> bool:
@@ -139,7 +149,7 @@ def emulator_url(emulator_options: list[str]) -> Iterator[str]:
 
 
 @pytest.fixture
-def shells(tmp_path: Path, emulator_url: str) -> Shells:
+def shells(tmp_path: Path, emulator_url: str) -> Iterator[Shells]:
     """120 chat requests (three batches of 50, 50 and 20) and the shells to run them."""
     workload = tmp_path / "requests.jsonl"
     lines = (
@@ -152,4 +162,8 @@ def shells(tmp_path: Path, emulator_url: str) -> Shells:
         for i in range(120)
     )
     workload.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return Shells(tmp_path, emulator_url, workload)
+    opened = Shells(tmp_path, emulator_url, workload)
+    try:
+        yield opened
+    finally:
+        opened.stop_all()
