@@ -1,0 +1,161 @@
+"""One PostgreSQL database: its connection pool, transactions, the lease fence, the clock.
+
+Every connection runs in autocommit; a write that needs more than one statement opens an
+explicit transaction. Leases are compared on the database's clock (`NOW`), the one clock all
+hosts share. A lock wait longer than `busy_timeout_s` (`lock_timeout`) or no free connection
+within it reports the store busy (`StoreBusyError`), as SQLite's busy timeout does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, TypeVar
+
+import msgspec
+import psycopg
+from batchery.store import Lease, LeaseLostError, StoreBusyError, StoreError, shown_url
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from batchery_postgres._schema import migrate
+
+__all__ = ["NOW", "PAGE", "Conn", "PgDb", "decode", "encode", "fenced"]
+
+NOW = "extract(epoch from clock_timestamp())::float8"
+"""The database's clock in Unix seconds, as SQL."""
+
+PAGE = 1000
+"""Rows per page when streaming a job's requests or results, and per bulk statement."""
+
+Conn = AsyncConnection[TupleRow]
+_T = TypeVar("_T")
+_encoder = msgspec.json.Encoder()
+
+
+def encode(value: object) -> bytes:
+    return _encoder.encode(value)
+
+
+def decode(body: bytes, type_: type[_T]) -> _T:
+    return msgspec.json.decode(body, type=type_)
+
+
+class PgDb:
+    """The pool shared by the job store, its leases, the result cache and the run history."""
+
+    def __init__(self, url: str, *, busy_timeout_s: float, pool_size: int = 8) -> None:
+        self.url = url
+        self.shown = shown_url(url)
+        self.busy_timeout_s = busy_timeout_s
+        self._pool_size = pool_size
+        self._pool: AsyncConnectionPool[Conn] | None = None
+
+    async def open(self) -> None:
+        """Migrate on one connection of its own, then open the pool."""
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                self.url, autocommit=True, connect_timeout=max(1, round(self.busy_timeout_s))
+            ) as conn:
+                await migrate(conn)
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"cannot open the job store {self.shown}: {reason}") from None
+        pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=self._pool_size,
+            open=False,
+            kwargs={"autocommit": True},
+            configure=self._configure,
+            timeout=self.busy_timeout_s,
+        )
+        await pool.open(wait=True, timeout=self.busy_timeout_s)
+        self._pool = pool
+
+    async def _configure(self, conn: Conn) -> None:
+        await conn.execute(
+            "SELECT set_config('lock_timeout', %s, false)",
+            (f"{round(self.busy_timeout_s * 1000)}ms",),
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> AsyncConnectionPool[Conn]:
+        if self._pool is None:
+            raise StoreError("the job store is not open")
+        return self._pool
+
+    @asynccontextmanager
+    async def conn(self) -> AsyncIterator[Conn]:
+        """A pooled connection in autocommit, for statements that stand alone."""
+        with self._busy():
+            async with self.pool.connection() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def tx(self) -> AsyncIterator[Conn]:
+        """A pooled connection inside one transaction, committed at the end, rolled back on
+        any error."""
+        with self._busy():
+            async with self.pool.connection() as conn, conn.transaction():
+                yield conn
+
+    @contextmanager
+    def _busy(self) -> Iterator[None]:
+        try:
+            yield
+        except (psycopg.errors.LockNotAvailable, PoolTimeout):
+            raise StoreBusyError(
+                f"the job store {self.shown} stayed busy for {self.busy_timeout_s:g}s"
+                " (another process holds a lock it needs, or every connection is in use);"
+                " try again, or raise store_busy_timeout_s"
+            ) from None
+
+    async def run(self, sql: str, *params: Any) -> int:
+        """Run one statement on its own; returns how many rows it touched."""
+        async with self.conn() as conn:
+            cur = await conn.execute(sql, params)
+            return cur.rowcount
+
+    async def one(self, sql: str, *params: Any) -> TupleRow | None:
+        async with self.conn() as conn:
+            cur = await conn.execute(sql, params)
+            return await cur.fetchone()
+
+    async def all(self, sql: str, *params: Any) -> list[TupleRow]:
+        async with self.conn() as conn:
+            cur = await conn.execute(sql, params)
+            return await cur.fetchall()
+
+    async def pages(self, sql: str, job_id: str, type_: type[_T]) -> AsyncIterator[_T]:
+        """Rows of (idx, body) page by page (`sql` takes job id, last idx and a limit), so a
+        job of any size streams in bounded memory."""
+        last = -1
+        while True:
+            rows = await self.all(sql, job_id, last, PAGE)
+            for idx, body in rows:
+                last = idx
+                yield decode(body, type_)
+            if len(rows) < PAGE:
+                return
+
+
+async def fenced(conn: Conn, lease: Lease, *, exclusive: bool = False) -> None:
+    """Refuse the write unless `lease` still holds the job's epoch and has not expired, and
+    lock the job row until the transaction ends, so no claim can slip in before it commits.
+
+    `exclusive` (a write to the job row itself) takes the row lock that write needs at once.
+    """
+    lock = "FOR NO KEY UPDATE" if exclusive else "FOR SHARE"
+    cur = await conn.execute(
+        f"SELECT 1 FROM jobs WHERE id = %s AND epoch = %s AND lease_expires_at > {NOW} {lock}",
+        (lease.job_id, lease.epoch),
+    )
+    if await cur.fetchone() is None:
+        raise LeaseLostError(lease.job_id)
