@@ -3,6 +3,7 @@ report that leaves emulators out unless asked."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 
@@ -34,7 +35,7 @@ async def test_cached_answers_are_found_by_key_and_replaced(store: JobStore) -> 
 async def test_pruning_drops_only_older_entries(store: JobStore) -> None:
     await store.cache.put_many([("old", ok("a"))], endpoint=REAL)
     cutoff = time.time()
-    time.sleep(0.01)
+    await asyncio.sleep(0.01)
     await store.cache.put_many([("new", ok("b"))], endpoint=REAL)
 
     assert await store.cache.prune(cutoff) == 1

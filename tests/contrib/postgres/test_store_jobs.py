@@ -58,9 +58,11 @@ async def test_replace_moves_the_fingerprint_to_the_new_job(store: JobStore) -> 
 
     assert fresh.id == "run_2"
     found = await store.find_job("fp")
-    assert found is not None and found.id == "run_2"
+    assert found is not None
+    assert found.id == "run_2"
     earlier = await store.get_job("run_1")
-    assert earlier is not None and earlier.fingerprint == "fp"  # its body is as it was stored
+    assert earlier is not None
+    assert earlier.fingerprint == "fp"
     assert len([r async for r in store.requests("run_1")]) == 3
 
 
@@ -128,7 +130,8 @@ async def test_status_moves_only_where_a_job_may_go(store: JobStore) -> None:
     assert running.status == JobStatus.RUNNING
     assert (done.status, done.reason) == (JobStatus.COMPLETED, "all answered")
     stored = await store.get_job("run_1")
-    assert stored is not None and stored.status == JobStatus.COMPLETED
+    assert stored is not None
+    assert stored.status == JobStatus.COMPLETED
     with pytest.raises(StoreError, match="cannot go from completed to running"):
         await store.set_job_status(lease, JobStatus.RUNNING)
 
@@ -141,7 +144,8 @@ async def test_the_endpoint_is_recorded_on_the_job(store: JobStore) -> None:
     await store.set_endpoint(lease, endpoint)
 
     stored = await store.get_job("run_1")
-    assert stored is not None and stored.endpoint == endpoint
+    assert stored is not None
+    assert stored.endpoint == endpoint
 
 
 @pytest.mark.parametrize(("permanent", "pending"), [(False, ["r1"]), (True, ["r1", "r2"])])
@@ -163,7 +167,8 @@ async def test_reopen_drops_the_errors_to_retry_and_keeps_answers(
         c for c in ("r0", "r1", "r2") if c not in pending
     ]
     reopened = await store.get_job("run_1")
-    assert reopened is not None and reopened.status == JobStatus.RUNNING
+    assert reopened is not None
+    assert reopened.status == JobStatus.RUNNING
 
 
 async def test_reopen_leaves_a_job_with_nothing_to_send_as_it_was(store: JobStore) -> None:
@@ -176,7 +181,8 @@ async def test_reopen_leaves_a_job_with_nothing_to_send_as_it_was(store: JobStor
     assert await store.reopen(lease, permanent=True) == 0
 
     kept = await store.get_job("run_1")
-    assert kept is not None and kept.status == JobStatus.COMPLETED
+    assert kept is not None
+    assert kept.status == JobStatus.COMPLETED
 
 
 async def test_reopen_ignores_a_job_still_running(store: JobStore) -> None:

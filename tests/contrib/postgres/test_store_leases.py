@@ -69,7 +69,8 @@ async def test_an_owner_known_to_be_gone_is_taken_over(stored: JobStore, second:
     taken = await second.claim("run_1", "host:1:new", lease_s=30, gone="host:1:dead")
 
     holder = await second.holder("run_1")
-    assert holder is not None and holder.owner == "host:1:new"
+    assert holder is not None
+    assert holder.owner == "host:1:new"
     assert taken.owner == "host:1:new"
     with pytest.raises(JobHeldError):
         await stored.claim("run_1", "host:1:third", lease_s=30, gone="host:1:dead")
@@ -128,7 +129,8 @@ async def test_releasing_a_lease_taken_over_leaves_the_new_holder(
     await stored.release(old)
 
     holder = await stored.holder("run_1")
-    assert holder is not None and holder.owner == "b"
+    assert holder is not None
+    assert holder.owner == "b"
 
 
 async def test_a_cancel_request_reaches_the_holder_at_its_next_heartbeat(
@@ -173,4 +175,5 @@ async def test_a_lease_taken_over_writes_nothing(
     assert await stored.quarantined("run_1") == []
     assert (await stored.chunks("run_1"))[0].state == ChunkState.PLANNED
     after = await stored.get_job("run_1")
-    assert after is not None and (after.status, after.endpoint) == (JobStatus.PENDING, None)
+    assert after is not None
+    assert (after.status, after.endpoint) == (JobStatus.PENDING, None)

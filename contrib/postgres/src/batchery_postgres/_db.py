@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 import psycopg
-from batchery.store import Lease, LeaseLostError, StoreBusyError, StoreError, shown_url
+from batchery.logging import register_secret
+from batchery.secrets import shown_url
+from batchery.store import Lease, LeaseLostError, StoreBusyError, StoreError
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -28,6 +31,10 @@ NOW = "extract(epoch from clock_timestamp())::float8"
 
 PAGE = 1000
 """Rows per page when streaming a job's requests or results, and per bulk statement."""
+
+_REGISTERED_LENGTH = 8
+"""A URL's password this long is also redacted from every log line on its own; a shorter one
+would mask common words (the URL form `user:***@host` is always masked)."""
 
 Conn = AsyncConnection[TupleRow]
 _T = TypeVar("_T")
@@ -48,6 +55,9 @@ class PgDb:
     def __init__(self, url: str, *, busy_timeout_s: float, pool_size: int = 8) -> None:
         self.url = url
         self.shown = shown_url(url)
+        password = unquote(urlsplit(url).password or "")
+        if len(password) >= _REGISTERED_LENGTH:
+            register_secret(password)
         self.busy_timeout_s = busy_timeout_s
         self._pool_size = pool_size
         self._pool: AsyncConnectionPool[Conn] | None = None

@@ -1,6 +1,6 @@
 """Durable job state: the `JobStore` contract, its SQLite implementation, and `open_store`."""
 
-from batchery.store._select import STORE_ENTRY_POINTS, StoreFactory, open_store, shown_url
+from batchery.store._select import STORE_ENTRY_POINTS, StoreFactory, open_store
 from batchery.store.base import (
     ChunkRecord,
     CostRow,
@@ -37,5 +37,4 @@ __all__ = [
     "StoreError",
     "StoreFactory",
     "open_store",
-    "shown_url",
 ]

@@ -1,4 +1,4 @@
-"""Which `JobStore` a URL names, and the URL as it may be shown (never with its password).
+"""Which `JobStore` a URL names.
 
 A path or `sqlite:///path` is the built-in SQLite store. Any other scheme is looked up among
 the installed `batchery.stores` entry points by its name (`postgresql` comes from the
@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from importlib import metadata
 from typing import Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 from batchery.store.base import JobStore, StoreError
 from batchery.store.sqlite import DEFAULT_BUSY_TIMEOUT_S, SqliteJobStore
 
-__all__ = ["STORE_ENTRY_POINTS", "StoreFactory", "open_store", "shown_url"]
+__all__ = ["STORE_ENTRY_POINTS", "StoreFactory", "open_store"]
 
 STORE_ENTRY_POINTS = "batchery.stores"
 
@@ -38,15 +37,3 @@ def open_store(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> J
         return factory(url, busy_timeout_s=busy_timeout_s)
     hint = " (install batchery-postgres)" if scheme in ("postgresql", "postgres") else ""
     raise StoreError(f"no installed package provides a job store for {scheme}:// URLs{hint}")
-
-
-def shown_url(url: str) -> str:
-    """`url` with any password replaced by `***`, for messages, logs and `config show`."""
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user, _, host = parts.netloc.rpartition("@")
-    name = user.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{name}:***@{host}"))
