@@ -1,0 +1,88 @@
+"""What only PostgreSQL has: selection by URL, migrations applied once however many processes
+open at once, a tenant on every job, a busy lock reported as busy, and a URL's password kept
+out of every message."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psycopg
+import pytest
+from batchery.model import JobStatus
+from batchery.store import StoreBusyError, StoreError, open_store
+from batchery_postgres import DEFAULT_TENANT, MIGRATIONS, PostgresJobStore
+
+from .records import chunk, job, planned
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_a_postgresql_url_opens_the_postgresql_store(scheme: str) -> None:
+    store = open_store(f"{scheme}://batchery:hunter2-secret@db.internal:5432/jobs")
+
+    assert isinstance(store, PostgresJobStore)
+    assert store.url == f"{scheme}://batchery:**********@db.internal:5432/jobs"
+
+
+def test_an_unknown_scheme_names_what_to_install() -> None:
+    with pytest.raises(StoreError, match=r"no installed package provides a job store for mysql"):
+        open_store("mysql://db/jobs")
+
+
+async def test_a_store_that_cannot_be_reached_says_so_without_the_password() -> None:
+    store = open_store("postgresql://batchery:hunter2-secret@127.0.0.1:9/jobs", busy_timeout_s=1)
+
+    with pytest.raises(StoreError) as failed:
+        await store.open()
+
+    assert "batchery:**********@127.0.0.1:9/jobs" in str(failed.value)
+    assert "hunter2" not in str(failed.value)
+
+
+async def test_processes_opening_a_new_database_at_once_migrate_it_once(
+    postgres_url: str,
+) -> None:
+    stores = [open_store(postgres_url) for _ in range(4)]
+
+    await asyncio.gather(*(s.open() for s in stores))
+
+    with psycopg.connect(postgres_url) as conn:
+        applied = conn.execute("SELECT version FROM batchery_migrations ORDER BY 1").fetchall()
+    assert applied == [(n,) for n in range(1, len(MIGRATIONS) + 1)]
+    await stores[0].create_job(job(), [], [])
+    assert [[j.id for j in await s.list_jobs()] for s in stores] == [["run_1"]] * 4
+    await asyncio.gather(*(s.close() for s in stores))
+
+
+async def test_every_job_has_a_tenant_and_lists_by_it(postgres_url: str) -> None:
+    store = PostgresJobStore(postgres_url)
+    await store.open()
+    try:
+        mine = job("run_mine")
+        mine.tenant = "acme"
+        await store.create_job(mine, [], [])
+        await store.create_job(job("run_default"), [], [])
+
+        assert [j.id for j in await store.list_jobs(tenant="acme")] == ["run_mine"]
+        assert [j.id for j in await store.list_jobs(tenant=DEFAULT_TENANT)] == ["run_default"]
+        with psycopg.connect(postgres_url) as conn:
+            rows = conn.execute("SELECT id, tenant FROM jobs ORDER BY id").fetchall()
+        assert rows == [("run_default", "default"), ("run_mine", "acme")]
+    finally:
+        await store.close()
+
+
+async def test_a_write_waiting_past_the_busy_timeout_reports_the_store_busy(
+    postgres_url: str,
+) -> None:
+    store = PostgresJobStore(postgres_url, busy_timeout_s=0.3)
+    await store.open()
+    try:
+        await store.create_job(job(), planned(), [chunk()])
+        lease = await store.claim("run_1", "me", lease_s=30)
+        with psycopg.connect(postgres_url) as other, other.transaction():
+            other.execute("SELECT 1 FROM jobs WHERE id = 'run_1' FOR UPDATE")
+
+            with pytest.raises(StoreBusyError, match=r"stayed busy for 0\.3s"):
+                await store.set_job_status(lease, JobStatus.RUNNING)
+    finally:
+        await store.close()
