@@ -5,11 +5,14 @@ out of every message."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 
 import psycopg
 import pytest
 from batchery.model import JobStatus
-from batchery.store import StoreBusyError, StoreError, open_store
+from batchery.store import StoreBusyError, StoreError, StoreUnavailableError, open_store
 from batchery_postgres import DEFAULT_TENANT, MIGRATIONS, PostgresJobStore
 
 from .records import chunk, job, planned
@@ -31,11 +34,43 @@ def test_an_unknown_scheme_names_what_to_install() -> None:
 async def test_a_store_that_cannot_be_reached_says_so_without_the_password() -> None:
     store = open_store("postgresql://batchery:hunter2-secret@127.0.0.1:9/jobs", busy_timeout_s=1)
 
-    with pytest.raises(StoreError) as failed:
+    with pytest.raises(StoreUnavailableError) as failed:
         await store.open()
 
     assert "batchery:**********@127.0.0.1:9/jobs" in str(failed.value)
     assert "hunter2" not in str(failed.value)
+
+
+def test_a_command_on_an_unreachable_store_exits_with_one_line() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHERY_")}
+    url = "postgresql://batchery:hunter2-secret@127.0.0.1:9/jobs"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "batchery", "jobs", "list", "--store", url],
+        env=env | {"BATCHERY_STORE_BUSY_TIMEOUT_S": "1"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert done.returncode == 5
+    assert done.stderr.startswith("error: cannot open the job store postgresql://batchery:***")
+    assert done.stderr.count("\n") == 1
+    assert "hunter2" not in done.stderr + done.stdout
+
+
+async def test_a_schema_newer_than_this_code_is_refused(postgres_url: str) -> None:
+    first = open_store(postgres_url)
+    await first.open()
+    await first.close()
+    with psycopg.connect(postgres_url) as conn:
+        conn.execute(
+            "INSERT INTO batchery_migrations (version) VALUES (%s)", (len(MIGRATIONS) + 1,)
+        )
+
+    with pytest.raises(StoreUnavailableError, match=r"newer than the \d+ this batchery-postgres"):
+        await open_store(postgres_url).open()
 
 
 async def test_processes_opening_a_new_database_at_once_migrate_it_once(

@@ -17,7 +17,13 @@ import msgspec
 import psycopg
 from batchery.logging import register_secret
 from batchery.secrets import shown_url
-from batchery.store import Lease, LeaseLostError, StoreBusyError, StoreError
+from batchery.store import (
+    Lease,
+    LeaseLostError,
+    StoreBusyError,
+    StoreError,
+    StoreUnavailableError,
+)
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -71,7 +77,9 @@ class PgDb:
                 await migrate(conn)
         except psycopg.OperationalError as exc:
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-            raise StoreError(f"cannot open the job store {self.shown}: {reason}") from None
+            raise StoreUnavailableError(
+                f"cannot open the job store {self.shown}: {reason}"
+            ) from None
         pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             self.url,
             min_size=1,

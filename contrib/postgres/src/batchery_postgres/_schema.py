@@ -8,6 +8,7 @@ waits, then finds nothing left to do. A migration and its number commit together
 
 from __future__ import annotations
 
+from batchery.store import StoreUnavailableError
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
@@ -107,7 +108,9 @@ CREATE TABLE IF NOT EXISTS batchery_migrations (
 
 
 async def migrate(conn: AsyncConnection[TupleRow]) -> int:
-    """Bring the connection's schema up to the newest migration; returns how many ran."""
+    """Bring the connection's schema up to the newest migration; returns how many ran.
+
+    A schema newer than this code is refused rather than written with an older layout."""
     async with conn.transaction():
         await conn.execute(
             "SELECT pg_advisory_xact_lock(hashtext('batchery.migrations:' || current_schema()))"
@@ -116,6 +119,11 @@ async def migrate(conn: AsyncConnection[TupleRow]) -> int:
         cur = await conn.execute("SELECT coalesce(max(version), 0) FROM batchery_migrations")
         row = await cur.fetchone()
         applied = int(row[0]) if row is not None else 0
+        if applied > len(MIGRATIONS):
+            raise StoreUnavailableError(
+                f"the job store's schema is at version {applied}, newer than the"
+                f" {len(MIGRATIONS)} this batchery-postgres knows: upgrade it on this machine"
+            )
         for number, migration in enumerate(MIGRATIONS, start=1):
             if number > applied:
                 await conn.execute(migration)

@@ -15,6 +15,7 @@ from batchery.store.base import (
     RunHistory,
     StoreBusyError,
     StoreError,
+    StoreUnavailableError,
 )
 from batchery.store.sqlite import DEFAULT_BUSY_TIMEOUT_S, SqliteJobStore
 
@@ -36,5 +37,6 @@ __all__ = [
     "StoreBusyError",
     "StoreError",
     "StoreFactory",
+    "StoreUnavailableError",
     "open_store",
 ]
