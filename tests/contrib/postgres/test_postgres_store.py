@@ -12,10 +12,16 @@ import sys
 import psycopg
 import pytest
 from batchery.model import JobStatus
-from batchery.store import StoreBusyError, StoreError, StoreUnavailableError, open_store
+from batchery.store import (
+    LeaseLostError,
+    StoreBusyError,
+    StoreError,
+    StoreUnavailableError,
+    open_store,
+)
 from batchery_postgres import DEFAULT_TENANT, MIGRATIONS, PostgresJobStore
 
-from .records import chunk, job, planned
+from .records import chunk, job, ok, planned
 
 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
@@ -119,5 +125,27 @@ async def test_a_write_waiting_past_the_busy_timeout_reports_the_store_busy(
 
             with pytest.raises(StoreBusyError, match=r"stayed busy for 0\.3s"):
                 await store.set_job_status(lease, JobStatus.RUNNING)
+    finally:
+        await store.close()
+
+
+async def test_a_write_racing_a_takeover_waits_for_it_and_is_refused(postgres_url: str) -> None:
+    store = PostgresJobStore(postgres_url)
+    await store.open()
+    try:
+        await store.create_job(job(), planned(), [chunk()])
+        stale = await store.claim("run_1", "a", lease_s=30)
+        with psycopg.connect(postgres_url) as other:
+            other.execute(
+                "UPDATE jobs SET epoch = epoch + 1, owner = 'b' WHERE id = 'run_1'"
+            )  # the takeover, not yet committed
+            write = asyncio.ensure_future(store.save_results(stale, [ok("r0")]))
+            await asyncio.sleep(0.2)
+            assert not write.done()
+            other.commit()
+
+            with pytest.raises(LeaseLostError):
+                await write
+        assert (await store.counts("run_1")).finished == 0
     finally:
         await store.close()

@@ -57,7 +57,7 @@ async def _job_line(store: JobStore, job: Job, store_option: str | None) -> JobL
     state = job_state(job, await store.holder(job.id))
     resume = None
     if state == INTERRUPTED:
-        where = f" --store {store_option}" if store_option else ""
+        where = f" --store {shown_url(store_option)}" if store_option else ""
         resume = f"batchery jobs resume {job.id}{where}"
     return JobLine(job=job, state=state, counts=await store.counts(job.id), resume=resume)
 
