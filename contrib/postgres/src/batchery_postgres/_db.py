@@ -76,7 +76,8 @@ class PgDb:
             ) as conn:
                 await migrate(conn)
         except psycopg.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            reason = lines[0] if lines else type(exc).__name__
             raise StoreUnavailableError(
                 f"cannot open the job store {self.shown}: {reason}"
             ) from None
