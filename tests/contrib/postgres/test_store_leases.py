@@ -48,6 +48,21 @@ async def test_a_held_job_cannot_be_claimed_by_another_owner(
     assert "host:1" in str(held.value)
 
 
+async def test_of_many_claims_at_once_exactly_one_wins(stored: JobStore, second: JobStore) -> None:
+    claims = [
+        s.claim("run_1", f"owner-{i}", lease_s=30) for i, s in enumerate([stored, second] * 4)
+    ]
+
+    outcomes = await asyncio.gather(*claims, return_exceptions=True)
+
+    won = [o for o in outcomes if isinstance(o, Lease)]
+    assert len(won) == 1
+    assert all(isinstance(o, JobHeldError) for o in outcomes if o not in won)
+    holder = await second.holder("run_1")
+    assert holder is not None
+    assert holder.owner == won[0].owner
+
+
 async def test_claiming_a_missing_job_says_so(stored: JobStore) -> None:
     with pytest.raises(StoreError, match="no job 'run_9'"):
         await stored.claim("run_9", "me", lease_s=30)

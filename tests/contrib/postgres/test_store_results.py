@@ -125,3 +125,14 @@ async def test_an_event_without_a_lease_needs_none(store: JobStore, lease: Lease
     await store.release(lease)
 
     assert await store.append_event("run_1", _event) == 1
+
+
+async def test_events_logged_before_their_job_exists_are_continued(store: JobStore) -> None:
+    early = [await store.append_event("run_7", _event) for _ in range(2)]
+    await store.create_job(job("run_7"), planned(), [chunk("run_7")])
+    lease = await store.claim("run_7", "me", lease_s=30)
+
+    later = await store.append_event("run_7", _event, lease=lease)
+
+    assert (early, later) == ([1, 2], 3)
+    assert [seq for seq, _ in await store.events("run_7")] == [1, 2, 3]

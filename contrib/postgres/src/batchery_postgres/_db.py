@@ -36,7 +36,8 @@ NOW = "extract(epoch from clock_timestamp())::float8"
 """The database's clock in Unix seconds, as SQL."""
 
 PAGE = 1000
-"""Rows per page when streaming a job's requests or results, and per bulk statement."""
+"""Input positions per window when streaming a job's requests or results, and rows per bulk
+statement."""
 
 _REGISTERED_LENGTH = 8
 """A URL's password this long is also redacted from every log line on its own; a shorter one
@@ -148,21 +149,28 @@ class PgDb:
             return await cur.fetchone()
 
     async def all(self, sql: str, *params: Any) -> list[TupleRow]:
+        """Every row, in binary: a `bytea` body arrives as its bytes, not as hex to decode."""
         async with self.conn() as conn:
-            cur = await conn.execute(sql, params)
+            cur = await conn.execute(sql, params, binary=True)
             return await cur.fetchall()
 
-    async def pages(self, sql: str, job_id: str, type_: type[_T]) -> AsyncIterator[_T]:
-        """Rows of (idx, body) page by page (`sql` takes job id, last idx and a limit), so a
-        job of any size streams in bounded memory."""
-        last = -1
-        while True:
-            rows = await self.all(sql, job_id, last, PAGE)
-            for idx, body in rows:
-                last = idx
+    async def windows(self, sql: str, job_id: str, type_: type[_T]) -> AsyncIterator[_T]:
+        """Bodies of the job's rows, `PAGE` input positions at a time, in input order.
+
+        `sql` selects one body per row for `%(job)s` with `%(low)s < idx <= %(high)s`. Each
+        query touches one bounded window of the `(job_id, idx)` indexes whatever the
+        planner's statistics say (they lag behind a job just loaded), so a job of any size
+        streams in bounded memory and in time linear in its size.
+        """
+        row = await self.one("SELECT max(idx) FROM requests WHERE job_id = %s", job_id)
+        end = -1 if row is None or row[0] is None else int(row[0])
+        for low in range(-1, end, PAGE):
+            window = {"job": job_id, "low": low, "high": low + PAGE}
+            async with self.conn() as conn:
+                cur = await conn.execute(sql, window, binary=True)
+                rows = await cur.fetchall()
+            for (body,) in rows:
                 yield decode(body, type_)
-            if len(rows) < PAGE:
-                return
 
 
 async def fenced(conn: Conn, lease: Lease, *, exclusive: bool = False) -> None:

@@ -1,8 +1,11 @@
 """The job's event log in PostgreSQL: the next `seq` is a counter on the job row.
 
-Taking the number is an `UPDATE` of that row, so appenders of one job, in any process, get
-one number each in order, and with a lease the same statement is the fence: a process whose
-epoch is gone or whose lease has expired gets no number and appends nothing.
+An append is one statement: it moves the job row's counter from the number this process
+expects to be next to that number, and inserts the event only if it did. Appenders of one job
+in any process therefore get one number each, in order (a stale guess matches nothing and is
+retried with the counter as it stands), and with a lease the same statement is the fence: a
+process whose epoch is gone or whose lease has expired moves nothing and appends nothing. A
+log with no job row (a graph run's own events) takes its next number under a lock of its own.
 """
 
 from __future__ import annotations
@@ -11,31 +14,61 @@ from collections.abc import Callable
 
 from batchery.store import Lease, LeaseLostError
 
-from batchery_postgres._db import NOW, Conn, PgDb
+from batchery_postgres._db import NOW, PgDb
 
 __all__ = ["PgEvents"]
+
+_APPEND = """
+WITH taken AS (
+    UPDATE jobs SET last_seq = %(seq)s
+    WHERE id = %(job)s AND last_seq = %(seq)s - 1{fence}
+    RETURNING id
+)
+INSERT INTO events (job_id, seq, body) SELECT id, %(seq)s, %(body)s FROM taken
+"""
+_FENCE = f" AND epoch = %(epoch)s AND lease_expires_at > {NOW}"
+_STATE = f"SELECT last_seq, epoch = %s AND lease_expires_at > {NOW} FROM jobs WHERE id = %s"
 
 
 class PgEvents:
     def __init__(self, db: PgDb) -> None:
         self._db = db
+        self._next: dict[str, int] = {}
 
     async def append(
         self, job_id: str, encode: Callable[[int], bytes], *, lease: Lease | None = None
     ) -> int:
-        async with self._db.tx() as conn:
-            if lease is not None:
-                cur = await conn.execute(
-                    "UPDATE jobs SET last_seq = last_seq + 1 WHERE id = %s AND epoch = %s"
-                    f" AND lease_expires_at > {NOW} RETURNING last_seq",
-                    (job_id, lease.epoch),
-                )
-                row = await cur.fetchone()
-                if row is None:
+        sql = _APPEND.format(fence="" if lease is None else _FENCE)
+        epoch = None if lease is None else lease.epoch
+        seq = self._next.get(job_id, 1)
+        while True:
+            params = {"job": job_id, "seq": seq, "body": encode(seq), "epoch": epoch}
+            async with self._db.conn() as conn:
+                appended = (await conn.execute(sql, params)).rowcount
+            if appended:
+                break
+            row = await self._db.one(_STATE, epoch, job_id)
+            if row is None:
+                if lease is not None:
                     raise LeaseLostError(job_id)
-                seq = int(row[0])
-            else:
-                seq = await _next_seq(conn, job_id)
+                seq = await self._append_without_job(job_id, encode)
+                break
+            if lease is not None and not row[1]:
+                raise LeaseLostError(job_id)
+            seq = int(row[0]) + 1
+        self._next[job_id] = seq + 1
+        return seq
+
+    async def _append_without_job(self, job_id: str, encode: Callable[[int], bytes]) -> int:
+        async with self._db.tx() as conn:
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('batchery.events:' || %s))", (job_id,)
+            )
+            cur = await conn.execute(
+                "SELECT coalesce(max(seq), 0) + 1 FROM events WHERE job_id = %s", (job_id,)
+            )
+            row = await cur.fetchone()
+            seq = int(row[0]) if row is not None else 1
             await conn.execute(
                 "INSERT INTO events (job_id, seq, body) VALUES (%s, %s, %s)",
                 (job_id, seq, encode(seq)),
@@ -52,21 +85,3 @@ class PgEvents:
             limit,
         )
         return [(int(row[0]), bytes(row[1])) for row in rows]
-
-
-async def _next_seq(conn: Conn, job_id: str) -> int:
-    """The job row's counter; for a log with no job row, its end, under a lock of its own."""
-    cur = await conn.execute(
-        "UPDATE jobs SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq", (job_id,)
-    )
-    row = await cur.fetchone()
-    if row is None:
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('batchery.events:' || %s))", (job_id,)
-        )
-        cur = await conn.execute(
-            "SELECT coalesce(max(seq), 0) + 1 FROM events WHERE job_id = %s", (job_id,)
-        )
-        row = await cur.fetchone()
-    assert row is not None
-    return int(row[0])

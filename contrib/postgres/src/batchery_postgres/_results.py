@@ -1,9 +1,12 @@
 """A job's outcomes in PostgreSQL: results stored once per `(job, custom_id)`, quarantined
 lines, counts, and dropping error results when a finished job is reopened.
 
-Results go in a page at a time as arrays (`unnest`), one statement per page: a result whose
-`custom_id` the job (or its chunk) does not hold matches no request and is not stored, and
-one already stored is left as it was (`ON CONFLICT DO NOTHING`).
+Results go in a page at a time as arrays (`unnest`), one statement per page, joined to their
+requests (one index lookup each, `LATERAL`, so a page costs the same in a job of any size):
+a result whose `custom_id` the job (or its chunk) does not hold matches no request
+and is not stored, and one already stored is left as it was (`ON CONFLICT DO NOTHING`). Each
+result keeps its request's input position (`idx`), so results read back in input order from
+their own index, without a join.
 """
 
 from __future__ import annotations
@@ -20,14 +23,16 @@ from batchery_postgres._db import PAGE, Conn, PgDb, decode, encode, fenced
 __all__ = ["PgResults"]
 
 _INSERT = """
-INSERT INTO results (job_id, custom_id, ok, body, mode, cost_usd, realtime_cost_usd, cached,
-                     created_at)
-SELECT %(job)s, v.custom_id, v.ok, v.body, v.mode, v.cost, v.realtime, v.cached, %(now)s
+INSERT INTO results (job_id, custom_id, idx, ok, body, mode, cost_usd, realtime_cost_usd,
+                     cached, created_at)
+SELECT %(job)s, v.custom_id, r.idx, v.ok, v.body, v.mode, v.cost, v.realtime, v.cached, %(now)s
 FROM unnest(%(ids)s::text[], %(oks)s::boolean[], %(bodies)s::bytea[], %(modes)s::text[],
             %(costs)s::float8[], %(realtimes)s::float8[], %(cacheds)s::boolean[])
      WITH ORDINALITY AS v(custom_id, ok, body, mode, cost, realtime, cached, n)
-WHERE EXISTS (SELECT 1 FROM requests r WHERE r.job_id = %(job)s AND r.custom_id = v.custom_id
-              AND (%(chunk)s::text IS NULL OR r.chunk_id = %(chunk)s))
+CROSS JOIN LATERAL (
+    SELECT idx FROM requests WHERE job_id = %(job)s AND custom_id = v.custom_id
+    AND (%(chunk)s::text IS NULL OR chunk_id = %(chunk)s) LIMIT 1
+) AS r
 ORDER BY v.n
 ON CONFLICT DO NOTHING
 """

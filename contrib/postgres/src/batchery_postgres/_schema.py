@@ -52,6 +52,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE results (
         job_id text NOT NULL,
         custom_id text NOT NULL,
+        idx integer NOT NULL,
         ok boolean NOT NULL,
         body bytea NOT NULL,
         mode text,
@@ -60,7 +61,8 @@ MIGRATIONS: tuple[str, ...] = (
         cached boolean NOT NULL DEFAULT false,
         created_at double precision NOT NULL,
         PRIMARY KEY (job_id, custom_id),
-        FOREIGN KEY (job_id, custom_id) REFERENCES requests (job_id, custom_id)
+        FOREIGN KEY (job_id, custom_id) REFERENCES requests (job_id, custom_id),
+        UNIQUE (job_id, idx)
     );
     CREATE INDEX results_created ON results (created_at);
     CREATE TABLE quarantine (

@@ -84,7 +84,10 @@ class PostgresJobStore:
         replace: bool = False,
     ) -> Job:
         """The job row first: a second process inserting the same fingerprint waits on the
-        unique index until this transaction ends, then finds this job and stores nothing."""
+        unique index until this transaction ends, then finds this job and stores nothing.
+
+        The row's event counter starts after any events already logged under the job's id
+        (a node run logs some before it makes its job)."""
         chunk_ids = {chunk.index: chunk.id for chunk in chunks}
         async with self._db.tx() as conn:
             if job.fingerprint is not None and replace:
@@ -92,8 +95,10 @@ class PostgresJobStore:
                     "UPDATE jobs SET fingerprint = NULL WHERE fingerprint = %s", (job.fingerprint,)
                 )
             cur = await conn.execute(
-                "INSERT INTO jobs (id, tenant, fingerprint, status, created_at, body)"
-                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (fingerprint) DO NOTHING",
+                "INSERT INTO jobs (id, tenant, fingerprint, status, created_at, body, last_seq)"
+                " VALUES (%s, %s, %s, %s, %s, %s,"
+                " (SELECT coalesce(max(seq), 0) FROM events WHERE job_id = %s))"
+                " ON CONFLICT (fingerprint) DO NOTHING",
                 (
                     job.id,
                     job.tenant or DEFAULT_TENANT,
@@ -101,6 +106,7 @@ class PostgresJobStore:
                     job.status,
                     job.created_at,
                     encode(job),
+                    job.id,
                 ),
             )
             if cur.rowcount == 0:
@@ -259,19 +265,20 @@ class PostgresJobStore:
         self, job_id: str, *, chunked: bool | None = None
     ) -> AsyncIterator[LlmRequest]:
         scope = {None: "", True: " AND r.chunk_id IS NOT NULL", False: " AND r.chunk_id IS NULL"}
-        async for request in self._db.pages(
-            "SELECT r.idx, r.body FROM requests r LEFT JOIN results s"
-            " ON s.job_id = r.job_id AND s.custom_id = r.custom_id"
-            f" WHERE r.job_id = %s AND r.idx > %s AND s.custom_id IS NULL{scope[chunked]}"
-            " ORDER BY r.idx LIMIT %s",
+        async for request in self._db.windows(
+            "SELECT r.body FROM requests r"
+            " WHERE r.job_id = %(job)s AND r.idx > %(low)s AND r.idx <= %(high)s"
+            f"{scope[chunked]} AND NOT EXISTS (SELECT 1 FROM results s"
+            " WHERE s.job_id = r.job_id AND s.idx = r.idx) ORDER BY r.idx",
             job_id,
             LlmRequest,
         ):
             yield request
 
     async def requests(self, job_id: str) -> AsyncIterator[LlmRequest]:
-        async for request in self._db.pages(
-            "SELECT idx, body FROM requests WHERE job_id = %s AND idx > %s ORDER BY idx LIMIT %s",
+        async for request in self._db.windows(
+            "SELECT body FROM requests WHERE job_id = %(job)s AND idx > %(low)s"
+            " AND idx <= %(high)s ORDER BY idx",
             job_id,
             LlmRequest,
         ):
@@ -295,10 +302,9 @@ class PostgresJobStore:
         return await self._results.counts(job_id)
 
     async def results(self, job_id: str) -> AsyncIterator[LlmResult]:
-        async for result in self._db.pages(
-            "SELECT r.idx, s.body FROM requests r JOIN results s"
-            " ON s.job_id = r.job_id AND s.custom_id = r.custom_id"
-            " WHERE r.job_id = %s AND r.idx > %s ORDER BY r.idx LIMIT %s",
+        async for result in self._db.windows(
+            "SELECT body FROM results WHERE job_id = %(job)s AND idx > %(low)s"
+            " AND idx <= %(high)s ORDER BY idx",
             job_id,
             LlmResult,
         ):
