@@ -96,19 +96,18 @@ class PgResults:
             (job_id, permanent),
         )
         cur = await conn.execute(
-            "SELECT count(*) FROM requests r LEFT JOIN results s"
-            " ON s.job_id = r.job_id AND s.custom_id = r.custom_id"
-            " WHERE r.job_id = %s AND s.custom_id IS NULL",
-            (job_id,),
+            "SELECT (SELECT count(*) FROM requests WHERE job_id = %s)"
+            " - (SELECT count(*) FROM results WHERE job_id = %s)",
+            (job_id, job_id),
         )
         row = await cur.fetchone()
         return int(row[0]) if row else 0
 
     async def missing_in_chunk(self, chunk_id: str) -> list[str]:
         rows = await self._db.all(
-            "SELECT r.custom_id FROM requests r LEFT JOIN results s"
-            " ON s.job_id = r.job_id AND s.custom_id = r.custom_id"
-            " WHERE r.chunk_id = %s AND s.custom_id IS NULL ORDER BY r.idx",
+            "SELECT r.custom_id FROM requests r WHERE r.chunk_id = %s AND NOT EXISTS"
+            " (SELECT 1 FROM results s WHERE s.job_id = r.job_id AND s.idx = r.idx)"
+            " ORDER BY r.idx",
             chunk_id,
         )
         return [row[0] for row in rows]
