@@ -87,6 +87,7 @@ _TEXT_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
         ),
         rf"\1{MASK}",
     ),
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s/]+@"), rf"\1{MASK}@"),
     (re.compile(r"\bsk-(?:ant-)?[A-Za-z0-9_-]{12,}"), MASK),
     (re.compile(r"\bAIza[0-9A-Za-z_-]{20,}"), MASK),
     (re.compile(r"\bpa-[A-Za-z0-9_-]{16,}"), MASK),

@@ -1,10 +1,12 @@
-"""A wrapper that keeps API keys and tokens out of reprs, logs, events and error messages."""
+"""A wrapper that keeps API keys and tokens out of reprs, logs, events and error messages,
+and URLs shown without the password they carry."""
 
 from __future__ import annotations
 
 from typing import Final
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["MASK", "Secret"]
+__all__ = ["MASK", "Secret", "shown_url"]
 
 MASK: Final = "**********"
 
@@ -36,3 +38,15 @@ class Secret:
 
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("a Secret cannot be pickled")
+
+
+def shown_url(url: str) -> str:
+    """`url` with the password in it (`scheme://user:password@host`) masked, for messages,
+    logs and `config show`; anything else as given."""
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}:{MASK}@{host}"))

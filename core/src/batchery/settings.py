@@ -37,6 +37,7 @@ from batchery._settings_sources import (
     read_file,
     read_mapping,
 )
+from batchery.secrets import shown_url
 from batchery.spi import ModelPrice
 from batchery.store import DEFAULT_BUSY_TIMEOUT_S
 
@@ -195,7 +196,7 @@ class LoadedSettings(msgspec.Struct, frozen=True, kw_only=True):
                 if not options:
                     rows.append((name, {}, self.sources[name]))
             elif name == "store":
-                rows.append((name, self.settings.store_url(), self.sources[name]))
+                rows.append((name, shown_url(self.settings.store_url()), self.sources[name]))
             else:
                 rows.append((name, getattr(self.settings, name), self.sources[name]))
         return rows

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import msgspec
-import psycopg
 import pytest
 from batchery.app import build_application
 from batchery.modules import Application
@@ -68,34 +65,3 @@ def boot(tmp_path: Path) -> BootFactory:
                 await app.close()
 
     return open_booted
-
-
-POSTGRES_USERS = ("postgres", "root")
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A URL of the local PostgreSQL whose search path is a fresh schema of this test's own.
-
-    Runs whenever `CI` is set (PostgreSQL is part of CI); elsewhere skips when none answers.
-    """
-    problems: list[str] = []
-    for user in POSTGRES_USERS:
-        base = f"postgresql://{user}@127.0.0.1:5432/test"
-        try:
-            admin = psycopg.connect(base, autocommit=True, connect_timeout=3)
-        except psycopg.OperationalError as exc:
-            problems.append(f"{user}: {exc}".strip())
-            continue
-        schema = f"lg_{uuid.uuid4().hex[:12]}"
-        with admin:
-            admin.execute(f"CREATE SCHEMA {schema}")
-            try:
-                yield f"{base}?options=-csearch_path%3D{schema}"
-            finally:
-                admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        return
-    reason = "no PostgreSQL at 127.0.0.1:5432 (" + "; ".join(problems) + ")"
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)

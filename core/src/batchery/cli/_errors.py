@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from batchery.cli._exit import ExitCode
+from batchery.secrets import shown_url
 
 __all__ = ["CliError", "StoreInUse", "run_cli", "store_hint"]
 
@@ -31,8 +32,8 @@ class StoreInUse:
 
 
 def store_hint(url: str) -> None:
-    """Remember the store this command uses, for messages about it."""
-    StoreInUse.url = url
+    """Remember the store this command uses, for messages about it (never its password)."""
+    StoreInUse.url = shown_url(url)
 
 
 def _usage_line(exc: click.UsageError) -> str:

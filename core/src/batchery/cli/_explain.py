@@ -16,7 +16,13 @@ from batchery.client import ClientError
 from batchery.service import InvalidInputError, ModeUnavailableError
 from batchery.settings import SettingsError
 from batchery.spi import ProviderError
-from batchery.store import JobHeldError, LeaseLostError, StoreBusyError, StoreError
+from batchery.store import (
+    JobHeldError,
+    LeaseLostError,
+    StoreBusyError,
+    StoreError,
+    StoreUnavailableError,
+)
 
 __all__ = ["UNREACHABLE_CODES", "explain"]
 
@@ -62,7 +68,7 @@ def explain(exc: BaseException) -> tuple[ExitCode, str] | None:
                 )
             case JobHeldError():
                 return ExitCode.HELD_ELSEWHERE, f"{item}; follow it with the same command"
-            case StoreBusyError():
+            case StoreBusyError() | StoreUnavailableError():
                 return ExitCode.ENVIRONMENT, str(item)
             case InvalidInputError() | ModeUnavailableError() | SettingsError():
                 return ExitCode.USAGE, str(item)

@@ -28,6 +28,7 @@ from batchery.cli._loop import run_async
 from batchery.cli._progress import follow
 from batchery.events import BatchSubmitted, ModeChosen, NodeFinished, NodeStarted, RunEvent
 from batchery.nodes import discover_nodes
+from batchery.secrets import shown_url
 from batchery.spi import EmulatorOptions
 
 __all__ = ["PIPELINE", "demo_command", "demo_items"]
@@ -207,7 +208,9 @@ def demo_command(count: int, store: str | None, time_scale: float) -> None:
             nodes=PIPELINE,
             node_options={node: {"use_cache": False} for node in PIPELINE},
         ) as ctx:
-            console.print(f"emulator at {ctx.base_url}; store {loaded.settings.store_url()}")
+            console.print(
+                f"emulator at {ctx.base_url}; store {shown_url(loaded.settings.store_url())}"
+            )
             tally, final = await _run_pipeline(ctx, items)
         return tally, final, time.monotonic() - started
 

@@ -20,6 +20,7 @@ from batchery.cli._results import STDOUT, check_out, write_results
 from batchery.cli._running import Summary, summary_of
 from batchery.formats import FORMATS
 from batchery.model import Job, JobStatus
+from batchery.secrets import shown_url
 from batchery.service import EndpointMismatchError
 from batchery.service.liveness import INTERRUPTED, is_live, job_state
 from batchery.settings import LoadedSettings
@@ -56,7 +57,7 @@ async def _job_line(store: JobStore, job: Job, store_option: str | None) -> JobL
     state = job_state(job, await store.holder(job.id))
     resume = None
     if state == INTERRUPTED:
-        where = f" --store {store_option}" if store_option else ""
+        where = f" --store {shown_url(store_option)}" if store_option else ""
         resume = f"batchery jobs resume {job.id}{where}"
     return JobLine(job=job, state=state, counts=await store.counts(job.id), resume=resume)
 
@@ -64,7 +65,7 @@ async def _job_line(store: JobStore, job: Job, store_option: str | None) -> JobL
 async def _job_or_exit(store: JobStore, job_id: str, loaded: LoadedSettings) -> Job:
     job = await store.get_job(job_id)
     if job is None:
-        raise click.UsageError(f"no job {job_id!r} in {loaded.settings.store_url()}")
+        raise click.UsageError(f"no job {job_id!r} in {shown_url(loaded.settings.store_url())}")
     return job
 
 
@@ -188,7 +189,7 @@ def job_results(job_id: str, out: Path, fmt: str, store: str | None) -> None:
     async def export(s: JobStore) -> int:
         job = await s.get_job(job_id)
         if job is None:
-            raise click.UsageError(f"no job {job_id!r} in {loaded.settings.store_url()}")
+            raise click.UsageError(f"no job {job_id!r} in {shown_url(loaded.settings.store_url())}")
         return await write_results(s.results(job_id), job, out, fmt=fmt)
 
     count = run_async(_with_store(loaded, export))

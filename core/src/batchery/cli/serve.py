@@ -19,6 +19,7 @@ from batchery.cli._exit import ExitCode
 from batchery.server.app import create_app
 from batchery.server.config import ServerConfig, hash_token, new_token, read_tokens_file
 from batchery.server.serving import bind, origin_of, uvicorn_config
+from batchery.settings import default_store_url
 
 __all__ = ["serve_command"]
 
@@ -26,7 +27,10 @@ _DEFAULT_TENANT = "default"
 
 
 def _owners_path(store_url: str) -> str:
-    """The run-owner table lives beside a SQLite job store."""
+    """The run-owner table lives beside a SQLite job store, and beside the default one when
+    the store is a database server (never in a path made from its URL)."""
+    if "://" in store_url and not store_url.startswith("sqlite:///"):
+        store_url = default_store_url()
     return store_url.removeprefix("sqlite:///") + ".owners"
 
 

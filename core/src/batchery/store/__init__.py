@@ -1,5 +1,6 @@
-"""Durable job state: the `JobStore` contract and its SQLite implementation."""
+"""Durable job state: the `JobStore` contract, its SQLite implementation, and `open_store`."""
 
+from batchery.store._select import STORE_ENTRY_POINTS, StoreFactory, open_store
 from batchery.store.base import (
     ChunkRecord,
     CostRow,
@@ -14,11 +15,13 @@ from batchery.store.base import (
     RunHistory,
     StoreBusyError,
     StoreError,
+    StoreUnavailableError,
 )
 from batchery.store.sqlite import DEFAULT_BUSY_TIMEOUT_S, SqliteJobStore
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_S",
+    "STORE_ENTRY_POINTS",
     "ChunkRecord",
     "CostRow",
     "Holder",
@@ -33,13 +36,7 @@ __all__ = [
     "SqliteJobStore",
     "StoreBusyError",
     "StoreError",
+    "StoreFactory",
+    "StoreUnavailableError",
     "open_store",
 ]
-
-
-def open_store(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> JobStore:
-    """The store for a URL: a path or `sqlite:///path`; other schemes come from contrib packages.
-
-    `busy_timeout_s` is how long a write waits for another process's transaction.
-    """
-    return SqliteJobStore(url, busy_timeout_s=busy_timeout_s)

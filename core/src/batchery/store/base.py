@@ -42,6 +42,7 @@ __all__ = [
     "RunHistory",
     "StoreBusyError",
     "StoreError",
+    "StoreUnavailableError",
 ]
 
 
@@ -51,6 +52,11 @@ class StoreError(Exception):
 
 class StoreBusyError(StoreError):
     """Another process kept the store's write lock for longer than the busy timeout."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be used at all: a database server that does not answer or refuses
+    the login, or a schema newer than this version knows."""
 
 
 class LeaseLostError(StoreError):

@@ -1,0 +1,121 @@
+"""The result cache and the run history, in the same PostgreSQL schema as the jobs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+
+from batchery.model import Endpoint, LlmResult
+from batchery.store import CostRow
+
+from batchery_postgres._db import PgDb, decode, encode
+
+__all__ = ["PgHistory", "PgResultCache"]
+
+_COST_REPORT = """
+SELECT j.doc->>'provider', r.model, r.mode,
+       to_char(to_timestamp(r.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
+       j.doc->'endpoint'->>'base_url',
+       coalesce((j.doc->'endpoint'->>'emulated')::boolean, false) AS emulated,
+       jsonb_typeof(j.doc->'endpoint') = 'object',
+       count(*), coalesce(sum(r.cost_usd), 0), coalesce(sum(r.realtime_cost_usd), 0),
+       count(*) FILTER (WHERE r.cached)
+FROM (SELECT job_id, mode, cost_usd, realtime_cost_usd, cached, created_at,
+             convert_from(body, 'UTF8')::jsonb->>'model' AS model
+      FROM results WHERE created_at >= %s) r
+JOIN (SELECT id, convert_from(body, 'UTF8')::jsonb AS doc FROM jobs) j ON j.id = r.job_id
+WHERE %s OR NOT coalesce((j.doc->'endpoint'->>'emulated')::boolean, false)
+GROUP BY 1, 2, 3, 4, 5, 6, 7
+ORDER BY 4, 1 NULLS FIRST, 5 NULLS FIRST, 6, 2 NULLS FIRST, 3 NULLS FIRST
+"""
+
+
+class PgResultCache:
+    def __init__(self, db: PgDb) -> None:
+        self._db = db
+
+    async def get_many(self, keys: Sequence[str]) -> dict[str, LlmResult]:
+        if not keys:
+            return {}
+        rows = await self._db.all(
+            "SELECT key, body FROM result_cache WHERE key = ANY(%s)", list(keys)
+        )
+        return {key: decode(body, LlmResult) for key, body in rows}
+
+    async def put_many(
+        self, entries: Iterable[tuple[str, LlmResult]], *, endpoint: Endpoint
+    ) -> None:
+        latest = {key: encode(result) for key, result in entries}
+        if not latest:
+            return
+        async with self._db.conn() as conn:
+            await conn.execute(
+                "INSERT INTO result_cache (key, body, created_at, endpoint, base_url, emulated)"
+                " SELECT k, b, %s, %s, %s, %s FROM unnest(%s::text[], %s::bytea[]) AS v(k, b)"
+                " ON CONFLICT (key) DO UPDATE SET body = excluded.body,"
+                " created_at = excluded.created_at, endpoint = excluded.endpoint,"
+                " base_url = excluded.base_url, emulated = excluded.emulated",
+                (
+                    time.time(),
+                    endpoint.key,
+                    endpoint.base_url,
+                    endpoint.emulated,
+                    list(latest),
+                    list(latest.values()),
+                ),
+            )
+
+    async def prune(self, older_than: float) -> int:
+        return await self._db.run("DELETE FROM result_cache WHERE created_at < %s", older_than)
+
+
+class PgHistory:
+    def __init__(self, db: PgDb) -> None:
+        self._db = db
+
+    async def record_turnaround(
+        self, endpoint: Endpoint, model: str | None, requests: int, seconds: float
+    ) -> None:
+        await self._db.run(
+            "INSERT INTO turnarounds (provider, endpoint, model, requests, seconds, finished_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            endpoint.provider,
+            endpoint.key,
+            model,
+            requests,
+            seconds,
+            time.time(),
+        )
+
+    async def turnarounds(
+        self, endpoint: Endpoint, model: str | None, *, limit: int = 50
+    ) -> list[tuple[int, float]]:
+        rows = await self._db.all(
+            "SELECT requests, seconds FROM turnarounds WHERE endpoint = %s"
+            " AND model IS NOT DISTINCT FROM %s ORDER BY finished_at DESC, id DESC LIMIT %s",
+            endpoint.key,
+            model,
+            limit,
+        )
+        return [(int(row[0]), float(row[1])) for row in rows]
+
+    async def cost_report(
+        self, *, since: float | None = None, emulated: bool = False
+    ) -> list[CostRow]:
+        rows = await self._db.all(_COST_REPORT, since or 0.0, emulated)
+        return [
+            CostRow(
+                provider=row[0],
+                model=row[1],
+                mode=row[2],
+                day=row[3],
+                base_url=row[4],
+                emulated=bool(row[5]),
+                recorded=bool(row[6]),
+                requests=int(row[7]),
+                cost_usd=round(float(row[8]), 8),
+                realtime_cost_usd=round(float(row[9]), 8),
+                cached=int(row[10]),
+            )
+            for row in rows
+        ]

@@ -1,0 +1,97 @@
+"""The result cache and the run history on either store, each kept per endpoint, and the cost
+report that leaves emulators out unless asked."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+
+from batchery.model import Endpoint
+from batchery.store import CostRow, JobStore
+
+from .records import chunk, job, ok, planned
+
+REAL = Endpoint(provider="openai")
+EMULATED = Endpoint(provider="openai", base_url="http://127.0.0.1:9/v1", emulated=True)
+
+
+async def test_cached_answers_are_found_by_key_and_replaced(store: JobStore) -> None:
+    await store.cache.put_many(
+        [(f"{REAL.key}|k", ok("a", "real")), ("missing-later", ok("b"))], endpoint=REAL
+    )
+    await store.cache.put_many([(f"{EMULATED.key}|k", ok("a", "emulated"))], endpoint=EMULATED)
+    await store.cache.put_many([(f"{REAL.key}|k", ok("a", "newer"))], endpoint=REAL)
+
+    found = await store.cache.get_many([f"{REAL.key}|k", f"{EMULATED.key}|k", "never"])
+
+    assert {key: r.text for key, r in found.items()} == {
+        f"{REAL.key}|k": "newer",
+        f"{EMULATED.key}|k": "emulated",
+    }
+    assert await store.cache.get_many([]) == {}
+
+
+async def test_pruning_drops_only_older_entries(store: JobStore) -> None:
+    await store.cache.put_many([("old", ok("a"))], endpoint=REAL)
+    cutoff = time.time()
+    await asyncio.sleep(0.01)
+    await store.cache.put_many([("new", ok("b"))], endpoint=REAL)
+
+    assert await store.cache.prune(cutoff) == 1
+
+    assert list(await store.cache.get_many(["old", "new"])) == ["new"]
+
+
+async def test_turnarounds_speak_only_for_their_endpoint_and_model(store: JobStore) -> None:
+    await store.history.record_turnaround(REAL, "m", 100, 600.0)
+    await store.history.record_turnaround(EMULATED, "m", 100, 2.0)
+    await store.history.record_turnaround(REAL, None, 5, 60.0)
+    await store.history.record_turnaround(REAL, "m", 200, 900.0)
+
+    assert await store.history.turnarounds(REAL, "m") == [(200, 900.0), (100, 600.0)]
+    assert await store.history.turnarounds(REAL, "m", limit=1) == [(200, 900.0)]
+    assert await store.history.turnarounds(EMULATED, "m") == [(100, 2.0)]
+    assert await store.history.turnarounds(REAL, None) == [(5, 60.0)]
+    assert await store.history.turnarounds(REAL, "other") == []
+
+
+async def _spend(store: JobStore, job_id: str, endpoint: Endpoint | None, cost: float) -> None:
+    await store.create_job(job(job_id), planned(2), [chunk(job_id, count=2)])
+    lease = await store.claim(job_id, "me", lease_s=30)
+    if endpoint is not None:
+        await store.set_endpoint(lease, endpoint)
+    await store.save_results(
+        lease,
+        [
+            ok("r0", model="m", cost_usd=cost, realtime_cost_usd=2 * cost),
+            ok("r1", model="m", cost_usd=0.0, realtime_cost_usd=cost, cached=True),
+        ],
+    )
+
+
+async def test_the_cost_report_groups_spend_by_endpoint_and_leaves_emulators_out(
+    store: JobStore,
+) -> None:
+    await _spend(store, "run_real", REAL, 1.0)
+    await _spend(store, "run_emulated", EMULATED, 0.5)
+    await _spend(store, "run_old", None, 0.25)
+    day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    row = {"provider": "openai", "model": "m", "mode": "batch", "day": day, "requests": 2}
+
+    real = await store.history.cost_report()
+    everything = await store.history.cost_report(emulated=True)
+
+    unrecorded = CostRow(**row, cost_usd=0.25, realtime_cost_usd=0.75, cached=1, recorded=False)
+    public = CostRow(**row, cost_usd=1.0, realtime_cost_usd=3.0, cached=1)
+    emulator = CostRow(
+        **row,
+        cost_usd=0.5,
+        realtime_cost_usd=1.5,
+        cached=1,
+        base_url=EMULATED.base_url,
+        emulated=True,
+    )
+    assert sorted(real, key=repr) == sorted([unrecorded, public], key=repr)
+    assert sorted(everything, key=repr) == sorted([unrecorded, public, emulator], key=repr)
+    assert await store.history.cost_report(since=time.time() + 60) == []
