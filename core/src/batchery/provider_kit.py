@@ -1,0 +1,94 @@
+"""What every provider package repeats, written once: options over the environment, the module's
+container, and a spooled upload.
+
+A provider supplies its own options class, session and provider class; these helpers only
+wire them the way every provider does, so the rules (a key is always a `Secret`, options given
+in code win over the environment, an upload never sits in memory) cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import IO, Any, Protocol, TypeVar, cast
+
+import aiohttp
+import msgspec
+from dependency_injector import containers, providers
+
+from batchery.secrets import Secret
+
+__all__ = ["KeyedOptions", "options_over", "provider_container", "spool"]
+
+_T = TypeVar("_T")
+
+
+class KeyedOptions(Protocol):
+    """A provider's options: a msgspec Struct with an optional `api_key`."""
+
+    __struct_fields__: tuple[str, ...]
+
+    @property
+    def api_key(self) -> Secret | None: ...
+
+
+_O = TypeVar("_O", bound=KeyedOptions)
+
+
+def options_over(base: _O, given: Mapping[str, object], *, provider: str) -> _O:
+    """`base` (the environment's options) with `given` on top; strings from settings convert.
+
+    An `api_key` given as a non-empty string becomes a `Secret`; a missing or empty one keeps
+    the environment's key. A value that does not convert is a ValueError naming the provider.
+    """
+    fields = msgspec.structs.asdict(cast(msgspec.Struct, base))
+    changes = dict(given)
+    key = changes.pop("api_key", None)
+    fields.pop("api_key")
+    fields.update(changes)
+    try:
+        options: _O = msgspec.convert(fields, type(base), strict=False)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"{provider} provider options: {exc}") from None
+    api_key = Secret(key) if isinstance(key, str) and key else key
+    if not isinstance(api_key, Secret):
+        api_key = base.api_key
+    replaced: _O = msgspec.structs.replace(options, api_key=api_key)  # type: ignore[type-var]
+    return replaced
+
+
+def provider_container(
+    settings_from: Callable[[Mapping[str, object]], _O],
+    session_of: Callable[[_O], AsyncIterator[aiohttp.ClientSession]],
+    provider_of: Callable[[_O, aiohttp.ClientSession], Any],
+) -> type[containers.DeclarativeContainer]:
+    """The container of a provider module: `options` in, one session and one provider out.
+
+    `settings` holds the options built from what `for_root` was given; the session is a
+    resource, opened at boot and closed at shutdown; `provider` is what the module exports.
+    """
+
+    class Container(containers.DeclarativeContainer):
+        options = providers.Dependency[Mapping[str, object]]()
+        settings = providers.Singleton(settings_from, options)
+        session = providers.Resource(session_of, settings)
+        provider = providers.Singleton(provider_of, settings, session)
+
+    return Container
+
+
+def spool(write: Callable[[IO[bytes]], _T], *, prefix: str = "batchery-") -> tuple[IO[bytes], _T]:
+    """An anonymous temporary file `write` fills, rewound, with what `write` returned.
+
+    Uploads are written here first so that a 100,000-request batch never sits in memory; the
+    file is closed if `write` fails, and the caller closes it otherwise.
+    """
+    file = tempfile.TemporaryFile(prefix=prefix)  # noqa: SIM115
+    try:
+        written = write(file)
+        file.flush()
+        file.seek(0)
+    except BaseException:
+        file.close()
+        raise
+    return file, written
