@@ -26,8 +26,6 @@ _T = TypeVar("_T")
 class KeyedOptions(Protocol):
     """A provider's options: a msgspec Struct with an optional `api_key`."""
 
-    __struct_fields__: tuple[str, ...]
-
     @property
     def api_key(self) -> Secret | None: ...
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import AsyncIterator, Iterable
+from functools import partial
 from importlib.resources import files
 from typing import IO, ClassVar, TypeVar
 from urllib.parse import quote, urlsplit
@@ -22,6 +22,7 @@ from batchery.model import (
     RequestKind,
 )
 from batchery.pricing import load_prices
+from batchery.provider_kit import spool
 from batchery.spi import (
     BatchNotFoundError,
     CollectedLine,
@@ -73,31 +74,26 @@ def _try_decode(body: bytes, kind: type[_S]) -> _S | None:
         return None
 
 
-def _spool(requests: Iterable[LlmRequest], max_tokens: int) -> tuple[IO[bytes], int, int]:
-    """The create body written to an anonymous temporary file, so it never sits in memory."""
-    file = tempfile.TemporaryFile(prefix="batchery-anthropic-", suffix=".json")  # noqa: SIM115
-    try:
-        buffer = bytearray()
-        file.write(b'{"requests":[')
-        count = 0
-        for request in requests:
-            problem = content_problem(request) or id_problem(request.custom_id)
-            if problem is not None:
-                raise ValueError(f"request {request.custom_id!r}: {problem}")
-            _ENCODER.encode_into(batch_item(request, default_max_tokens=max_tokens), buffer)
-            if count:
-                file.write(b",")
-            file.write(buffer)
-            count += 1
-        if count == 0:
-            raise ValueError("a batch needs at least one request")
-        file.write(b"]}")
-        size = file.tell()
-        file.seek(0)
-    except BaseException:
-        file.close()
-        raise
-    return file, count, size
+def _write_body(
+    requests: Iterable[LlmRequest], max_tokens: int, file: IO[bytes]
+) -> tuple[int, int]:
+    """The create body, `{"requests": [...]}`, written to `file`; the count and the bytes."""
+    buffer = bytearray()
+    file.write(b'{"requests":[')
+    count = 0
+    for request in requests:
+        problem = content_problem(request) or id_problem(request.custom_id)
+        if problem is not None:
+            raise ValueError(f"request {request.custom_id!r}: {problem}")
+        _ENCODER.encode_into(batch_item(request, default_max_tokens=max_tokens), buffer)
+        if count:
+            file.write(b",")
+        file.write(buffer)
+        count += 1
+    if count == 0:
+        raise ValueError("a batch needs at least one request")
+    file.write(b"]}")
+    return count, file.tell()
 
 
 def _not_found(batch_id: str) -> BatchNotFoundError:
@@ -160,9 +156,8 @@ class AnthropicProvider:
         self, requests: Iterable[LlmRequest], *, tag: str, resume: bool = False
     ) -> BatchState:
         """Create the batch in one POST; `resume` changes nothing, as there is no upload."""
-        file, count, size = await asyncio.to_thread(
-            _spool, requests, self._options.default_max_tokens
-        )
+        write = partial(_write_body, requests, self._options.default_max_tokens)
+        file, (count, size) = await asyncio.to_thread(spool, write, prefix="batchery-anthropic-")
         try:
             body = await self._http.post(
                 _BATCHES, json=file, timeout_s=self._options.create_timeout_s

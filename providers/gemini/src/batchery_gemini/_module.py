@@ -9,11 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
-import msgspec
 from batchery.modules import Module
-from batchery.secrets import Secret
+from batchery.provider_kit import options_over, provider_container
 from batchery.spi import EmulatorOptions, ProviderInfo
-from dependency_injector import containers, providers
 
 from batchery_gemini._options import GeminiOptions, session_resource
 from batchery_gemini._provider import GeminiProvider
@@ -26,32 +24,14 @@ __all__ = ["GeminiModule", "options_from"]
 
 def options_from(given: Mapping[str, object]) -> GeminiOptions:
     """The environment's options with `given` on top (strings from settings files convert)."""
-    base = GeminiOptions.from_env()
-    fields = msgspec.structs.asdict(base)
-    changes = dict(given)
-    key = changes.pop("api_key", None)
-    fields.pop("api_key")
-    fields.update(changes)
-    try:
-        options = msgspec.convert(fields, GeminiOptions, strict=False)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"gemini provider options: {exc}") from None
-    api_key = (
-        Secret(key) if isinstance(key, str) and key else key if isinstance(key, Secret) else None
-    )
-    return msgspec.structs.replace(options, api_key=api_key or base.api_key)
+    return options_over(GeminiOptions.from_env(), given, provider="gemini")
 
 
 class GeminiModule(Module):
     name = "gemini"
     exports = ("provider",)
     INFO: ClassVar[ProviderInfo] = GeminiProvider.INFO
-
-    class Container(containers.DeclarativeContainer):
-        options = providers.Dependency[Mapping[str, object]]()
-        settings = providers.Singleton(options_from, options)
-        session = providers.Resource(session_resource, settings)
-        provider = providers.Singleton(GeminiProvider, settings, session)
+    Container = provider_container(options_from, session_resource, GeminiProvider)
 
     @classmethod
     def emulator(cls, options: EmulatorOptions) -> GeminiEmulator:

@@ -9,8 +9,8 @@ otherwise the file goes up through the File API and the batch names it. Either w
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import AsyncIterator, Iterable
+from functools import partial
 from importlib.resources import files
 from typing import IO, ClassVar
 from urllib.parse import quote
@@ -28,6 +28,7 @@ from batchery.model import (
     RequestKind,
 )
 from batchery.pricing import load_prices
+from batchery.provider_kit import spool
 from batchery.spi import (
     BatchNotFoundError,
     CollectedLine,
@@ -77,18 +78,6 @@ _CREATE_METHODS = {
     RequestKind.EMBEDDING: "asyncBatchEmbedContent",
 }
 _REALTIME_METHODS = {RequestKind.CHAT: "generateContent", RequestKind.EMBEDDING: "embedContent"}
-
-
-def _spool(requests: Iterable[LlmRequest]) -> tuple[IO[bytes], Spooled]:
-    """Requests written to an anonymous temporary file, so an upload never sits in memory."""
-    file = tempfile.TemporaryFile(prefix="batchery-gemini-", suffix=".jsonl")  # noqa: SIM115
-    try:
-        spooled = Spooled.write(requests, file)
-        file.flush()
-    except BaseException:
-        file.close()
-        raise
-    return file, spooled
 
 
 def _inline_body(file: IO[bytes], name: str, limit: int) -> bytes | None:
@@ -168,7 +157,9 @@ class GeminiProvider:
     ) -> BatchState:
         """Spool, then create once: inline when small enough, else from an uploaded file."""
         name = display_name(tag)
-        file, spooled = await asyncio.to_thread(_spool, requests)
+        file, spooled = await asyncio.to_thread(
+            spool, partial(Spooled.write, requests), prefix="batchery-gemini-"
+        )
         try:
             limit = self._options.inline_max_bytes
             body = None

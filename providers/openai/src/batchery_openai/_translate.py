@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import structlog
 from batchery.model import (
     BatchState,
-    BatchStatus,
     ErrorInfo,
     LlmRequest,
     LlmResult,
@@ -14,6 +12,8 @@ from batchery.model import (
     Usage,
 )
 from batchery.secrets import Secret
+from batchery_openai_batch import OPENAI_STATUSES, TAG_KEY, read_status
+from batchery_openai_batch import batch_state as shared_state
 
 from ._errors import redact
 from ._wire import (
@@ -40,7 +40,6 @@ __all__ = [
 ]
 
 PROVIDER = "openai"
-TAG_KEY = "batchery_tag"
 
 ENDPOINTS: dict[RequestKind, str] = {
     RequestKind.CHAT: "/v1/chat/completions",
@@ -50,8 +49,6 @@ DEFAULT_MODELS: dict[RequestKind, str] = {
     RequestKind.CHAT: "gpt-4o-mini",
     RequestKind.EMBEDDING: "text-embedding-3-small",
 }
-
-_log = structlog.get_logger(__name__)
 
 
 def request_body(request: LlmRequest) -> ChatBody | EmbeddingBody:
@@ -138,33 +135,6 @@ def embedding_result(custom_id: str, view: EmbeddingView, mode: Mode) -> LlmResu
     )
 
 
-def _status(raw: str) -> BatchStatus:
-    try:
-        return BatchStatus(raw)
-    except ValueError:
-        _log.warning("openai.batch.unknown_status", status=raw[:40])
-        return BatchStatus.IN_PROGRESS
-
-
 def batch_state(view: BatchView, secret: Secret | None) -> BatchState:
-    counts = view.request_counts
-    tag = (view.metadata or {}).get(TAG_KEY)
-    error = None
-    if view.errors is not None and view.errors.data:
-        parts = [
-            f"{entry.code or 'error'}"
-            + (f" (line {entry.line})" if entry.line is not None else "")
-            + (f": {entry.message}" if entry.message else "")
-            for entry in view.errors.data[:5]
-        ]
-        error = redact("; ".join(parts), secret)[:500]
-    return BatchState(
-        batch_id=view.id,
-        status=_status(view.status),
-        created_at=view.created_at,
-        total=counts.total if counts is not None else 0,
-        completed=counts.completed if counts is not None else 0,
-        failed=counts.failed if counts is not None else 0,
-        tag=tag if isinstance(tag, str) else None,
-        error=error,
-    )
+    status = read_status(view.status, OPENAI_STATUSES, provider=PROVIDER)
+    return shared_state(view, status, redact=lambda text: redact(text, secret))
