@@ -1,5 +1,5 @@
 """What every provider package repeats, written once: options over the environment, the module's
-container, and a spooled upload.
+container and emulator, and a spooled upload.
 
 A provider supplies its own options class, session and provider class; these helpers only
 wire them the way every provider does, so the rules (a key is always a `Secret`, options given
@@ -8,6 +8,7 @@ in code win over the environment, an upload never sits in memory) cannot drift a
 
 from __future__ import annotations
 
+import pkgutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import IO, Any, Protocol, TypeVar, cast
@@ -17,8 +18,9 @@ import msgspec
 from dependency_injector import containers, providers
 
 from batchery.secrets import Secret
+from batchery.spi import Emulator, EmulatorOptions
 
-__all__ = ["KeyedOptions", "options_over", "provider_container", "spool"]
+__all__ = ["KeyedOptions", "emulator_at", "options_over", "provider_container", "spool"]
 
 _T = TypeVar("_T")
 
@@ -73,6 +75,17 @@ def provider_container(
         provider = providers.Singleton(provider_of, settings, session)
 
     return Container
+
+
+def emulator_at(reference: str) -> staticmethod[[EmulatorOptions], Emulator]:
+    """A module's `emulator`: the emulator class at `reference` ("package.module:Class"),
+    imported only when an emulator is made, so loading a provider never loads its emulator."""
+
+    def emulator(options: EmulatorOptions) -> Emulator:
+        made: Emulator = pkgutil.resolve_name(reference)(options)
+        return made
+
+    return staticmethod(emulator)
 
 
 def spool(write: Callable[[IO[bytes]], _T], *, prefix: str = "batchery-") -> tuple[IO[bytes], _T]:

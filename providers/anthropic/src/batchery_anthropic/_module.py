@@ -7,35 +7,20 @@ working unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from batchery.modules import Module
-from batchery.provider_kit import options_over, provider_container
-from batchery.spi import EmulatorOptions, ProviderInfo
+from batchery.provider_kit import emulator_at, provider_container
+from batchery.spi import ProviderInfo
 
-from batchery_anthropic._options import AnthropicOptions, session_resource
+from batchery_anthropic._options import options_from, session_resource
 from batchery_anthropic._provider import AnthropicProvider
 
-if TYPE_CHECKING:
-    from batchery_anthropic.emulator import AnthropicEmulator
-
-__all__ = ["AnthropicModule", "options_from"]
-
-
-def options_from(given: Mapping[str, object]) -> AnthropicOptions:
-    """The environment's options with `given` on top (strings from settings files convert)."""
-    return options_over(AnthropicOptions.from_env(), given, provider="anthropic")
+__all__ = ["AnthropicModule"]
 
 
 class AnthropicModule(Module):
-    name = "anthropic"
     exports = ("provider",)
     INFO: ClassVar[ProviderInfo] = AnthropicProvider.INFO
     Container = provider_container(options_from, session_resource, AnthropicProvider)
-
-    @classmethod
-    def emulator(cls, options: EmulatorOptions) -> AnthropicEmulator:
-        from batchery_anthropic.emulator import AnthropicEmulator
-
-        return AnthropicEmulator(options)
+    emulator = emulator_at("batchery_anthropic.emulator:AnthropicEmulator")

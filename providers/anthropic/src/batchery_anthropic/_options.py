@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Mapping
 import aiohttp
 from batchery import http
 from batchery.http import HttpPolicy
+from batchery.provider_kit import options_over
 from batchery.secrets import Secret
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "DEFAULT_MAX_TOKENS",
     "AnthropicOptions",
     "create_session",
+    "options_from",
     "session_resource",
 ]
 
@@ -76,3 +78,8 @@ async def session_resource(options: AnthropicOptions) -> AsyncIterator[aiohttp.C
     """The session as an async-generator resource: yielded open, closed on shutdown."""
     async with create_session(options) as session:
         yield session
+
+
+def options_from(given: Mapping[str, object]) -> AnthropicOptions:
+    """The environment's options with `given` on top (strings from settings files convert)."""
+    return options_over(AnthropicOptions.from_env(), given, provider="anthropic")

@@ -6,35 +6,20 @@ Options given to `for_root` win over the environment (`GEMINI_API_KEY` or `GOOGL
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from batchery.modules import Module
-from batchery.provider_kit import options_over, provider_container
-from batchery.spi import EmulatorOptions, ProviderInfo
+from batchery.provider_kit import emulator_at, provider_container
+from batchery.spi import ProviderInfo
 
-from batchery_gemini._options import GeminiOptions, session_resource
+from batchery_gemini._options import options_from, session_resource
 from batchery_gemini._provider import GeminiProvider
 
-if TYPE_CHECKING:
-    from batchery_gemini.emulator import GeminiEmulator
-
-__all__ = ["GeminiModule", "options_from"]
-
-
-def options_from(given: Mapping[str, object]) -> GeminiOptions:
-    """The environment's options with `given` on top (strings from settings files convert)."""
-    return options_over(GeminiOptions.from_env(), given, provider="gemini")
+__all__ = ["GeminiModule"]
 
 
 class GeminiModule(Module):
-    name = "gemini"
     exports = ("provider",)
     INFO: ClassVar[ProviderInfo] = GeminiProvider.INFO
     Container = provider_container(options_from, session_resource, GeminiProvider)
-
-    @classmethod
-    def emulator(cls, options: EmulatorOptions) -> GeminiEmulator:
-        from batchery_gemini.emulator import GeminiEmulator
-
-        return GeminiEmulator(options)
+    emulator = emulator_at("batchery_gemini.emulator:GeminiEmulator")

@@ -8,10 +8,11 @@ options when the application boots and reported by the provider's `info`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from batchery.modules import Module
-from batchery.spi import EmulatorOptions, ProviderInfo
+from batchery.provider_kit import emulator_at
+from batchery.spi import ProviderInfo
 from batchery_openai import session_resource
 from dependency_injector import containers, providers
 
@@ -23,9 +24,6 @@ from batchery_openai_compatible._options import (
     provider_info,
 )
 from batchery_openai_compatible._provider import OpenAICompatibleProvider
-
-if TYPE_CHECKING:
-    from batchery_openai.emulator import OpenAIEmulator
 
 __all__ = ["OpenAICompatibleModule"]
 
@@ -47,9 +45,5 @@ class OpenAICompatibleModule(Module):
             info=providers.Callable(provider_info, settings),
         )
 
-    @classmethod
-    def emulator(cls, options: EmulatorOptions) -> OpenAIEmulator:
-        """OpenAI's emulator: a compatible server speaks exactly its wire format."""
-        from batchery_openai.emulator import OpenAIEmulator
-
-        return OpenAIEmulator(options)
+    emulator = emulator_at("batchery_openai.emulator:OpenAIEmulator")
+    """OpenAI's emulator: a compatible server speaks exactly its wire format."""

@@ -8,9 +8,16 @@ from collections.abc import AsyncIterator, Mapping
 import aiohttp
 from batchery import http
 from batchery.http import HttpPolicy
+from batchery.provider_kit import options_over
 from batchery.secrets import Secret
 
-__all__ = ["DEFAULT_BASE_URL", "VoyageOptions", "create_session", "session_resource"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "VoyageOptions",
+    "create_session",
+    "options_from",
+    "session_resource",
+]
 
 DEFAULT_BASE_URL = "https://api.voyageai.com/v1"
 
@@ -62,3 +69,8 @@ async def session_resource(options: VoyageOptions) -> AsyncIterator[aiohttp.Clie
     """The session as an async-generator resource: yielded open, closed on shutdown."""
     async with create_session(options) as session:
         yield session
+
+
+def options_from(given: Mapping[str, object]) -> VoyageOptions:
+    """The environment's options with `given` on top (strings from settings files convert)."""
+    return options_over(VoyageOptions.from_env(), given, provider="voyage")

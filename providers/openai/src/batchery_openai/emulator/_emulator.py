@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+from batchery.emulator import FAULTS
 from batchery_openai_batch.emulator import BatchEmulator
 
 from batchery_openai.emulator._app import build_app
@@ -15,29 +16,7 @@ from batchery_openai.emulator._wire import BatchObject, FileObject
 
 __all__ = ["SUPPORTED_FAULTS", "OpenAIEmulator"]
 
-SUPPORTED_FAULTS = frozenset(
-    {
-        "http_429",
-        "retry_after",
-        "http_500",
-        "http_503",
-        "create_lost",
-        "create_dropped",
-        "batch_404",
-        "token_limit",
-        "batch_expire",
-        "line_error",
-        "malformed",
-        "shuffle",
-        "duplicate",
-        "unknown_id",
-        "empty_error_file",
-        "all_errors",
-        "fenced_json",
-        "prose_json",
-        "truncated_json",
-    }
-)
+SUPPORTED_FAULTS = frozenset(FAULTS) - {"http_529"}
 """Every fault of the kit's catalogue except Anthropic's `http_529`."""
 
 

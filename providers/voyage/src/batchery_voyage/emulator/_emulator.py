@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+from batchery.emulator import FAULTS
 from batchery_openai_batch.emulator import BatchEmulator
 
 from batchery_voyage.emulator._app import build_app
@@ -15,29 +16,11 @@ from batchery_voyage.emulator._wire import BatchObject, FileObject
 
 __all__ = ["SUPPORTED_FAULTS", "VoyageEmulator"]
 
-SUPPORTED_FAULTS = frozenset(
-    {
-        "http_429",
-        "retry_after",
-        "http_500",
-        "http_503",
-        "create_lost",
-        "create_dropped",
-        "batch_404",
-        "token_limit",
-        "batch_expire",
-        "line_error",
-        "malformed",
-        "shuffle",
-        "duplicate",
-        "unknown_id",
-        "empty_error_file",
-        "all_errors",
-    }
-)
-"""Every fault of the kit's catalogue except Anthropic's `http_529`. `token_limit` fails a batch
-in validation over Voyage's 1B-token in-flight limit; Voyage documents only that work over a
-limit is refused, so where it refuses it is the emulator's guess."""
+SUPPORTED_FAULTS = frozenset(FAULTS) - {"http_529", "fenced_json", "prose_json", "truncated_json"}
+"""Every fault of the kit's catalogue except Anthropic's `http_529` and the JSON-answer faults of
+chat, which Voyage does not serve. `token_limit` fails a batch in validation over Voyage's
+1B-token in-flight limit; Voyage documents only that work over a limit is refused, so where it
+refuses it is the emulator's guess."""
 
 
 class VoyageEmulator(BatchEmulator[FileObject, BatchObject]):
