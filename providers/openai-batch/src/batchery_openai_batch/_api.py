@@ -42,6 +42,8 @@ class BatchPaths(msgspec.Struct, frozen=True, kw_only=True):
 
     upload: str = "/files"
     purpose: str = "batch"
+    name_field: str | None = None
+    """A form field that repeats the file's name, for servers that ask for one."""
     max_pages: int | None = None
     """How many list pages a search reads at most; None reads until the list ends."""
 
@@ -84,14 +86,16 @@ class BatchApi:
         """The id of `file`, uploaded as a multipart form under `filename`."""
         form = aiohttp.FormData(quote_fields=False)
         form.add_field("purpose", self._paths.purpose)
+        if self._paths.name_field is not None:
+            form.add_field(self._paths.name_field, filename)
         form.add_field("file", file, filename=filename, content_type="application/jsonl")
         body = await self._http.post(
             self._paths.upload, data=form, timeout_s=self._upload_timeout_s
         )
         return self.decode(body, FileView, "file").id
 
-    async def find_file(self, filename: str, size: int) -> str | None:
-        """An earlier upload of exactly this input, found by its name and size."""
+    async def find_file(self, filename: str, size: int | None = None) -> str | None:
+        """An earlier upload of exactly this input, found by its name (and size, if known)."""
         params = {"purpose": self._paths.purpose, "limit": "100"}
         async for page in self._pages("/files", FileList, "file list", params):
             for file in page.data:
@@ -99,7 +103,7 @@ class BatchApi:
                     file.filename == filename
                     and file.purpose in (None, self._paths.purpose)
                     and file.status != "error"
-                    and file.bytes in (None, size)
+                    and (size is None or file.bytes in (None, size))
                 ):
                     return file.id
         return None

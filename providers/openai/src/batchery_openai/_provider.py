@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from functools import partial
 from importlib.resources import files
 from typing import ClassVar
@@ -30,7 +30,15 @@ from batchery.spi import (
     ProviderLimits,
     RateLimitObserver,
 )
-from batchery_openai_batch import BatchApi, BatchView, collect_lines, parse_time, upload_name
+from batchery_openai_batch import (
+    OPENAI_STATUSES,
+    BatchApi,
+    BatchPaths,
+    BatchView,
+    collect_lines,
+    parse_time,
+    upload_name,
+)
 
 from ._errors import classify, decode_error_body
 from ._http import OpenAIHttp
@@ -76,6 +84,11 @@ class OpenAIProvider:
         base_url_env="OPENAI_BASE_URL",
     )
 
+    batch_paths: ClassVar[BatchPaths] = BatchPaths()
+    """Where the server keeps its Files and Batches endpoints; OpenAI's own by default."""
+    statuses: ClassVar[Mapping[str, BatchStatus]] = OPENAI_STATUSES
+    """How the server spells batch statuses; OpenAI's are Batchery's own."""
+
     __slots__ = ("_api", "_http", "_info", "_options", "_rate_observers")
 
     def __init__(
@@ -90,7 +103,10 @@ class OpenAIProvider:
         self._info = info or self.INFO
         self._http = OpenAIHttp(options, session)
         self._api = BatchApi(
-            self._http, title=self._info.title, upload_timeout_s=options.upload_timeout_s
+            self._http,
+            title=self._info.title,
+            upload_timeout_s=options.upload_timeout_s,
+            paths=self.batch_paths,
         )
         self._rate_observers: list[RateLimitObserver] = []
 
@@ -149,19 +165,28 @@ class OpenAIProvider:
                 _log.info("openai.file.reused", file_id=file_id, tag=tag)
         finally:
             file.close()
-        create = {
+        body = await self._api.create(_ENCODER.encode(self._create_body(file_id, kind, tag)))
+        state = self._state(self._created(body))
+        if state.tag is None:
+            state = msgspec.structs.replace(state, tag=tag)
+        _log.info("openai.batch.created", batch_id=state.batch_id, tag=tag, requests=count)
+        return state
+
+    def _create_body(self, file_id: str, kind: RequestKind, tag: str) -> dict[str, object]:
+        """What `POST /batches` sends; the tag travels in `metadata`."""
+        return {
             "input_file_id": file_id,
             "endpoint": ENDPOINTS[kind],
             "completion_window": self._options.completion_window,
             "metadata": {TAG_KEY: tag},
         }
-        body = await self._api.create(_ENCODER.encode(create))
-        state = self._state(self._api.decode(body, BatchView, "batch"))
-        _log.info("openai.batch.created", batch_id=state.batch_id, tag=tag, requests=count)
-        return state
+
+    def _created(self, body: bytes) -> BatchView:
+        """The batch a create answered with."""
+        return self._api.decode(body, BatchView, "batch")
 
     def _state(self, view: BatchView) -> BatchState:
-        return batch_state(view, self._options.api_key)
+        return batch_state(view, self._options.api_key, self.statuses)
 
     async def find_batch(
         self, tag: str, *, created_after: float, request_count: int = 0

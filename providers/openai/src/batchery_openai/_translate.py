@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from batchery.model import (
     BatchState,
+    BatchStatus,
     ErrorInfo,
     LlmRequest,
     LlmResult,
@@ -135,6 +138,9 @@ def embedding_result(custom_id: str, view: EmbeddingView, mode: Mode) -> LlmResu
     )
 
 
-def batch_state(view: BatchView, secret: Secret | None) -> BatchState:
-    status = read_status(view.status, OPENAI_STATUSES, provider=PROVIDER)
+def batch_state(
+    view: BatchView, secret: Secret | None, statuses: Mapping[str, BatchStatus] = OPENAI_STATUSES
+) -> BatchState:
+    """The neutral state of a batch object whose statuses `statuses` spells (OpenAI's)."""
+    status = read_status(view.status, statuses, provider=PROVIDER)
     return shared_state(view, status, redact=lambda text: redact(text, secret))

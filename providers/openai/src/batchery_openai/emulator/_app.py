@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 from batchery.emulator import FaultPlan, RateWindow, ScaledClock, taking
-from batchery_openai_batch.emulator import BatchRoutes
+from batchery_openai_batch.emulator import BatchRoutes, BatchStorage, FileStorage
 
-from batchery_openai.emulator._batches import BatchStore
-from batchery_openai.emulator._files import FileStore
 from batchery_openai.emulator._http import (
     ApiError,
     Ids,
@@ -121,8 +120,8 @@ def _server_error(status: int) -> ApiError:
 
 def build_app(
     *,
-    files: FileStore,
-    batches: BatchStore,
+    files: FileStorage,
+    batches: BatchStorage[CreateBatchBody],
     ids: Ids,
     clock: ScaledClock,
     plan: FaultPlan,
@@ -130,8 +129,14 @@ def build_app(
     api_key: str | None,
     requests_per_min: int | None = None,
     tokens_per_min: int | None = None,
+    upload: str = "/files",
+    answer_create: Callable[[Any], Any] = lambda batch: batch,
 ) -> web.Application:
-    """The OpenAI API over the emulator's state; rate limits default to a generous tier."""
+    """The OpenAI API over the emulator's state; rate limits default to a generous tier.
+
+    `upload` and `answer_create` are for servers that speak OpenAI's API with a twist of their
+    own (Together uploads to `/files/upload` and wraps a created batch in `{"job": ...}`).
+    """
     rate = RateWindow(
         clock,
         requests_per_min=requests_per_min or REQUESTS_PER_MIN,
@@ -142,9 +147,14 @@ def build_app(
         middlewares=[openai_middleware(api_key, ids)], client_max_size=_MAX_BODY_BYTES
     )
     routes = BatchRoutes(
-        files=files, batches=batches, plan=plan, dialect=_Refusals(), read_create=_create_body
+        files=files,
+        batches=batches,
+        plan=plan,
+        dialect=_Refusals(),
+        read_create=_create_body,
+        answer_create=answer_create,
     )
-    routes.add_to(app)
+    routes.add_to(app, upload=upload)
     app.router.add_post("/v1/chat/completions", realtime.chat_completions)
     app.router.add_post("/v1/embeddings", realtime.embeddings)
     return app
