@@ -17,10 +17,20 @@ import aiohttp
 import msgspec
 from dependency_injector import containers, providers
 
+from batchery import http
+from batchery.http import HttpPolicy
 from batchery.secrets import Secret
 from batchery.spi import Emulator, EmulatorOptions
 
-__all__ = ["KeyedOptions", "emulator_at", "options_over", "provider_container", "spool"]
+__all__ = [
+    "KeyedOptions",
+    "emulator_at",
+    "options_over",
+    "options_reader",
+    "provider_container",
+    "session_resource",
+    "spool",
+]
 
 _T = TypeVar("_T")
 
@@ -33,6 +43,7 @@ class KeyedOptions(Protocol):
 
 
 _O = TypeVar("_O", bound=KeyedOptions)
+_P = TypeVar("_P", bound=HttpPolicy)
 
 
 def options_over(base: _O, given: Mapping[str, object], *, provider: str) -> _O:
@@ -57,10 +68,31 @@ def options_over(base: _O, given: Mapping[str, object], *, provider: str) -> _O:
     return replaced
 
 
+def options_reader(
+    from_env: Callable[[], _O], *, provider: str
+) -> Callable[[Mapping[str, object]], _O]:
+    """A provider's `options_from`: the environment's options with what it is given on top."""
+
+    def options_from(given: Mapping[str, object]) -> _O:
+        """The environment's options with `given` on top (strings from settings files convert)."""
+        return options_over(from_env(), given, provider=provider)
+
+    return options_from
+
+
+async def session_resource(
+    policy: HttpPolicy, *, user_agent: str
+) -> AsyncIterator[aiohttp.ClientSession]:
+    """One account's session as an async-generator resource: yielded open, closed on shutdown."""
+    async with http.create_session(policy, user_agent=user_agent) as session:
+        yield session
+
+
 def provider_container(
-    settings_from: Callable[[Mapping[str, object]], _O],
-    session_of: Callable[[_O], AsyncIterator[aiohttp.ClientSession]],
-    provider_of: Callable[[_O, aiohttp.ClientSession], Any],
+    settings_from: Callable[[Mapping[str, object]], _P],
+    provider_of: Callable[[_P, aiohttp.ClientSession], Any],
+    *,
+    user_agent: str,
 ) -> type[containers.DeclarativeContainer]:
     """The container of a provider module: `options` in, one session and one provider out.
 
@@ -71,7 +103,7 @@ def provider_container(
     class Container(containers.DeclarativeContainer):
         options = providers.Dependency[Mapping[str, object]]()
         settings = providers.Singleton(settings_from, options)
-        session = providers.Resource(session_of, settings)
+        session = providers.Resource(session_resource, settings, user_agent=user_agent)
         provider = providers.Singleton(provider_of, settings, session)
 
     return Container

@@ -6,7 +6,6 @@ from batchery_anthropic._options import (
     AnthropicOptions,
     create_session,
     options_from,
-    session_resource,
 )
 from batchery_anthropic._provider import AnthropicProvider
 
@@ -18,6 +17,5 @@ __all__ = [
     "from_wire",
     "id_problem",
     "options_from",
-    "session_resource",
     "to_wire",
 ]

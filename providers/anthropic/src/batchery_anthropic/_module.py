@@ -13,7 +13,7 @@ from batchery.modules import Module
 from batchery.provider_kit import emulator_at, provider_container
 from batchery.spi import ProviderInfo
 
-from batchery_anthropic._options import options_from, session_resource
+from batchery_anthropic._options import options_from
 from batchery_anthropic._provider import AnthropicProvider
 
 __all__ = ["AnthropicModule"]
@@ -22,5 +22,5 @@ __all__ = ["AnthropicModule"]
 class AnthropicModule(Module):
     exports = ("provider",)
     INFO: ClassVar[ProviderInfo] = AnthropicProvider.INFO
-    Container = provider_container(options_from, session_resource, AnthropicProvider)
+    Container = provider_container(options_from, AnthropicProvider, user_agent="batchery-anthropic")
     emulator = emulator_at("batchery_anthropic.emulator:AnthropicEmulator")

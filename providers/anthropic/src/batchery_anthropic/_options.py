@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 import aiohttp
 from batchery import http
 from batchery.http import HttpPolicy
-from batchery.provider_kit import options_over
+from batchery.provider_kit import options_reader
 from batchery.secrets import Secret
 
 __all__ = [
@@ -18,7 +18,6 @@ __all__ = [
     "AnthropicOptions",
     "create_session",
     "options_from",
-    "session_resource",
 ]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -74,12 +73,4 @@ def create_session(options: AnthropicOptions) -> aiohttp.ClientSession:
     return http.create_session(options, user_agent="batchery-anthropic")
 
 
-async def session_resource(options: AnthropicOptions) -> AsyncIterator[aiohttp.ClientSession]:
-    """The session as an async-generator resource: yielded open, closed on shutdown."""
-    async with create_session(options) as session:
-        yield session
-
-
-def options_from(given: Mapping[str, object]) -> AnthropicOptions:
-    """The environment's options with `given` on top (strings from settings files convert)."""
-    return options_over(AnthropicOptions.from_env(), given, provider="anthropic")
+options_from = options_reader(AnthropicOptions.from_env, provider="anthropic")

@@ -12,7 +12,7 @@ from batchery.modules import Module
 from batchery.provider_kit import emulator_at, provider_container
 from batchery.spi import ProviderInfo
 
-from batchery_gemini._options import options_from, session_resource
+from batchery_gemini._options import options_from
 from batchery_gemini._provider import GeminiProvider
 
 __all__ = ["GeminiModule"]
@@ -21,5 +21,5 @@ __all__ = ["GeminiModule"]
 class GeminiModule(Module):
     exports = ("provider",)
     INFO: ClassVar[ProviderInfo] = GeminiProvider.INFO
-    Container = provider_container(options_from, session_resource, GeminiProvider)
+    Container = provider_container(options_from, GeminiProvider, user_agent="batchery-gemini")
     emulator = emulator_at("batchery_gemini.emulator:GeminiEmulator")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 import aiohttp
 from batchery import http
 from batchery.http import HttpPolicy
-from batchery.provider_kit import options_over
+from batchery.provider_kit import options_reader
 from batchery.secrets import Secret
 
 __all__ = [
@@ -16,7 +16,6 @@ __all__ = [
     "GeminiOptions",
     "create_session",
     "options_from",
-    "session_resource",
 ]
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -86,12 +85,4 @@ def create_session(options: GeminiOptions) -> aiohttp.ClientSession:
     return http.create_session(options, user_agent="batchery-gemini")
 
 
-async def session_resource(options: GeminiOptions) -> AsyncIterator[aiohttp.ClientSession]:
-    """The session as an async-generator resource: yielded open, closed on shutdown."""
-    async with create_session(options) as session:
-        yield session
-
-
-def options_from(given: Mapping[str, object]) -> GeminiOptions:
-    """The environment's options with `given` on top (strings from settings files convert)."""
-    return options_over(GeminiOptions.from_env(), given, provider="gemini")
+options_from = options_reader(GeminiOptions.from_env, provider="gemini")

@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from batchery.modules import Module
-from batchery.provider_kit import emulator_at
+from batchery.provider_kit import emulator_at, session_resource
 from batchery.spi import ProviderInfo
-from batchery_openai import session_resource
 from dependency_injector import containers, providers
 
 from batchery_openai_compatible._options import (
@@ -37,7 +36,7 @@ class OpenAICompatibleModule(Module):
         options = providers.Dependency[Mapping[str, object]]()
         settings = providers.Singleton(options_from, options)
         client = providers.Singleton(openai_options, settings)
-        session = providers.Resource(session_resource, client)
+        session = providers.Resource(session_resource, client, user_agent="batchery-openai")
         provider = providers.Singleton(
             OpenAICompatibleProvider,
             client,

@@ -12,7 +12,7 @@ from batchery.modules import Module
 from batchery.provider_kit import emulator_at, provider_container
 from batchery.spi import ProviderInfo
 
-from batchery_openai._options import options_from, session_resource
+from batchery_openai._options import options_from
 from batchery_openai._provider import OpenAIProvider
 
 __all__ = ["OpenAIModule"]
@@ -21,5 +21,5 @@ __all__ = ["OpenAIModule"]
 class OpenAIModule(Module):
     exports = ("provider",)
     INFO: ClassVar[ProviderInfo] = OpenAIProvider.INFO
-    Container = provider_container(options_from, session_resource, OpenAIProvider)
+    Container = provider_container(options_from, OpenAIProvider, user_agent="batchery-openai")
     emulator = emulator_at("batchery_openai.emulator:OpenAIEmulator")

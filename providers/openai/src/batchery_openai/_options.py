@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 import aiohttp
 from batchery import http
 from batchery.http import HttpPolicy
-from batchery.provider_kit import options_over
+from batchery.provider_kit import options_reader
 from batchery.secrets import Secret
 
-__all__ = ["OpenAIOptions", "create_session", "options_from", "session_resource"]
+__all__ = ["OpenAIOptions", "create_session", "options_from"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -64,12 +64,4 @@ def create_session(options: OpenAIOptions) -> aiohttp.ClientSession:
     return http.create_session(options, user_agent="batchery-openai")
 
 
-async def session_resource(options: OpenAIOptions) -> AsyncIterator[aiohttp.ClientSession]:
-    """The session as an async-generator resource: yielded open, closed on shutdown."""
-    async with create_session(options) as session:
-        yield session
-
-
-def options_from(given: Mapping[str, object]) -> OpenAIOptions:
-    """The environment's options with `given` on top (strings from settings files convert)."""
-    return options_over(OpenAIOptions.from_env(), given, provider="openai")
+options_from = options_reader(OpenAIOptions.from_env, provider="openai")

@@ -11,7 +11,6 @@ from typing import ClassVar
 from batchery.modules import Module
 from batchery.provider_kit import emulator_at, provider_container
 from batchery.spi import ProviderInfo
-from batchery_openai import session_resource
 
 from batchery_together._options import options_from
 from batchery_together._provider import TogetherProvider
@@ -22,5 +21,5 @@ __all__ = ["TogetherModule"]
 class TogetherModule(Module):
     exports = ("provider",)
     INFO: ClassVar[ProviderInfo] = TogetherProvider.INFO
-    Container = provider_container(options_from, session_resource, TogetherProvider)
+    Container = provider_container(options_from, TogetherProvider, user_agent="batchery-together")
     emulator = emulator_at("batchery_together.emulator:TogetherEmulator")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from batchery.provider_kit import options_over
+from batchery.provider_kit import options_reader
 from batchery.secrets import Secret
 from batchery_openai import OpenAIOptions
 
@@ -28,6 +28,4 @@ def from_env(environ: Mapping[str, str] | None = None) -> OpenAIOptions:
     )
 
 
-def options_from(given: Mapping[str, object]) -> OpenAIOptions:
-    """The environment's options with `given` on top (strings from settings files convert)."""
-    return options_over(from_env(), given, provider="together")
+options_from = options_reader(from_env, provider="together")

@@ -12,7 +12,7 @@ from batchery.modules import Module
 from batchery.provider_kit import emulator_at, provider_container
 from batchery.spi import ProviderInfo
 
-from batchery_voyage._options import options_from, session_resource
+from batchery_voyage._options import options_from
 from batchery_voyage._provider import VoyageProvider
 
 __all__ = ["VoyageModule"]
@@ -21,5 +21,5 @@ __all__ = ["VoyageModule"]
 class VoyageModule(Module):
     exports = ("provider",)
     INFO: ClassVar[ProviderInfo] = VoyageProvider.INFO
-    Container = provider_container(options_from, session_resource, VoyageProvider)
+    Container = provider_container(options_from, VoyageProvider, user_agent="batchery-voyage")
     emulator = emulator_at("batchery_voyage.emulator:VoyageEmulator")
