@@ -1,5 +1,5 @@
 """What every provider package repeats, written once: options over the environment, the module's
-container and emulator, and a spooled upload.
+container and emulator, a spooled upload, and a realtime call sent once.
 
 A provider supplies its own options class, session and provider class; these helpers only
 wire them the way every provider does, so the rules (a key is always a `Secret`, options given
@@ -18,12 +18,14 @@ import msgspec
 from dependency_injector import containers, providers
 
 from batchery import http
-from batchery.http import HttpPolicy
+from batchery.http import HttpPolicy, ProviderHttp, Reply
+from batchery.model import ErrorInfo, LlmRequest, LlmResult, Mode
 from batchery.secrets import Secret
-from batchery.spi import Emulator, EmulatorOptions
+from batchery.spi import Emulator, EmulatorOptions, ProviderError
 
 __all__ = [
     "KeyedOptions",
+    "call_once",
     "emulator_at",
     "options_over",
     "options_reader",
@@ -118,6 +120,55 @@ def emulator_at(reference: str) -> staticmethod[[EmulatorOptions], Emulator]:
         return made
 
     return staticmethod(emulator)
+
+
+def _refused(reply: Reply) -> bool:
+    return reply.status >= 300
+
+
+async def call_once(
+    http: ProviderHttp[Any],
+    path: str,
+    body: bytes,
+    request: LlmRequest,
+    *,
+    provider: str,
+    read: Callable[[bytes], LlmResult | None],
+    refused: Callable[[Reply], bool] = _refused,
+    seen: Callable[[Reply], None] | None = None,
+    unreadable: str | None = None,
+) -> LlmResult:
+    """One realtime call, POSTed once; every failure comes back as a classified failed result.
+
+    A transport failure keeps the `ProviderError`'s classification; a reply `refused` (by
+    default any status from 300) is classified by `http.classify`; an answer `read` cannot
+    make a result of is a retryable `bad_response` ("OpenAI returned an unreadable chat
+    response", or `unreadable` for the last words). `seen` hears every reply first (for its
+    rate-limit headers, say).
+    """
+
+    def failed(error: ErrorInfo) -> LlmResult:
+        return LlmResult.failure(request.custom_id, error, provider=provider, mode=Mode.REALTIME)
+
+    try:
+        reply = await http.send("POST", path, json=body)
+    except ProviderError as exc:
+        return failed(ErrorInfo(code=exc.code, message=exc.message, retryable=exc.retryable))
+    if seen is not None:
+        seen(reply)
+    if refused(reply):
+        return failed(http.classify(reply))
+    try:
+        result = read(reply.body)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        result = None
+    if result is None:
+        what = unreadable or f"{request.kind.value} response"
+        message = f"{http.title} returned an unreadable {what}"
+        return failed(
+            ErrorInfo(code="bad_response", message=message, retryable=True, status=reply.status)
+        )
+    return result
 
 
 def spool(write: Callable[[IO[bytes]], _T], *, prefix: str = "batchery-") -> tuple[IO[bytes], _T]:

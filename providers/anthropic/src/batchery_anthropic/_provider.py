@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 import msgspec
 import structlog
+from batchery.http import Reply
 from batchery.model import (
     BatchState,
     BatchStatus,
@@ -22,7 +23,7 @@ from batchery.model import (
     RequestKind,
 )
 from batchery.pricing import load_prices
-from batchery.provider_kit import spool
+from batchery.provider_kit import call_once, spool
 from batchery.spi import (
     BatchNotFoundError,
     CollectedLine,
@@ -32,7 +33,6 @@ from batchery.spi import (
     ProviderLimits,
 )
 
-from ._errors import classify
 from ._http import AnthropicHttp
 from ._ids import id_problem
 from ._jsonl import parse_stream
@@ -94,6 +94,12 @@ def _write_body(
         raise ValueError("a batch needs at least one request")
     file.write(b"]}")
     return count, file.tell()
+
+
+def _refused(reply: Reply) -> bool:
+    """A reply that is an error: by its status, or by an `error` envelope on a 200."""
+    envelope = _try_decode(reply.body, Envelope)
+    return reply.status >= 300 or (envelope is not None and envelope.type == "error")
 
 
 def _not_found(batch_id: str) -> BatchNotFoundError:
@@ -292,26 +298,18 @@ class AnthropicProvider:
             error = ErrorInfo(code="invalid_request", message=problem)
             return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
         body = _ENCODER.encode(params(request, default_max_tokens=self._options.default_max_tokens))
-        try:
-            reply = await self._http.send("POST", "/v1/messages", json=body)
-        except ProviderError as exc:
-            error = ErrorInfo(code=exc.code, message=exc.message, retryable=exc.retryable)
-            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-        envelope = _try_decode(reply.body, Envelope)
-        if reply.status >= 300 or (envelope is not None and envelope.type == "error"):
-            detail = envelope.error if envelope is not None else None
-            error = classify(
-                reply.status, detail, headers=reply.headers, secret=self._options.api_key
-            )
-            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-        view = _try_decode(reply.body, MessageView)
-        result = message_result(request.custom_id, view, mode) if view is not None else None
-        if result is None:
-            error = ErrorInfo(
-                code="bad_response",
-                message="Anthropic returned an unreadable message",
-                retryable=True,
-                status=reply.status,
-            )
-            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-        return result
+
+        def read(answer: bytes) -> LlmResult | None:
+            view = _try_decode(answer, MessageView)
+            return message_result(request.custom_id, view, mode) if view is not None else None
+
+        return await call_once(
+            self._http,
+            "/v1/messages",
+            body,
+            request,
+            provider=PROVIDER,
+            read=read,
+            refused=_refused,
+            unreadable="message",
+        )

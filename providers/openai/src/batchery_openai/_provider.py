@@ -11,6 +11,7 @@ from typing import ClassVar
 import aiohttp
 import msgspec
 import structlog
+from batchery.http import Reply
 from batchery.model import (
     BatchState,
     BatchStatus,
@@ -21,11 +22,10 @@ from batchery.model import (
     RequestKind,
 )
 from batchery.pricing import load_prices
-from batchery.provider_kit import spool
+from batchery.provider_kit import call_once, spool
 from batchery.spi import (
     CollectedLine,
     MalformedLine,
-    ProviderError,
     ProviderInfo,
     ProviderLimits,
     RateLimitObserver,
@@ -40,7 +40,6 @@ from batchery_openai_batch import (
     upload_name,
 )
 
-from ._errors import classify, decode_error_body
 from ._http import OpenAIHttp
 from ._jsonl import encode_line, reader, write_lines
 from ._options import OpenAIOptions
@@ -231,40 +230,27 @@ class OpenAIProvider:
         if problem is not None:
             error = ErrorInfo(code="invalid_request", message=problem)
             return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-        path = _REALTIME_PATHS[request.kind]
-        try:
-            reply = await self._http.send("POST", path, json=_ENCODER.encode(request_body(request)))
-        except ProviderError as exc:
-            error = ErrorInfo(code=exc.code, message=exc.message, retryable=exc.retryable)
-            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
+        body = _ENCODER.encode(request_body(request))
+        return await call_once(
+            self._http,
+            _REALTIME_PATHS[request.kind],
+            body,
+            request,
+            provider=PROVIDER,
+            read=partial(_answer, request),
+            seen=partial(self._saw, request.model),
+        )
+
+    def _saw(self, model: str | None, reply: Reply) -> None:
         state = rate_limit_state(reply.headers)
         if state is not None:
             for observer in self._rate_observers:
-                observer(request.model, state)
-        if reply.status >= 300:
-            error = classify(
-                reply.status,
-                decode_error_body(reply.body),
-                headers=reply.headers,
-                secret=self._options.api_key,
-            )
-            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-        result: LlmResult | None
-        try:
-            if request.kind is RequestKind.EMBEDDING:
-                view = msgspec.json.decode(reply.body, type=EmbeddingView)
-                result = embedding_result(request.custom_id, view, mode)
-            else:
-                chat = msgspec.json.decode(reply.body, type=ChatCompletionView)
-                result = chat_result(request.custom_id, chat, mode)
-        except (msgspec.DecodeError, UnicodeDecodeError):
-            result = None
-        if result is None:
-            error = ErrorInfo(
-                code="bad_response",
-                message=f"OpenAI returned an unreadable {request.kind.value} response",
-                retryable=True,
-                status=reply.status,
-            )
-            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-        return result
+                observer(model, state)
+
+
+def _answer(request: LlmRequest, body: bytes) -> LlmResult | None:
+    if request.kind is RequestKind.EMBEDDING:
+        view = msgspec.json.decode(body, type=EmbeddingView)
+        return embedding_result(request.custom_id, view, Mode.REALTIME)
+    chat = msgspec.json.decode(body, type=ChatCompletionView)
+    return chat_result(request.custom_id, chat, Mode.REALTIME)
