@@ -46,6 +46,11 @@ class BatchEmulator(StorageEmulator, Generic[_FileWire, _BatchWire], abc.ABC):
     ) -> tuple[SnapshotStore[_FileWire], EngineStore[_BatchWire], web.Application]:
         """The stores in `directory` and the application that serves them."""
 
+    @property
+    def required_key(self) -> str | None:
+        """The key every request must carry; None accepts any bearer key."""
+        return self._api_key
+
     def build_app(self) -> web.Application:
         self._files, self._batches, app = self.open(self.new_storage())
         return app

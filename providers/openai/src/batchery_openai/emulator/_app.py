@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 from batchery.emulator import FaultPlan, RateWindow, ScaledClock, taking
-from batchery_openai_batch.emulator import BatchRoutes, BatchStorage, FileStorage
+from batchery_openai_batch.emulator import BatchEmulator, BatchRoutes, BatchStorage, FileStorage
 
 from batchery_openai.emulator._http import (
     ApiError,
@@ -119,32 +119,30 @@ def _server_error(status: int) -> ApiError:
 
 
 def build_app(
+    emulator: BatchEmulator[Any, Any],
     *,
     files: FileStorage,
     batches: BatchStorage[CreateBatchBody],
     ids: Ids,
-    clock: ScaledClock,
-    plan: FaultPlan,
-    latency_s: float,
-    api_key: str | None,
-    requests_per_min: int | None = None,
-    tokens_per_min: int | None = None,
     upload: str = "/files",
     answer_create: Callable[[Any], Any] = lambda batch: batch,
 ) -> web.Application:
-    """The OpenAI API over the emulator's state; rate limits default to a generous tier.
+    """The OpenAI API over `emulator`'s stores, clock, faults and options.
 
-    `upload` and `answer_create` are for servers that speak OpenAI's API with a twist of their
-    own (Together uploads to `/files/upload` and wraps a created batch in `{"job": ...}`).
+    Rate limits default to a generous tier. `upload` and `answer_create` are for servers that
+    speak OpenAI's API with a twist of their own (Together uploads to `/files/upload` and wraps
+    a created batch in `{"job": ...}`).
     """
+    clock, plan, options = emulator.clock, emulator.plan, emulator.options
     rate = RateWindow(
         clock,
-        requests_per_min=requests_per_min or REQUESTS_PER_MIN,
-        tokens_per_min=tokens_per_min or TOKENS_PER_MIN,
+        requests_per_min=options.requests_per_min or REQUESTS_PER_MIN,
+        tokens_per_min=options.tokens_per_min or TOKENS_PER_MIN,
     )
-    realtime = _Realtime(ids=ids, clock=clock, plan=plan, latency_s=latency_s, rate=rate)
+    realtime = _Realtime(ids=ids, clock=clock, plan=plan, latency_s=options.latency_s, rate=rate)
     app = web.Application(
-        middlewares=[openai_middleware(api_key, ids)], client_max_size=_MAX_BODY_BYTES
+        middlewares=[openai_middleware(emulator.required_key, ids)],
+        client_max_size=_MAX_BODY_BYTES,
     )
     routes = BatchRoutes(
         files=files,

@@ -37,15 +37,4 @@ class OpenAIEmulator(BatchEmulator[FileObject, BatchObject]):
         ids = Ids()
         files = FileStore(directory, ids, self.clock)
         batches = BatchStore(directory, files, ids, self.clock, self.plan)
-        app = build_app(
-            files=files,
-            batches=batches,
-            ids=ids,
-            clock=self.clock,
-            plan=self.plan,
-            latency_s=self.options.latency_s,
-            requests_per_min=self.options.requests_per_min,
-            tokens_per_min=self.options.tokens_per_min,
-            api_key=self._api_key,
-        )
-        return files, batches, app
+        return files, batches, build_app(self, files=files, batches=batches, ids=ids)

@@ -52,16 +52,6 @@ class TogetherEmulator(BatchEmulator[FileObject, TogetherBatch]):
         engine = BatchStore(directory, files, ids, self.clock, self.plan, input_purpose=_PURPOSE)
         batches = TogetherBatches(engine)
         app = build_app(
-            files=files,
-            batches=batches,
-            ids=ids,
-            clock=self.clock,
-            plan=self.plan,
-            latency_s=self.options.latency_s,
-            requests_per_min=self.options.requests_per_min,
-            tokens_per_min=self.options.tokens_per_min,
-            api_key=self._api_key,
-            upload="/files/upload",
-            answer_create=_job,
+            self, files=files, batches=batches, ids=ids, upload="/files/upload", answer_create=_job
         )
         return files, batches, app

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 from batchery.emulator import FaultPlan, RateWindow, ScaledClock, taking
-from batchery_openai_batch.emulator import BatchRoutes
+from batchery_openai_batch.emulator import BatchEmulator, BatchRoutes
 
 from batchery_voyage.emulator._batches import BatchStore
 from batchery_voyage.emulator._files import FileStore
@@ -125,18 +125,14 @@ class _Realtime:
 
 
 def build_app(
-    *,
-    files: FileStore,
-    batches: BatchStore,
-    ids: Ids,
-    clock: ScaledClock,
-    plan: FaultPlan,
-    latency_s: float,
-    api_key: str | None,
+    emulator: BatchEmulator[Any, Any], *, files: FileStore, batches: BatchStore, ids: Ids
 ) -> web.Application:
-    realtime = _Realtime(plan=plan, clock=clock, latency_s=latency_s)
+    """Voyage's API over `emulator`'s stores, clock, faults and options."""
+    clock, plan = emulator.clock, emulator.plan
+    realtime = _Realtime(plan=plan, clock=clock, latency_s=emulator.options.latency_s)
     app = web.Application(
-        middlewares=[voyage_middleware(api_key, ids)], client_max_size=_MAX_BODY_BYTES
+        middlewares=[voyage_middleware(emulator.required_key, ids)],
+        client_max_size=_MAX_BODY_BYTES,
     )
     routes = BatchRoutes(
         files=files,

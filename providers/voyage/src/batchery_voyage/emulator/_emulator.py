@@ -40,13 +40,4 @@ class VoyageEmulator(BatchEmulator[FileObject, BatchObject]):
         ids = Ids()
         files = FileStore(directory, ids, self.clock)
         batches = BatchStore(directory, files, ids, self.clock, self.plan)
-        app = build_app(
-            files=files,
-            batches=batches,
-            ids=ids,
-            clock=self.clock,
-            plan=self.plan,
-            latency_s=self.options.latency_s,
-            api_key=self._api_key,
-        )
-        return files, batches, app
+        return files, batches, build_app(self, files=files, batches=batches, ids=ids)
