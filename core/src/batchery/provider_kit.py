@@ -11,7 +11,7 @@ from __future__ import annotations
 import pkgutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import IO, Any, Protocol, TypeVar, cast
+from typing import IO, Any, ClassVar, Protocol, TypeVar, cast
 
 import aiohttp
 import msgspec
@@ -20,11 +20,13 @@ from dependency_injector import containers, providers
 from batchery import http
 from batchery.http import HttpPolicy, ProviderHttp, Reply
 from batchery.model import ErrorInfo, LlmRequest, LlmResult, Mode
+from batchery.modules import Module
 from batchery.secrets import Secret
-from batchery.spi import Emulator, EmulatorOptions, ProviderError
+from batchery.spi import Emulator, EmulatorOptions, ProviderError, ProviderInfo
 
 __all__ = [
     "KeyedOptions",
+    "ProviderModuleBase",
     "call_once",
     "emulator_at",
     "options_over",
@@ -68,6 +70,14 @@ def options_over(base: _O, given: Mapping[str, object], *, provider: str) -> _O:
         api_key = base.api_key
     replaced: _O = msgspec.structs.replace(options, api_key=api_key)  # type: ignore[type-var]
     return replaced
+
+
+class ProviderModuleBase(Module):
+    """A provider's module: it exports its `provider` and declares its `INFO` (see
+    `batchery.spi.ProviderModule`); a subclass adds its `Container` and `emulator`."""
+
+    exports = ("provider",)
+    INFO: ClassVar[ProviderInfo]
 
 
 def options_reader(

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from batchery.modules import Module
-from batchery.provider_kit import emulator_at, provider_container
+from batchery.provider_kit import ProviderModuleBase, emulator_at, provider_container
 from batchery.spi import ProviderInfo
 
 from batchery_anthropic._options import options_from
@@ -19,8 +18,7 @@ from batchery_anthropic._provider import AnthropicProvider
 __all__ = ["AnthropicModule"]
 
 
-class AnthropicModule(Module):
-    exports = ("provider",)
+class AnthropicModule(ProviderModuleBase):
     INFO: ClassVar[ProviderInfo] = AnthropicProvider.INFO
     Container = provider_container(options_from, AnthropicProvider, user_agent="batchery-anthropic")
     emulator = emulator_at("batchery_anthropic.emulator:AnthropicEmulator")

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from batchery.modules import Module
-from batchery.provider_kit import emulator_at, provider_container
+from batchery.provider_kit import ProviderModuleBase, emulator_at, provider_container
 from batchery.spi import ProviderInfo
 
 from batchery_gemini._options import options_from
@@ -18,8 +17,7 @@ from batchery_gemini._provider import GeminiProvider
 __all__ = ["GeminiModule"]
 
 
-class GeminiModule(Module):
-    exports = ("provider",)
+class GeminiModule(ProviderModuleBase):
     INFO: ClassVar[ProviderInfo] = GeminiProvider.INFO
     Container = provider_container(options_from, GeminiProvider, user_agent="batchery-gemini")
     emulator = emulator_at("batchery_gemini.emulator:GeminiEmulator")

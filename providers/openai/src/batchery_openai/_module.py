@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from batchery.modules import Module
-from batchery.provider_kit import emulator_at, provider_container
+from batchery.provider_kit import ProviderModuleBase, emulator_at, provider_container
 from batchery.spi import ProviderInfo
 
 from batchery_openai._options import options_from
@@ -18,8 +17,7 @@ from batchery_openai._provider import OpenAIProvider
 __all__ = ["OpenAIModule"]
 
 
-class OpenAIModule(Module):
-    exports = ("provider",)
+class OpenAIModule(ProviderModuleBase):
     INFO: ClassVar[ProviderInfo] = OpenAIProvider.INFO
     Container = provider_container(options_from, OpenAIProvider, user_agent="batchery-openai")
     emulator = emulator_at("batchery_openai.emulator:OpenAIEmulator")

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from batchery.modules import Module
-from batchery.provider_kit import emulator_at, provider_container
+from batchery.provider_kit import ProviderModuleBase, emulator_at, provider_container
 from batchery.spi import ProviderInfo
 
 from batchery_together._options import options_from
@@ -18,8 +17,7 @@ from batchery_together._provider import TogetherProvider
 __all__ = ["TogetherModule"]
 
 
-class TogetherModule(Module):
-    exports = ("provider",)
+class TogetherModule(ProviderModuleBase):
     INFO: ClassVar[ProviderInfo] = TogetherProvider.INFO
     Container = provider_container(options_from, TogetherProvider, user_agent="batchery-together")
     emulator = emulator_at("batchery_together.emulator:TogetherEmulator")

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from batchery.modules import Module
-from batchery.provider_kit import emulator_at, provider_container
+from batchery.provider_kit import ProviderModuleBase, emulator_at, provider_container
 from batchery.spi import ProviderInfo
 
 from batchery_voyage._options import options_from
@@ -18,8 +17,7 @@ from batchery_voyage._provider import VoyageProvider
 __all__ = ["VoyageModule"]
 
 
-class VoyageModule(Module):
-    exports = ("provider",)
+class VoyageModule(ProviderModuleBase):
     INFO: ClassVar[ProviderInfo] = VoyageProvider.INFO
     Container = provider_container(options_from, VoyageProvider, user_agent="batchery-voyage")
     emulator = emulator_at("batchery_voyage.emulator:VoyageEmulator")
