@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from batchery.emulator import (
     DeletedFile,
     EmulatorError,
@@ -23,6 +24,9 @@ from batchery.emulator import (
 )
 
 __all__ = ["BatchRoutes", "BatchStorage", "Dialect", "FileStorage"]
+
+_MAX_BODY_BYTES = 64 * 1024 * 1024
+"""Largest realtime or batch-create JSON body accepted."""
 
 _Body = TypeVar("_Body")
 _Body_contra = TypeVar("_Body_contra", contravariant=True)
@@ -98,6 +102,17 @@ class BatchRoutes(Generic[_Body]):
         self._read_create = read_create
         self._answer_create = answer_create
         self._list_limit = list_limit
+
+    def application(
+        self, middleware: Middleware, *, upload: str = "/files", max_body: int = _MAX_BODY_BYTES
+    ) -> web.Application:
+        """An application behind `middleware` (auth, errors) with these routes under `/v1`.
+
+        `max_body` bounds JSON bodies; uploads stream to disk and are not bounded by it.
+        """
+        app = web.Application(middlewares=[middleware], client_max_size=max_body)
+        self.add_to(app, upload=upload)
+        return app
 
     def add_to(self, app: web.Application, prefix: str = "/v1", *, upload: str = "/files") -> None:
         router = app.router

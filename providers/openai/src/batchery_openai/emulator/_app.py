@@ -23,9 +23,6 @@ from batchery_openai.emulator._wire import CreateBatchBody
 
 __all__ = ["build_app"]
 
-_MAX_BODY_BYTES = 64 * 1024 * 1024
-"""Largest realtime or batch-create JSON body accepted (uploads stream and are not bounded)."""
-
 
 class _Refusals:
     """OpenAI's words for the refusals of the shared Files and Batches routes."""
@@ -140,10 +137,6 @@ def build_app(
         tokens_per_min=options.tokens_per_min or TOKENS_PER_MIN,
     )
     realtime = _Realtime(ids=ids, clock=clock, plan=plan, latency_s=options.latency_s, rate=rate)
-    app = web.Application(
-        middlewares=[openai_middleware(emulator.required_key, ids)],
-        client_max_size=_MAX_BODY_BYTES,
-    )
     routes = BatchRoutes(
         files=files,
         batches=batches,
@@ -152,7 +145,7 @@ def build_app(
         read_create=_create_body,
         answer_create=answer_create,
     )
-    routes.add_to(app, upload=upload)
+    app = routes.application(openai_middleware(emulator.required_key, ids), upload=upload)
     app.router.add_post("/v1/chat/completions", realtime.chat_completions)
     app.router.add_post("/v1/embeddings", realtime.embeddings)
     return app

@@ -36,9 +36,6 @@ TOKENS_PER_MIN = 8_000_000
 MAX_IN_FLIGHT = 100
 IN_FLIGHT_WAIT_S = 30 * 60.0
 
-_MAX_BODY_BYTES = 64 * 1024 * 1024
-"""Largest realtime or batch-create JSON body accepted (uploads stream and are not bounded)."""
-
 
 class _Refusals:
     """Voyage's words for the refusals of the shared Files and Batches routes."""
@@ -130,10 +127,6 @@ def build_app(
     """Voyage's API over `emulator`'s stores, clock, faults and options."""
     clock, plan = emulator.clock, emulator.plan
     realtime = _Realtime(plan=plan, clock=clock, latency_s=emulator.options.latency_s)
-    app = web.Application(
-        middlewares=[voyage_middleware(emulator.required_key, ids)],
-        client_max_size=_MAX_BODY_BYTES,
-    )
     routes = BatchRoutes(
         files=files,
         batches=batches,
@@ -141,7 +134,7 @@ def build_app(
         dialect=_Refusals(),
         read_create=_Creates(batches, clock),
     )
-    routes.add_to(app)
+    app = routes.application(voyage_middleware(emulator.required_key, ids))
     app.router.add_post("/v1/embeddings", realtime.embeddings)
     app.router.add_post("/v1/contextualizedembeddings", realtime.contextualized)
     app.router.add_post("/v1/rerank", realtime.rerank)
