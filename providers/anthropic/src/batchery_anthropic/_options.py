@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import partial
 
-import aiohttp
 from batchery import http
 from batchery.http import HttpPolicy
 from batchery.provider_kit import options_reader
@@ -68,9 +68,8 @@ class AnthropicOptions(HttpPolicy, frozen=True, kw_only=True):
         return self.base_url.rstrip("/") + path
 
 
-def create_session(options: AnthropicOptions) -> aiohttp.ClientSession:
-    """A session sized for these options; call it inside a running event loop."""
-    return http.create_session(options, user_agent="batchery-anthropic")
+create_session = partial(http.create_session, user_agent="batchery-anthropic")
+"""A session sized for these options; call it inside a running event loop."""
 
 
 options_from = options_reader(AnthropicOptions.from_env, provider="anthropic")

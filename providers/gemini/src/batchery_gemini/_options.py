@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import partial
 
-import aiohttp
 from batchery import http
 from batchery.http import HttpPolicy
 from batchery.provider_kit import options_reader
@@ -80,9 +80,8 @@ class GeminiOptions(HttpPolicy, frozen=True, kw_only=True):
         return f"/{self.api_version}/{resource}"
 
 
-def create_session(options: GeminiOptions) -> aiohttp.ClientSession:
-    """A session sized for these options; call it inside a running event loop."""
-    return http.create_session(options, user_agent="batchery-gemini")
+create_session = partial(http.create_session, user_agent="batchery-gemini")
+"""A session sized for these options; call it inside a running event loop."""
 
 
 options_from = options_reader(GeminiOptions.from_env, provider="gemini")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import partial
 
-import aiohttp
 from batchery import http
 from batchery.http import HttpPolicy
 from batchery.provider_kit import options_reader
@@ -59,9 +59,8 @@ class VoyageOptions(HttpPolicy, frozen=True, kw_only=True):
         return self.base_url.rstrip("/") + path
 
 
-def create_session(options: VoyageOptions) -> aiohttp.ClientSession:
-    """A session sized for these options; call it inside a running event loop."""
-    return http.create_session(options, user_agent="batchery-voyage")
+create_session = partial(http.create_session, user_agent="batchery-voyage")
+"""A session sized for these options; call it inside a running event loop."""
 
 
 options_from = options_reader(VoyageOptions.from_env, provider="voyage")
