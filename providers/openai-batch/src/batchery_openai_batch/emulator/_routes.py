@@ -28,6 +28,9 @@ __all__ = ["BatchRoutes", "BatchStorage", "Dialect", "FileStorage"]
 _MAX_BODY_BYTES = 64 * 1024 * 1024
 """Largest realtime or batch-create JSON body accepted."""
 
+_MAX_FILES_LISTED = 10_000
+"""A file list's default and largest page."""
+
 _Body = TypeVar("_Body")
 _Body_contra = TypeVar("_Body_contra", contravariant=True)
 
@@ -93,7 +96,6 @@ class BatchRoutes(Generic[_Body]):
         dialect: Dialect,
         read_create: Callable[[web.Request], Awaitable[_Body]],
         answer_create: Callable[[Any], Any] = lambda batch: batch,
-        list_limit: int = 10_000,
     ) -> None:
         self._files = files
         self._batches = batches
@@ -101,7 +103,6 @@ class BatchRoutes(Generic[_Body]):
         self._dialect = dialect
         self._read_create = read_create
         self._answer_create = answer_create
-        self._list_limit = list_limit
 
     def application(
         self, middleware: Middleware, *, upload: str = "/files", max_body: int = _MAX_BODY_BYTES
@@ -140,7 +141,7 @@ class BatchRoutes(Generic[_Body]):
             raise self._dialect.bad_order()
         page = self._files.list_page(
             purpose=request.query.get("purpose"),
-            limit=self._int(request, "limit", self._list_limit, self._list_limit),
+            limit=self._int(request, "limit", _MAX_FILES_LISTED, _MAX_FILES_LISTED),
             newest_first=order == "desc",
             after=request.query.get("after"),
         )

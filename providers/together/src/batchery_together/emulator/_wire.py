@@ -12,7 +12,7 @@ import msgspec
 from batchery.emulator import rfc3339
 from batchery_openai.emulator import BatchObject, BatchStore, CreateBatchBody
 
-__all__ = ["TogetherBatch", "TogetherBatches"]
+__all__ = ["TogetherBatch", "TogetherBatches", "together_batch"]
 
 _STATUSES = {"finalizing": "IN_PROGRESS"}
 
@@ -38,6 +38,7 @@ def _stamp(seconds: int | None) -> str | None:
 
 
 def together_batch(batch: BatchObject) -> TogetherBatch:
+    """The OpenAI emulator's batch as Together answers it."""
     counts = batch.request_counts
     done = counts.completed + counts.failed
     errors = "; ".join(e.message for e in batch.errors.data) if batch.errors else None
