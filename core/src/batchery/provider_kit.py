@@ -152,9 +152,9 @@ async def call_once(
 
     A transport failure keeps the `ProviderError`'s classification; a reply `refused` (by
     default any status from 300) is classified by `http.classify`; an answer `read` cannot
-    make a result of is a retryable `bad_response` ("OpenAI returned an unreadable chat
-    response", or `unreadable` for the last words). `seen` hears every reply first (for its
-    rate-limit headers, say).
+    make a result of is a retryable `bad_response` ("<title> returned an unreadable chat
+    response", with `unreadable` for the last words if given). `seen` hears every reply first
+    (for its rate-limit headers, say).
     """
 
     def failed(error: ErrorInfo) -> LlmResult:
