@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import aiohttp
 import msgspec
+import structlog
 from batchery.http import ProviderHttp
 from batchery.jsonl import MAX_LINE_BYTES, RawLine, split_lines
 from batchery.spi import BatchNotFoundError, ProviderError
@@ -25,6 +26,7 @@ from batchery_openai_batch._wire import BatchList, BatchView, FileList, FileView
 
 __all__ = ["BatchApi", "BatchPaths", "upload_name"]
 
+_log = structlog.get_logger()
 _S = TypeVar("_S")
 _Page = TypeVar("_Page", FileList, BatchList)
 _PLAIN_TAG = re.compile(r"[A-Za-z0-9._:-]{1,160}")
@@ -93,6 +95,16 @@ class BatchApi:
             self._paths.upload, data=form, timeout_s=self._upload_timeout_s
         )
         return self.decode(body, FileView, "file").id
+
+    async def upload_input(self, file: IO[bytes], tag: str, size: int, *, resume: bool) -> str:
+        """The id of the batch input in `file` (`size` bytes), uploaded under the name `tag`
+        decides; on `resume`, an earlier upload of the same name and size is used instead."""
+        filename = upload_name(tag)
+        file_id = await self.find_file(filename, size) if resume else None
+        if file_id is not None:
+            _log.info(f"{self._http.title.lower()}.file.reused", file_id=file_id, tag=tag)
+            return file_id
+        return await self.upload(file, filename)
 
     async def find_file(self, filename: str, size: int | None = None) -> str | None:
         """An earlier upload of exactly this input, found by its name (and size, if known)."""

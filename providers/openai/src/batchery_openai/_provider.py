@@ -37,7 +37,6 @@ from batchery_openai_batch import (
     BatchView,
     collect_lines,
     parse_time,
-    upload_name,
 )
 
 from ._http import OpenAIHttp
@@ -154,16 +153,9 @@ class OpenAIProvider:
         self, requests: Iterable[LlmRequest], *, tag: str, resume: bool = False
     ) -> BatchState:
         """Spool, upload (or reuse an upload of the same name and size), then create once."""
-        filename = upload_name(tag)
         file, (kind, count, size) = await asyncio.to_thread(spool, partial(write_lines, requests))
-        try:
-            file_id = await self._api.find_file(filename, size) if resume else None
-            if file_id is None:
-                file_id = await self._api.upload(file, filename)
-            else:
-                _log.info("openai.file.reused", file_id=file_id, tag=tag)
-        finally:
-            file.close()
+        with file:
+            file_id = await self._api.upload_input(file, tag, size, resume=resume)
         body = await self._api.create(_ENCODER.encode(self._create_body(file_id, kind, tag)))
         state = self._state(self._created(body))
         if state.tag is None:

@@ -20,7 +20,7 @@ from batchery.model import BatchState, BatchStatus, ErrorInfo, LlmRequest, LlmRe
 from batchery.pricing import load_prices
 from batchery.provider_kit import spool
 from batchery.spi import CollectedLine, ProviderError, ProviderInfo, ProviderLimits
-from batchery_openai_batch import BatchApi, BatchPaths, BatchView, collect_lines, upload_name
+from batchery_openai_batch import BatchApi, BatchPaths, BatchView, collect_lines
 
 from ._http import VoyageHttp
 from ._jsonl import encode_line, reader, write_lines
@@ -95,21 +95,14 @@ class VoyageProvider:
         self, requests: Iterable[LlmRequest], *, tag: str, resume: bool = False
     ) -> BatchState:
         """Spool, upload (or reuse an upload of the same name and size), then create once."""
-        filename = upload_name(tag)
         write = partial(write_lines, requests)
         file, (params, size) = await asyncio.to_thread(spool, write, prefix="batchery-voyage-")
-        try:
+        with file:
             try:
                 request_params = params.request_params(self._options)
             except MixedBatchError as exc:
                 raise ProviderError(str(exc), code="invalid_request") from None
-            file_id = await self._api.find_file(filename, size) if resume else None
-            if file_id is None:
-                file_id = await self._api.upload(file, filename)
-            else:
-                _log.info("voyage.file.reused", file_id=file_id, tag=tag)
-        finally:
-            file.close()
+            file_id = await self._api.upload_input(file, tag, size, resume=resume)
         metadata = {TAG_KEY: tag}
         top_k = params.shared_top_k()
         if top_k is not None:
