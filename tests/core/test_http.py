@@ -8,7 +8,9 @@ call without its URL or key.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import socket
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -18,7 +20,7 @@ import pytest
 import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from batchery.http import HttpPolicy, ProviderHttp, Reply, create_session, fence
+from batchery.http import HttpPolicy, ProviderHttp, Reply, create_session, fence, retry_after_s
 from batchery.model import ErrorInfo
 from batchery.secrets import Secret
 from batchery.spi import ProviderError
@@ -256,3 +258,13 @@ async def test_a_fence_refuses_every_request_but_a_get_before_it_is_sent(serve: 
     assert await http.post("/things", json=b"{}") == b"{}"
 
     assert seen == Counter({"GET": 1, "POST": 1})
+
+
+def test_retry_after_reads_milliseconds_then_seconds_then_a_date() -> None:
+    assert retry_after_s({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+    assert retry_after_s({"retry-after-ms": "soon", "retry-after": "9"}) == 9.0
+    assert retry_after_s({"retry-after": "-3"}) == 0.0
+    future = email.utils.formatdate(time.time() + 120, usegmt=True)
+    assert 100.0 < (retry_after_s({"retry-after": future}) or 0.0) <= 120.0
+    assert retry_after_s({"retry-after": "whenever"}) is None
+    assert retry_after_s({}) is None

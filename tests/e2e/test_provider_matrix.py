@@ -23,9 +23,9 @@ from typing import NamedTuple
 import pytest
 from batchery.model import RequestKind
 from batchery.plugins import PluginEntry, discover_providers
-from batchery.spi import ProviderInfo
+from batchery.spi import ProviderModule
 
-EXPECTED = frozenset({"openai", "openai-compatible", "anthropic", "gemini", "voyage"})
+EXPECTED = frozenset({"openai", "openai-compatible", "anthropic", "gemini", "voyage", "together"})
 REQUESTS = 200
 PARALLEL = 4
 TIMEOUT_S = 90.0
@@ -66,8 +66,9 @@ class Run(NamedTuple):
 def _kinds(entry: PluginEntry) -> list[RequestKind]:
     """What the matrix runs on a provider: its configured kinds, else its INFO's."""
     configured = PROVIDER_SETTINGS.get(entry.name, {}).get("kinds")
-    info = getattr(entry.module, "INFO", None)
-    assert isinstance(info, ProviderInfo)
+    module: object = entry.module
+    assert isinstance(module, ProviderModule)
+    info = module.INFO
     served = {RequestKind(k.strip()) for k in configured.split(",")} if configured else info.kinds
     return [kind for kind in ENDPOINTS if kind in served]
 

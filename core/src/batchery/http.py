@@ -20,8 +20,10 @@ here once, so the providers cannot drift apart on the rules that keep batches sa
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import io
 import random
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -35,7 +37,15 @@ import structlog
 from batchery.model import ErrorInfo
 from batchery.spi import ProviderError
 
-__all__ = ["Body", "HttpPolicy", "ProviderHttp", "Reply", "create_session", "fence"]
+__all__ = [
+    "Body",
+    "HttpPolicy",
+    "ProviderHttp",
+    "Reply",
+    "create_session",
+    "fence",
+    "retry_after_s",
+]
 
 _log = structlog.get_logger()
 
@@ -97,6 +107,29 @@ class HttpPolicy(msgspec.Struct, frozen=True, kw_only=True):
             return error.retry_after_s if error.retry_after_s <= self.retry_after_cap_s else None
         base = min(self.backoff_initial_s * 2.0 ** (attempt - 1), self.backoff_max_s)
         return base * random.uniform(0.75, 1.0)
+
+
+def retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """The wait a server asked for: `retry-after-ms`, then `retry-after` (seconds or an HTTP
+    date); None when neither is there or readable. A wait in the past is zero."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms is not None:
+        try:
+            return max(float(raw_ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(float(raw), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
 
 
 def create_session(policy: HttpPolicy, *, user_agent: str) -> aiohttp.ClientSession:

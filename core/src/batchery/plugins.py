@@ -23,7 +23,7 @@ import msgspec
 import structlog
 
 from batchery.modules import Module
-from batchery.spi import BATCHERY_API, ProviderInfo
+from batchery.spi import BATCHERY_API, ProviderInfo, ProviderModule
 
 __all__ = [
     "NODES_GROUP",
@@ -95,7 +95,8 @@ def validate_provider(name: str, loaded: object) -> type[Module]:
     """A provider plugin is a `Module` subclass whose `INFO` describes it, for this API version."""
     if not (isinstance(loaded, type) and issubclass(loaded, Module)):
         raise PluginError(f"{loaded!r} is not a batchery.modules.Module subclass")
-    info = getattr(loaded, "INFO", None)
+    declared: object = loaded
+    info = declared.INFO if isinstance(declared, ProviderModule) else None
     if not isinstance(info, ProviderInfo):
         raise PluginError(
             f"{loaded.__qualname__}.INFO must be a batchery.spi.ProviderInfo, "

@@ -18,6 +18,7 @@ __all__ = [
     "BATCHERY_API",
     "BatchNotFoundError",
     "CollectedLine",
+    "EmulatedProviderModule",
     "Emulator",
     "EmulatorOptions",
     "MalformedLine",
@@ -26,6 +27,7 @@ __all__ = [
     "ProviderError",
     "ProviderInfo",
     "ProviderLimits",
+    "ProviderModule",
     "RateLimitObserver",
     "RateLimitState",
     "ReportsRateLimits",
@@ -214,3 +216,24 @@ class Emulator(Protocol):
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ProviderModule(Protocol):
+    """What a provider's module class declares besides being a `batchery.modules.Module`.
+
+    The class itself is the implementation: `INFO` is a class attribute, so core reads what a
+    provider can do without building the module or its provider.
+    """
+
+    @property
+    def INFO(self) -> ProviderInfo:
+        """The provider's name, capabilities, limits and prices."""
+
+
+@runtime_checkable
+class EmulatedProviderModule(ProviderModule, Protocol):
+    """A provider module that also ships an emulator of its API, as a classmethod."""
+
+    def emulator(self, options: EmulatorOptions) -> Emulator:
+        """An emulator of the provider's API, not yet started."""

@@ -6,26 +6,21 @@ the check that should notice, against OpenAI's emulator.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
 import structlog
 from batchery.model import BatchState, BatchStatus, LlmRequest, LlmResult
 from batchery.modules import Module
+from batchery.provider_kit import provider_container
 from batchery.spi import CollectedLine, MalformedLine, ProviderError
 from batchery.testing import KitConfig, validate
-from batchery_openai import OpenAIModule, OpenAIProvider, options_from, session_resource
-from dependency_injector import containers, providers
+from batchery_openai import OpenAIModule, OpenAIProvider, options_from
 
 
 def _module(provider_class: type[OpenAIProvider]) -> type[Module]:
-    class Container(containers.DeclarativeContainer):
-        options = providers.Dependency[Mapping[str, object]]()
-        settings = providers.Singleton(options_from, options)
-        session = providers.Resource(session_resource, settings)
-        provider = providers.Singleton(provider_class, settings, session)
-
+    Container = provider_container(options_from, provider_class, user_agent="batchery-mutant")
     return type("MutantModule", (OpenAIModule,), {"Container": Container, "name": "mutant"})
 
 

@@ -21,7 +21,13 @@ from batchery.logging import configure_logging
 from batchery.modules import Application, Module, ModuleError
 from batchery.service import BatchLlmService
 from batchery.settings import LoadedSettings, SettingsError, load_settings
-from batchery.spi import Emulator, EmulatorOptions, ProviderInfo
+from batchery.spi import (
+    EmulatedProviderModule,
+    Emulator,
+    EmulatorOptions,
+    ProviderInfo,
+    ProviderModule,
+)
 
 __all__ = [
     "EMULATOR_KEY",
@@ -139,18 +145,18 @@ def _module(name: str) -> type[Module]:
 
 
 def provider_info(name: str) -> ProviderInfo:
-    info = getattr(_module(name), "INFO", None)
-    assert isinstance(info, ProviderInfo)
-    return info
+    module: object = _module(name)
+    assert isinstance(module, ProviderModule), "discovery admits only provider modules"
+    return module.INFO
 
 
 async def start_emulator(
     name: str, options: EmulatorOptions, *, host: str = "127.0.0.1", port: int = 0
 ) -> Emulator:
-    factory = getattr(_module(name), "emulator", None)
-    if factory is None:
+    module: object = _module(name)
+    if not isinstance(module, EmulatedProviderModule):
         raise click.UsageError(f"provider {name!r} ships no emulator")
-    emulator: Emulator = factory(options)
+    emulator = module.emulator(options)
     try:
         await emulator.start(host, port)
     except OSError as exc:

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from batchery.cli._common import settings_from, table_console
 from batchery.plugins import discover_providers
-from batchery.spi import ProviderInfo
+from batchery.spi import ProviderInfo, ProviderModule
 
 __all__ = ["providers_command"]
 
@@ -29,7 +29,7 @@ def providers_command(as_json: bool) -> None:
                             "distribution": e.distribution,
                             "version": e.version,
                             "error": e.error,
-                            "info": getattr(e.module, "INFO", None),
+                            "info": _info(e.module),
                         }
                         for e in entries
                     ]
@@ -49,8 +49,8 @@ def providers_command(as_json: bool) -> None:
         "key variable",
     )
     for entry in entries:
-        info = getattr(entry.module, "INFO", None) if entry.module is not None else None
-        if not isinstance(info, ProviderInfo):
+        info = _info(entry.module)
+        if info is None:
             table.add_row(entry.name, entry.distribution, f"[red]{entry.error}", "", "", "", "", "")
             continue
         modes = "/".join(m for m, on in (("batch", info.batch), ("realtime", info.realtime)) if on)
@@ -65,3 +65,8 @@ def providers_command(as_json: bool) -> None:
             info.key_env or "",
         )
     table_console().print(table)
+
+
+def _info(module: object) -> ProviderInfo | None:
+    """What a loaded provider module declares; None for one that failed to load."""
+    return module.INFO if isinstance(module, ProviderModule) else None

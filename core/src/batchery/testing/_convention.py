@@ -8,7 +8,13 @@ A provider module class has `INFO: ProviderInfo`, exports `provider`, takes
 from __future__ import annotations
 
 from batchery.modules import Module
-from batchery.spi import Emulator, EmulatorOptions, ProviderInfo
+from batchery.spi import (
+    EmulatedProviderModule,
+    Emulator,
+    EmulatorOptions,
+    ProviderInfo,
+    ProviderModule,
+)
 
 __all__ = ["ConventionError", "check_module", "make_emulator", "module_info"]
 
@@ -18,7 +24,8 @@ class ConventionError(TypeError):
 
 
 def module_info(module: type[Module]) -> ProviderInfo:
-    info = getattr(module, "INFO", None)
+    declared: object = module
+    info = declared.INFO if isinstance(declared, ProviderModule) else None
     if not isinstance(info, ProviderInfo):
         raise ConventionError(
             f"{module.__qualname__}.INFO must be a ProviderInfo (batchery.spi), "
@@ -39,7 +46,8 @@ def check_module(module: object) -> type[Module]:
         raise ConventionError(
             f"{module.__qualname__}.exports must include 'provider' (it is {module.exports!r})"
         )
-    if not callable(getattr(module, "emulator", None)):
+    declared: object = module
+    if not isinstance(declared, EmulatedProviderModule):
         raise ConventionError(
             f"{module.__qualname__} needs a classmethod `emulator(options: EmulatorOptions)` "
             "returning an emulator of its API; the kit runs every test against it"
@@ -49,15 +57,14 @@ def check_module(module: object) -> type[Module]:
 
 def make_emulator(module: type[Module], options: EmulatorOptions) -> Emulator:
     """The module's emulator for `options`, not yet started."""
-    factory = getattr(module, "emulator", None)
-    if not callable(factory):
+    declared: object = module
+    if not isinstance(declared, EmulatedProviderModule):
         raise ConventionError(f"{module.__qualname__} has no `emulator` classmethod")
-    emulator = factory(options)
+    emulator = declared.emulator(options)
     for attribute in ("start", "close", "base_url"):
         if not hasattr(type(emulator), attribute):
             raise ConventionError(
                 f"{module.__qualname__}.emulator() returned {type(emulator).__name__}, which has "
                 f"no `{attribute}`; return a batchery.spi.Emulator (see batchery.emulator)"
             )
-    result: Emulator = emulator
-    return result
+    return emulator

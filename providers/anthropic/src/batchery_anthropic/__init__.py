@@ -1,8 +1,12 @@
 """Anthropic for Batchery: Message Batches, realtime Messages, and an emulator."""
 
 from batchery_anthropic._ids import from_wire, id_problem, to_wire
-from batchery_anthropic._module import AnthropicModule, options_from
-from batchery_anthropic._options import AnthropicOptions, create_session, session_resource
+from batchery_anthropic._module import AnthropicModule
+from batchery_anthropic._options import (
+    AnthropicOptions,
+    create_session,
+    options_from,
+)
 from batchery_anthropic._provider import AnthropicProvider
 
 __all__ = [
@@ -13,6 +17,5 @@ __all__ = [
     "from_wire",
     "id_problem",
     "options_from",
-    "session_resource",
     "to_wire",
 ]

@@ -7,12 +7,12 @@ codes with `invalid_request_error`. The status is only a fallback for a body wit
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Mapping
 from datetime import datetime
 
 import msgspec
+from batchery import http
 from batchery.logging import redact_text
 from batchery.model import ErrorInfo
 from batchery.secrets import MASK, Secret
@@ -127,24 +127,8 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
     `retry-after-ms` first, then `retry-after` (seconds or an HTTP date), then the reset time of
     an exhausted `anthropic-ratelimit-*` group, which a 429 may carry without `retry-after`.
     """
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms is not None:
-        try:
-            return max(float(raw_ms) / 1000.0, 0.0)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if raw is not None:
-        try:
-            return max(float(raw), 0.0)
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(raw)
-            except (TypeError, ValueError):
-                when = None
-            if when is not None:
-                return max(when.timestamp() - time.time(), 0.0)
-    return _rate_reset_s(headers)
+    asked = http.retry_after_s(headers)
+    return asked if asked is not None else _rate_reset_s(headers)
 
 
 def _should_retry(headers: Mapping[str, str]) -> bool | None:

@@ -7,55 +7,18 @@ working unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-import msgspec
-from batchery.modules import Module
-from batchery.secrets import Secret
-from batchery.spi import EmulatorOptions, ProviderInfo
-from dependency_injector import containers, providers
+from batchery.provider_kit import ProviderModuleBase, emulator_at, provider_container
+from batchery.spi import ProviderInfo
 
-from batchery_anthropic._options import AnthropicOptions, session_resource
+from batchery_anthropic._options import options_from
 from batchery_anthropic._provider import AnthropicProvider
 
-if TYPE_CHECKING:
-    from batchery_anthropic.emulator import AnthropicEmulator
-
-__all__ = ["AnthropicModule", "options_from"]
+__all__ = ["AnthropicModule"]
 
 
-def options_from(given: Mapping[str, object]) -> AnthropicOptions:
-    """The environment's options with `given` on top (strings from settings files convert)."""
-    base = AnthropicOptions.from_env()
-    fields = msgspec.structs.asdict(base)
-    changes = dict(given)
-    key = changes.pop("api_key", None)
-    fields.pop("api_key")
-    fields.update(changes)
-    try:
-        options = msgspec.convert(fields, AnthropicOptions, strict=False)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"anthropic provider options: {exc}") from None
-    api_key = Secret(key) if isinstance(key, str) and key else key
-    if not isinstance(api_key, Secret):
-        api_key = base.api_key
-    return msgspec.structs.replace(options, api_key=api_key)
-
-
-class AnthropicModule(Module):
-    name = "anthropic"
-    exports = ("provider",)
+class AnthropicModule(ProviderModuleBase):
     INFO: ClassVar[ProviderInfo] = AnthropicProvider.INFO
-
-    class Container(containers.DeclarativeContainer):
-        options = providers.Dependency[Mapping[str, object]]()
-        settings = providers.Singleton(options_from, options)
-        session = providers.Resource(session_resource, settings)
-        provider = providers.Singleton(AnthropicProvider, settings, session)
-
-    @classmethod
-    def emulator(cls, options: EmulatorOptions) -> AnthropicEmulator:
-        from batchery_anthropic.emulator import AnthropicEmulator
-
-        return AnthropicEmulator(options)
+    Container = provider_container(options_from, AnthropicProvider, user_agent="batchery-anthropic")
+    emulator = emulator_at("batchery_anthropic.emulator:AnthropicEmulator")

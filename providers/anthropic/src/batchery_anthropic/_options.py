@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
+from functools import partial
 
-import aiohttp
 from batchery import http
 from batchery.http import HttpPolicy
+from batchery.provider_kit import options_reader
 from batchery.secrets import Secret
 
 __all__ = [
@@ -16,7 +17,7 @@ __all__ = [
     "DEFAULT_MAX_TOKENS",
     "AnthropicOptions",
     "create_session",
-    "session_resource",
+    "options_from",
 ]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -67,12 +68,8 @@ class AnthropicOptions(HttpPolicy, frozen=True, kw_only=True):
         return self.base_url.rstrip("/") + path
 
 
-def create_session(options: AnthropicOptions) -> aiohttp.ClientSession:
-    """A session sized for these options; call it inside a running event loop."""
-    return http.create_session(options, user_agent="batchery-anthropic")
+create_session = partial(http.create_session, user_agent="batchery-anthropic")
+"""A session sized for these options; call it inside a running event loop."""
 
 
-async def session_resource(options: AnthropicOptions) -> AsyncIterator[aiohttp.ClientSession]:
-    """The session as an async-generator resource: yielded open, closed on shutdown."""
-    async with create_session(options) as session:
-        yield session
+options_from = options_reader(AnthropicOptions.from_env, provider="anthropic")

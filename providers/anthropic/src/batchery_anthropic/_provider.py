@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import AsyncIterator, Iterable
+from functools import partial
 from importlib.resources import files
 from typing import IO, ClassVar, TypeVar
 from urllib.parse import quote, urlsplit
@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 import msgspec
 import structlog
+from batchery.http import Reply
 from batchery.model import (
     BatchState,
     BatchStatus,
@@ -22,6 +23,7 @@ from batchery.model import (
     RequestKind,
 )
 from batchery.pricing import load_prices
+from batchery.provider_kit import call_once, spool
 from batchery.spi import (
     BatchNotFoundError,
     CollectedLine,
@@ -31,7 +33,6 @@ from batchery.spi import (
     ProviderLimits,
 )
 
-from ._errors import classify
 from ._http import AnthropicHttp
 from ._ids import id_problem
 from ._jsonl import parse_stream
@@ -73,31 +74,32 @@ def _try_decode(body: bytes, kind: type[_S]) -> _S | None:
         return None
 
 
-def _spool(requests: Iterable[LlmRequest], max_tokens: int) -> tuple[IO[bytes], int, int]:
-    """The create body written to an anonymous temporary file, so it never sits in memory."""
-    file = tempfile.TemporaryFile(prefix="batchery-anthropic-", suffix=".json")  # noqa: SIM115
-    try:
-        buffer = bytearray()
-        file.write(b'{"requests":[')
-        count = 0
-        for request in requests:
-            problem = content_problem(request) or id_problem(request.custom_id)
-            if problem is not None:
-                raise ValueError(f"request {request.custom_id!r}: {problem}")
-            _ENCODER.encode_into(batch_item(request, default_max_tokens=max_tokens), buffer)
-            if count:
-                file.write(b",")
-            file.write(buffer)
-            count += 1
-        if count == 0:
-            raise ValueError("a batch needs at least one request")
-        file.write(b"]}")
-        size = file.tell()
-        file.seek(0)
-    except BaseException:
-        file.close()
-        raise
-    return file, count, size
+def _write_body(
+    requests: Iterable[LlmRequest], max_tokens: int, file: IO[bytes]
+) -> tuple[int, int]:
+    """The create body, `{"requests": [...]}`, written to `file`; the count and the bytes."""
+    buffer = bytearray()
+    file.write(b'{"requests":[')
+    count = 0
+    for request in requests:
+        problem = content_problem(request) or id_problem(request.custom_id)
+        if problem is not None:
+            raise ValueError(f"request {request.custom_id!r}: {problem}")
+        _ENCODER.encode_into(batch_item(request, default_max_tokens=max_tokens), buffer)
+        if count:
+            file.write(b",")
+        file.write(buffer)
+        count += 1
+    if count == 0:
+        raise ValueError("a batch needs at least one request")
+    file.write(b"]}")
+    return count, file.tell()
+
+
+def _refused(reply: Reply) -> bool:
+    """A reply that is an error: by its status, or by an `error` envelope on a 200."""
+    envelope = _try_decode(reply.body, Envelope)
+    return reply.status >= 300 or (envelope is not None and envelope.type == "error")
 
 
 def _not_found(batch_id: str) -> BatchNotFoundError:
@@ -160,9 +162,8 @@ class AnthropicProvider:
         self, requests: Iterable[LlmRequest], *, tag: str, resume: bool = False
     ) -> BatchState:
         """Create the batch in one POST; `resume` changes nothing, as there is no upload."""
-        file, count, size = await asyncio.to_thread(
-            _spool, requests, self._options.default_max_tokens
-        )
+        write = partial(_write_body, requests, self._options.default_max_tokens)
+        file, (count, size) = await asyncio.to_thread(spool, write, prefix="batchery-anthropic-")
         try:
             body = await self._http.post(
                 _BATCHES, json=file, timeout_s=self._options.create_timeout_s
@@ -297,26 +298,18 @@ class AnthropicProvider:
             error = ErrorInfo(code="invalid_request", message=problem)
             return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
         body = _ENCODER.encode(params(request, default_max_tokens=self._options.default_max_tokens))
-        try:
-            reply = await self._http.send("POST", "/v1/messages", json=body)
-        except ProviderError as exc:
-            error = ErrorInfo(code=exc.code, message=exc.message, retryable=exc.retryable)
-            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-        envelope = _try_decode(reply.body, Envelope)
-        if reply.status >= 300 or (envelope is not None and envelope.type == "error"):
-            detail = envelope.error if envelope is not None else None
-            error = classify(
-                reply.status, detail, headers=reply.headers, secret=self._options.api_key
-            )
-            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-        view = _try_decode(reply.body, MessageView)
-        result = message_result(request.custom_id, view, mode) if view is not None else None
-        if result is None:
-            error = ErrorInfo(
-                code="bad_response",
-                message="Anthropic returned an unreadable message",
-                retryable=True,
-                status=reply.status,
-            )
-            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-        return result
+
+        def read(answer: bytes) -> LlmResult | None:
+            view = _try_decode(answer, MessageView)
+            return message_result(request.custom_id, view, mode) if view is not None else None
+
+        return await call_once(
+            self._http,
+            "/v1/messages",
+            body,
+            request,
+            provider=PROVIDER,
+            read=read,
+            refused=_refused,
+            unreadable="message",
+        )

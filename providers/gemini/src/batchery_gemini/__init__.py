@@ -3,8 +3,8 @@
 The emulator lives in `batchery_gemini.emulator`.
 """
 
-from batchery_gemini._module import GeminiModule, options_from
-from batchery_gemini._options import GeminiOptions, create_session, session_resource
+from batchery_gemini._module import GeminiModule
+from batchery_gemini._options import GeminiOptions, create_session, options_from
 from batchery_gemini._provider import GeminiProvider
 
 __all__ = [
@@ -13,5 +13,4 @@ __all__ = [
     "GeminiProvider",
     "create_session",
     "options_from",
-    "session_resource",
 ]

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
+from functools import partial
 
-import aiohttp
 from batchery import http
 from batchery.http import HttpPolicy
+from batchery.provider_kit import options_reader
 from batchery.secrets import Secret
 
-__all__ = ["DEFAULT_BASE_URL", "GeminiOptions", "create_session", "session_resource"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "GeminiOptions",
+    "create_session",
+    "options_from",
+]
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 INLINE_MAX_BYTES = 20_000_000
@@ -74,12 +80,8 @@ class GeminiOptions(HttpPolicy, frozen=True, kw_only=True):
         return f"/{self.api_version}/{resource}"
 
 
-def create_session(options: GeminiOptions) -> aiohttp.ClientSession:
-    """A session sized for these options; call it inside a running event loop."""
-    return http.create_session(options, user_agent="batchery-gemini")
+create_session = partial(http.create_session, user_agent="batchery-gemini")
+"""A session sized for these options; call it inside a running event loop."""
 
 
-async def session_resource(options: GeminiOptions) -> AsyncIterator[aiohttp.ClientSession]:
-    """The session as an async-generator resource: yielded open, closed on shutdown."""
-    async with create_session(options) as session:
-        yield session
+options_from = options_reader(GeminiOptions.from_env, provider="gemini")

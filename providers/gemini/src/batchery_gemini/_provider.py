@@ -9,8 +9,8 @@ otherwise the file goes up through the File API and the batch names it. Either w
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import AsyncIterator, Iterable
+from functools import partial
 from importlib.resources import files
 from typing import IO, ClassVar
 from urllib.parse import quote
@@ -28,6 +28,7 @@ from batchery.model import (
     RequestKind,
 )
 from batchery.pricing import load_prices
+from batchery.provider_kit import call_once, spool
 from batchery.spi import (
     BatchNotFoundError,
     CollectedLine,
@@ -36,7 +37,6 @@ from batchery.spi import (
     ProviderLimits,
 )
 
-from ._errors import classify, decode_error_body
 from ._http import GeminiHttp, decode_reply
 from ._jsonl import Spooled, encode_line, parse_stream
 from ._options import GeminiOptions
@@ -77,18 +77,6 @@ _CREATE_METHODS = {
     RequestKind.EMBEDDING: "asyncBatchEmbedContent",
 }
 _REALTIME_METHODS = {RequestKind.CHAT: "generateContent", RequestKind.EMBEDDING: "embedContent"}
-
-
-def _spool(requests: Iterable[LlmRequest]) -> tuple[IO[bytes], Spooled]:
-    """Requests written to an anonymous temporary file, so an upload never sits in memory."""
-    file = tempfile.TemporaryFile(prefix="batchery-gemini-", suffix=".jsonl")  # noqa: SIM115
-    try:
-        spooled = Spooled.write(requests, file)
-        file.flush()
-    except BaseException:
-        file.close()
-        raise
-    return file, spooled
 
 
 def _inline_body(file: IO[bytes], name: str, limit: int) -> bytes | None:
@@ -168,7 +156,9 @@ class GeminiProvider:
     ) -> BatchState:
         """Spool, then create once: inline when small enough, else from an uploaded file."""
         name = display_name(tag)
-        file, spooled = await asyncio.to_thread(_spool, requests)
+        file, spooled = await asyncio.to_thread(
+            spool, partial(Spooled.write, requests), prefix="batchery-gemini-"
+        )
         try:
             limit = self._options.inline_max_bytes
             body = None
@@ -316,31 +306,11 @@ class GeminiProvider:
             return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
         model = request.model or DEFAULT_MODELS[request.kind]
         path = self._options.api_path(f"{model_path(model)}:{_REALTIME_METHODS[request.kind]}")
-        try:
-            reply = await self._http.send("POST", path, json=_ENCODER.encode(request_body(request)))
-        except ProviderError as exc:
-            error = ErrorInfo(code=exc.code, message=exc.message, retryable=exc.retryable)
-            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-        if reply.status >= 300:
-            error = classify(
-                reply.status,
-                decode_error_body(reply.body),
-                headers=reply.headers,
-                secret=self._options.api_key,
-            )
-            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-        result: LlmResult | None
-        try:
-            view = msgspec.json.decode(reply.body, type=ResponseView)
-            result = response_result(request.custom_id, view, mode, model.removeprefix("models/"))
-        except (msgspec.DecodeError, UnicodeDecodeError):
-            result = None
-        if result is None:
-            error = ErrorInfo(
-                code="bad_response",
-                message=f"Gemini returned an unreadable {request.kind.value} response",
-                retryable=True,
-                status=reply.status,
-            )
-            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-        return result
+        label = model.removeprefix("models/")
+
+        def read(body: bytes) -> LlmResult | None:
+            view = msgspec.json.decode(body, type=ResponseView)
+            return response_result(request.custom_id, view, mode, label)
+
+        body = _ENCODER.encode(request_body(request))
+        return await call_once(self._http, path, body, request, provider=PROVIDER, read=read)

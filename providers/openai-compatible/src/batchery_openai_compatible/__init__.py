@@ -1,7 +1,8 @@
 """Batchery provider for any server that speaks OpenAI's Files and Batches API.
 
-vLLM, Together, Groq, Fireworks or Azure's v1 endpoint: the base URL, the key's variable and
-every capability are configured, not assumed (see `CompatibleOptions`).
+vLLM, Groq, Fireworks or Azure's v1 endpoint: the base URL, the key's variable and every
+capability are configured, not assumed (see `CompatibleOptions`). Together, whose Batch API
+differs from OpenAI's, has a provider of its own (`batchery-together`).
 """
 
 from batchery_openai_compatible._module import OpenAICompatibleModule

@@ -8,11 +8,11 @@ options when the application boots and reported by the provider's `info`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from batchery.modules import Module
-from batchery.spi import EmulatorOptions, ProviderInfo
-from batchery_openai import session_resource
+from batchery.provider_kit import emulator_at, session_resource
+from batchery.spi import ProviderInfo
 from dependency_injector import containers, providers
 
 from batchery_openai_compatible._options import (
@@ -23,9 +23,6 @@ from batchery_openai_compatible._options import (
     provider_info,
 )
 from batchery_openai_compatible._provider import OpenAICompatibleProvider
-
-if TYPE_CHECKING:
-    from batchery_openai.emulator import OpenAIEmulator
 
 __all__ = ["OpenAICompatibleModule"]
 
@@ -39,7 +36,7 @@ class OpenAICompatibleModule(Module):
         options = providers.Dependency[Mapping[str, object]]()
         settings = providers.Singleton(options_from, options)
         client = providers.Singleton(openai_options, settings)
-        session = providers.Resource(session_resource, client)
+        session = providers.Resource(session_resource, client, user_agent="batchery-openai")
         provider = providers.Singleton(
             OpenAICompatibleProvider,
             client,
@@ -47,9 +44,5 @@ class OpenAICompatibleModule(Module):
             info=providers.Callable(provider_info, settings),
         )
 
-    @classmethod
-    def emulator(cls, options: EmulatorOptions) -> OpenAIEmulator:
-        """OpenAI's emulator: a compatible server speaks exactly its wire format."""
-        from batchery_openai.emulator import OpenAIEmulator
-
-        return OpenAIEmulator(options)
+    emulator = emulator_at("batchery_openai.emulator:OpenAIEmulator")
+    """OpenAI's emulator: a compatible server speaks exactly its wire format."""

@@ -1,7 +1,7 @@
 """OpenAI for Batchery: Files and Batches API, realtime chat and embeddings, and an emulator."""
 
-from batchery_openai._module import OpenAIModule, options_from
-from batchery_openai._options import OpenAIOptions, create_session, session_resource
+from batchery_openai._module import OpenAIModule
+from batchery_openai._options import OpenAIOptions, create_session, options_from
 from batchery_openai._provider import OpenAIProvider
 
 __all__ = [
@@ -10,5 +10,4 @@ __all__ = [
     "OpenAIProvider",
     "create_session",
     "options_from",
-    "session_resource",
 ]

@@ -6,12 +6,11 @@ quota with a 429, which is permanent, while a real rate limit on the same status
 
 from __future__ import annotations
 
-import email.utils
 import re
-import time
 from collections.abc import Mapping
 
 import msgspec
+from batchery.http import retry_after_s
 from batchery.model import ErrorInfo
 from batchery.secrets import Secret
 
@@ -51,28 +50,6 @@ def decode_error_body(body: bytes) -> ErrorDetail | None:
         return _ERROR_BODY.decode(body).error
     except (msgspec.DecodeError, UnicodeDecodeError):
         return None
-
-
-def retry_after_s(headers: Mapping[str, str]) -> float | None:
-    """The wait the server asked for: `retry-after-ms`, then `retry-after` (seconds or a date)."""
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms is not None:
-        try:
-            return max(float(raw_ms) / 1000.0, 0.0)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        return max(float(raw), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
 
 
 def should_retry_header(headers: Mapping[str, str]) -> bool | None:

@@ -12,20 +12,28 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import IO
 
 import msgspec
-from batchery.jsonl import MAX_LINE_BYTES, RawLine, split_lines, unreadable
+from batchery.jsonl import MAX_LINE_BYTES, RawLine, split_lines
 from batchery.model import ErrorInfo, LlmRequest, LlmResult, Mode, RequestKind
 from batchery.secrets import Secret
-from batchery.spi import CollectedLine, MalformedLine
+from batchery.spi import CollectedLine
+from batchery_openai_batch import ResponseView, ResultReader, distinct, read_line
 
 from ._errors import ErrorDetail, classify, decode_error_body, redact
 from ._translate import PROVIDER, chat_result, embedding_result, input_line
-from ._wire import ChatCompletionView, EmbeddingView, LineError, OutputLine
+from ._wire import ChatCompletionView, EmbeddingView, LineError
 
-__all__ = ["RawLine", "encode_line", "parse_line", "parse_stream", "split_lines", "write_lines"]
+__all__ = [
+    "RawLine",
+    "encode_line",
+    "parse_line",
+    "parse_stream",
+    "reader",
+    "split_lines",
+    "write_lines",
+]
 
 
 _ENCODER = msgspec.json.Encoder()
-_OUTPUT = msgspec.json.Decoder(OutputLine)
 _CHAT = msgspec.json.Decoder(ChatCompletionView)
 _EMBEDDING = msgspec.json.Decoder(EmbeddingView)
 _UNFINISHED = frozenset({"batch_expired", "batch_cancelled"})
@@ -59,49 +67,50 @@ def write_lines(requests: Iterable[LlmRequest], file: IO[bytes]) -> tuple[Reques
     return kind, count, size
 
 
-def _line_error(custom_id: str, error: LineError, mode: Mode, secret: Secret | None) -> LlmResult:
-    if error.code in _UNFINISHED:
-        message = redact(error.message or error.code, secret)[:300]
-        info = ErrorInfo(code=error.code, message=message, retryable=True)
-    else:
-        info = classify(None, ErrorDetail(message=error.message, code=error.code), secret=secret)
-    return LlmResult.failure(custom_id, info, provider=PROVIDER, mode=mode)
+class _Reader:
+    """OpenAI's reading of a result line's parts, for one batch's kind."""
+
+    __slots__ = ("_kind", "_secret")
+
+    unreadable = "unreadable response body"
+
+    def __init__(self, kind: RequestKind, secret: Secret | None) -> None:
+        self._kind = kind
+        self._secret = secret
+
+    def line_error(self, custom_id: str, error: LineError) -> LlmResult:
+        if error.code in _UNFINISHED:
+            message = redact(error.message or error.code, self._secret)[:300]
+            info = ErrorInfo(code=error.code, message=message, retryable=True)
+        else:
+            detail = ErrorDetail(message=error.message, code=error.code)
+            info = classify(None, detail, secret=self._secret)
+        return LlmResult.failure(custom_id, info, provider=PROVIDER, mode=Mode.BATCH)
+
+    def failed(self, custom_id: str, response: ResponseView) -> LlmResult:
+        detail = decode_error_body(response.body)
+        info = classify(response.status_code, detail, secret=self._secret)
+        return LlmResult.failure(custom_id, info, provider=PROVIDER, mode=Mode.BATCH)
+
+    def answer(self, custom_id: str, body: bytes) -> LlmResult | None:
+        try:
+            if self._kind is RequestKind.EMBEDDING:
+                return embedding_result(custom_id, _EMBEDDING.decode(body), Mode.BATCH)
+            return chat_result(custom_id, _CHAT.decode(body), Mode.BATCH)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            return None
+
+
+def reader(kind: RequestKind, secret: Secret | None = None) -> ResultReader:
+    """How the result lines of a batch of `kind` are read."""
+    return _Reader(kind, secret)
 
 
 def parse_line(
     raw: RawLine, kind: RequestKind, *, source: str, secret: Secret | None = None
 ) -> CollectedLine | None:
     """The result a result-file line holds, a `MalformedLine`, or None for a blank line."""
-    if raw.too_long:
-        return MalformedLine(line=raw.number, reason=f"{source} file: line too long")
-    if not raw.data.strip():
-        return None
-    try:
-        line = _OUTPUT.decode(raw.data)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        return unreadable(raw, source, exc)
-    mode = Mode.BATCH
-    if line.response is None:
-        if line.error is not None:
-            return _line_error(line.custom_id, line.error, mode, secret)
-        reason = f"{source} file: neither response nor error"
-        return MalformedLine(line=raw.number, reason=reason, custom_id=line.custom_id)
-    body = line.response.body
-    if line.response.status_code != 200:
-        info = classify(line.response.status_code, decode_error_body(body), secret=secret)
-        return LlmResult.failure(line.custom_id, info, provider=PROVIDER, mode=mode)
-    result: LlmResult | None
-    try:
-        if kind is RequestKind.EMBEDDING:
-            result = embedding_result(line.custom_id, _EMBEDDING.decode(body), mode)
-        else:
-            result = chat_result(line.custom_id, _CHAT.decode(body), mode)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        result = None
-    if result is None:
-        reason = f"{source} file: unreadable response body"
-        return MalformedLine(line=raw.number, reason=reason, custom_id=line.custom_id)
-    return result
+    return read_line(raw, source=source, reader=_Reader(kind, secret))
 
 
 async def parse_stream(
@@ -114,14 +123,8 @@ async def parse_stream(
     max_line_bytes: int = MAX_LINE_BYTES,
 ) -> AsyncIterator[CollectedLine]:
     """Every line of one result file; a custom_id already in `seen` is reported, not repeated."""
+    lines = _Reader(kind, secret)
     async for raw in split_lines(chunks, max_line_bytes=max_line_bytes):
-        item = parse_line(raw, kind, source=source, secret=secret)
-        if item is None:
-            continue
-        if isinstance(item, LlmResult):
-            if item.custom_id in seen:
-                reason = f"{source} file: duplicate custom_id"
-                yield MalformedLine(line=raw.number, reason=reason, custom_id=item.custom_id)
-                continue
-            seen.add(item.custom_id)
-        yield item
+        item = read_line(raw, source=source, reader=lines)
+        if item is not None:
+            yield distinct(item, raw, source, seen)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
+from functools import partial
 
-import aiohttp
 from batchery import http
 from batchery.http import HttpPolicy
+from batchery.provider_kit import options_reader
 from batchery.secrets import Secret
 
-__all__ = ["OpenAIOptions", "create_session", "session_resource"]
+__all__ = ["OpenAIOptions", "create_session", "options_from"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -58,12 +59,8 @@ class OpenAIOptions(HttpPolicy, frozen=True, kw_only=True):
         return self.base_url.rstrip("/") + path
 
 
-def create_session(options: OpenAIOptions) -> aiohttp.ClientSession:
-    """A session sized for these options; call it inside a running event loop."""
-    return http.create_session(options, user_agent="batchery-openai")
+create_session = partial(http.create_session, user_agent="batchery-openai")
+"""A session sized for these options; call it inside a running event loop."""
 
 
-async def session_resource(options: OpenAIOptions) -> AsyncIterator[aiohttp.ClientSession]:
-    """The session as an async-generator resource: yielded open, closed on shutdown."""
-    async with create_session(options) as session:
-        yield session
+options_from = options_reader(OpenAIOptions.from_env, provider="openai")

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
-import tempfile
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
+from functools import partial
 from importlib.resources import files
-from typing import IO, ClassVar, TypeVar
-from urllib.parse import quote
+from typing import ClassVar
 
 import aiohttp
 import msgspec
 import structlog
+from batchery.http import Reply
 from batchery.model import (
     BatchState,
     BatchStatus,
@@ -24,19 +22,25 @@ from batchery.model import (
     RequestKind,
 )
 from batchery.pricing import load_prices
+from batchery.provider_kit import call_once, spool
 from batchery.spi import (
-    BatchNotFoundError,
     CollectedLine,
     MalformedLine,
-    ProviderError,
     ProviderInfo,
     ProviderLimits,
     RateLimitObserver,
 )
+from batchery_openai_batch import (
+    OPENAI_STATUSES,
+    BatchApi,
+    BatchPaths,
+    BatchView,
+    collect_lines,
+    parse_time,
+)
 
-from ._errors import classify, decode_error_body
 from ._http import OpenAIHttp
-from ._jsonl import encode_line, parse_stream, write_lines
+from ._jsonl import encode_line, reader, write_lines
 from ._options import OpenAIOptions
 from ._ratelimits import rate_limit_state
 from ._translate import (
@@ -50,44 +54,14 @@ from ._translate import (
     kind_of_endpoint,
     request_body,
 )
-from ._wire import BatchList, BatchView, ChatCompletionView, EmbeddingView, FileList, FileView
+from ._wire import ChatCompletionView, EmbeddingView
 
 __all__ = ["OpenAIProvider"]
 
 _log = structlog.get_logger()
-_S = TypeVar("_S")
 _ENCODER = msgspec.json.Encoder()
 _MAX_CUSTOM_ID = 64
 _REALTIME_PATHS = {kind: path.removeprefix("/v1") for kind, path in ENDPOINTS.items()}
-_PLAIN_TAG = re.compile(r"[A-Za-z0-9._:-]{1,160}")
-
-
-def _filename(tag: str) -> str:
-    """The upload's name: the tag itself when it is plain, else a digest that cannot collide."""
-    if _PLAIN_TAG.fullmatch(tag):
-        return f"batchery-{tag}.jsonl"
-    return f"batchery-{hashlib.sha256(tag.encode()).hexdigest()[:40]}.jsonl"
-
-
-def _decode(body: bytes, kind: type[_S], what: str) -> _S:
-    try:
-        return msgspec.json.decode(body, type=kind)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        message = f"OpenAI returned an unreadable {what}"
-        raise ProviderError(message, code="bad_response", retryable=True) from exc
-
-
-def _spool(requests: Iterable[LlmRequest]) -> tuple[IO[bytes], RequestKind, int, int]:
-    """Requests written to an anonymous temporary file, so an upload never sits in memory."""
-    file = tempfile.TemporaryFile(prefix="batchery-", suffix=".jsonl")  # noqa: SIM115
-    try:
-        kind, count, size = write_lines(requests, file)
-        file.flush()
-        file.seek(0)
-    except BaseException:
-        file.close()
-        raise
-    return file, kind, count, size
 
 
 class OpenAIProvider:
@@ -108,7 +82,12 @@ class OpenAIProvider:
         base_url_env="OPENAI_BASE_URL",
     )
 
-    __slots__ = ("_http", "_info", "_options", "_rate_observers")
+    batch_paths: ClassVar[BatchPaths] = BatchPaths()
+    """Where the server keeps its Files and Batches endpoints; OpenAI's own by default."""
+    statuses: ClassVar[Mapping[str, BatchStatus]] = OPENAI_STATUSES
+    """How the server spells batch statuses; OpenAI's are Batchery's own."""
+
+    __slots__ = ("_api", "_http", "_info", "_options", "_rate_observers")
 
     def __init__(
         self,
@@ -121,6 +100,12 @@ class OpenAIProvider:
         self._options = options
         self._info = info or self.INFO
         self._http = OpenAIHttp(options, session)
+        self._api = BatchApi(
+            self._http,
+            title=self._info.title,
+            upload_timeout_s=options.upload_timeout_s,
+            paths=self.batch_paths,
+        )
         self._rate_observers: list[RateLimitObserver] = []
 
     def observe_rate_limits(self, observer: RateLimitObserver) -> None:
@@ -168,54 +153,31 @@ class OpenAIProvider:
         self, requests: Iterable[LlmRequest], *, tag: str, resume: bool = False
     ) -> BatchState:
         """Spool, upload (or reuse an upload of the same name and size), then create once."""
-        filename = _filename(tag)
-        file, kind, count, size = await asyncio.to_thread(_spool, requests)
-        try:
-            file_id = await self._find_file(filename, size) if resume else None
-            if file_id is None:
-                file_id = await self._upload(file, filename)
-            else:
-                _log.info("openai.file.reused", file_id=file_id, tag=tag)
-        finally:
-            file.close()
-        create = {
+        file, (kind, count, size) = await asyncio.to_thread(spool, partial(write_lines, requests))
+        with file:
+            file_id = await self._api.upload_input(file, tag, size, resume=resume)
+        body = await self._api.create(_ENCODER.encode(self._create_body(file_id, kind, tag)))
+        state = self._state(self._created(body))
+        if state.tag is None:
+            state = msgspec.structs.replace(state, tag=tag)
+        _log.info("openai.batch.created", batch_id=state.batch_id, tag=tag, requests=count)
+        return state
+
+    def _create_body(self, file_id: str, kind: RequestKind, tag: str) -> dict[str, object]:
+        """What `POST /batches` sends; the tag travels in `metadata`."""
+        return {
             "input_file_id": file_id,
             "endpoint": ENDPOINTS[kind],
             "completion_window": self._options.completion_window,
             "metadata": {TAG_KEY: tag},
         }
-        body = await self._http.post("/batches", json=_ENCODER.encode(create))
-        state = batch_state(_decode(body, BatchView, "batch"), self._options.api_key)
-        _log.info("openai.batch.created", batch_id=state.batch_id, tag=tag, requests=count)
-        return state
 
-    async def _upload(self, file: IO[bytes], filename: str) -> str:
-        form = aiohttp.FormData(quote_fields=False)
-        form.add_field("purpose", "batch")
-        form.add_field("file", file, filename=filename, content_type="application/jsonl")
-        body = await self._http.post("/files", data=form, timeout_s=self._options.upload_timeout_s)
-        return _decode(body, FileView, "file").id
+    def _created(self, body: bytes) -> BatchView:
+        """The batch a create answered with."""
+        return self._api.decode(body, BatchView, "batch")
 
-    async def _find_file(self, filename: str, size: int) -> str | None:
-        """An earlier upload of exactly this input, found by its name and size."""
-        after: str | None = None
-        while True:
-            params = {"purpose": "batch", "limit": "100"}
-            if after is not None:
-                params["after"] = after
-            page = _decode(await self._http.get("/files", params), FileList, "file list")
-            for file in page.data:
-                if (
-                    file.filename == filename
-                    and file.purpose in (None, "batch")
-                    and file.status != "error"
-                    and file.bytes in (None, size)
-                ):
-                    return file.id
-            cursor = page.last_id or (page.data[-1].id if page.data else None)
-            if not page.has_more or cursor is None or cursor == after:
-                return None
-            after = cursor
+    def _state(self, view: BatchView) -> BatchState:
+        return batch_state(view, self._options.api_key, self.statuses)
 
     async def find_batch(
         self, tag: str, *, created_after: float, request_count: int = 0
@@ -224,80 +186,32 @@ class OpenAIProvider:
 
         The tag identifies the batch on its own; `request_count` is not needed here.
         """
-        after: str | None = None
-        while True:
-            params = {"limit": "100"}
-            if after is not None:
-                params["after"] = after
-            page = _decode(await self._http.get("/batches", params), BatchList, "batch list")
+        async for page in self._api.batch_pages():
             for view in page.data:
-                if view.created_at < created_after:
+                if (parse_time(view.created_at) or 0.0) < created_after:
                     return None
                 if (view.metadata or {}).get(TAG_KEY) == tag:
-                    return batch_state(view, self._options.api_key)
-            cursor = page.last_id or (page.data[-1].id if page.data else None)
-            if not page.has_more or cursor is None or cursor == after:
-                return None
-            after = cursor
-
-    async def _read_batch(self, batch_id: str) -> BatchView:
-        try:
-            body = await self._http.get(f"/batches/{quote(batch_id, safe='')}")
-        except ProviderError as exc:
-            if exc.status == 404:
-                raise BatchNotFoundError(
-                    f"{self._info.title} does not know batch {batch_id!r}",
-                    code="not_found",
-                    status=404,
-                ) from exc
-            raise
-        return _decode(body, BatchView, "batch")
+                    return self._state(view)
+        return None
 
     async def get_batch(self, batch_id: str) -> BatchState:
-        return batch_state(await self._read_batch(batch_id), self._options.api_key)
+        return self._state(await self._api.read(batch_id))
 
     async def collect(self, batch: BatchState) -> AsyncIterator[CollectedLine]:
         """Both result files, each optional (`""` is absent), streamed and parsed line by line."""
-        view = await self._read_batch(batch.batch_id)
-        kind = kind_of_endpoint(view.endpoint)
-        seen: set[str] = set()
-        malformed = 0
-        for source, file_id in (("output", view.output_file_id), ("error", view.error_file_id)):
-            if not file_id:
-                continue
-            path = f"/files/{quote(file_id, safe='')}/content"
-            async with self._http.download(path) as chunks:
-                async for item in parse_stream(
-                    chunks, kind, source=source, seen=seen, secret=self._options.api_key
-                ):
-                    malformed += isinstance(item, MalformedLine)
-                    yield item if isinstance(item, MalformedLine) else self._own(item)
-        _log.info(
-            "openai.batch.collected",
-            batch_id=view.id,
-            results=len(seen),
-            malformed=malformed,
-        )
+        view = await self._api.read(batch.batch_id)
+        lines = reader(kind_of_endpoint(view.endpoint), self._options.api_key)
+        async for item in collect_lines(self._api, view, lines, provider=PROVIDER):
+            yield item if isinstance(item, MalformedLine) else self._own(item)
 
     async def cancel_batch(self, batch_id: str) -> BatchState:
         """Cancel; a refusal because the batch is already cancelling or over returns its state."""
-        path = f"/batches/{quote(batch_id, safe='')}/cancel"
-        try:
-            body = await self._http.post(path)
-        except ProviderError as exc:
-            if exc.status == 404:
-                raise BatchNotFoundError(
-                    f"{self._info.title} does not know batch {batch_id!r}",
-                    code="not_found",
-                    status=404,
-                ) from exc
-            if exc.status not in (400, 409):
-                raise
-            state = await self.get_batch(batch_id)
-            if state.status is BatchStatus.CANCELLING or state.status.terminal:
-                return state
-            raise
-        return batch_state(_decode(body, BatchView, "batch"), self._options.api_key)
+        view = await self._api.cancel(batch_id, settled=self._settled)
+        return self._state(view)
+
+    def _settled(self, view: BatchView) -> bool:
+        status = self._state(view).status
+        return status is BatchStatus.CANCELLING or status.terminal
 
     async def call(self, request: LlmRequest) -> LlmResult:
         return self._own(await self._call(request))
@@ -308,40 +222,27 @@ class OpenAIProvider:
         if problem is not None:
             error = ErrorInfo(code="invalid_request", message=problem)
             return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-        path = _REALTIME_PATHS[request.kind]
-        try:
-            reply = await self._http.send("POST", path, json=_ENCODER.encode(request_body(request)))
-        except ProviderError as exc:
-            error = ErrorInfo(code=exc.code, message=exc.message, retryable=exc.retryable)
-            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
+        body = _ENCODER.encode(request_body(request))
+        return await call_once(
+            self._http,
+            _REALTIME_PATHS[request.kind],
+            body,
+            request,
+            provider=PROVIDER,
+            read=partial(_answer, request),
+            seen=partial(self._saw, request.model),
+        )
+
+    def _saw(self, model: str | None, reply: Reply) -> None:
         state = rate_limit_state(reply.headers)
         if state is not None:
             for observer in self._rate_observers:
-                observer(request.model, state)
-        if reply.status >= 300:
-            error = classify(
-                reply.status,
-                decode_error_body(reply.body),
-                headers=reply.headers,
-                secret=self._options.api_key,
-            )
-            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-        result: LlmResult | None
-        try:
-            if request.kind is RequestKind.EMBEDDING:
-                view = msgspec.json.decode(reply.body, type=EmbeddingView)
-                result = embedding_result(request.custom_id, view, mode)
-            else:
-                chat = msgspec.json.decode(reply.body, type=ChatCompletionView)
-                result = chat_result(request.custom_id, chat, mode)
-        except (msgspec.DecodeError, UnicodeDecodeError):
-            result = None
-        if result is None:
-            error = ErrorInfo(
-                code="bad_response",
-                message=f"OpenAI returned an unreadable {request.kind.value} response",
-                retryable=True,
-                status=reply.status,
-            )
-            return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-        return result
+                observer(model, state)
+
+
+def _answer(request: LlmRequest, body: bytes) -> LlmResult | None:
+    if request.kind is RequestKind.EMBEDDING:
+        view = msgspec.json.decode(body, type=EmbeddingView)
+        return embedding_result(request.custom_id, view, Mode.REALTIME)
+    chat = msgspec.json.decode(body, type=ChatCompletionView)
+    return chat_result(request.custom_id, chat, Mode.REALTIME)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import structlog
+from collections.abc import Mapping
+
 from batchery.model import (
     BatchState,
     BatchStatus,
@@ -14,6 +15,8 @@ from batchery.model import (
     Usage,
 )
 from batchery.secrets import Secret
+from batchery_openai_batch import OPENAI_STATUSES, TAG_KEY, read_status
+from batchery_openai_batch import batch_state as shared_state
 
 from ._errors import redact
 from ._wire import (
@@ -40,7 +43,6 @@ __all__ = [
 ]
 
 PROVIDER = "openai"
-TAG_KEY = "batchery_tag"
 
 ENDPOINTS: dict[RequestKind, str] = {
     RequestKind.CHAT: "/v1/chat/completions",
@@ -50,8 +52,6 @@ DEFAULT_MODELS: dict[RequestKind, str] = {
     RequestKind.CHAT: "gpt-4o-mini",
     RequestKind.EMBEDDING: "text-embedding-3-small",
 }
-
-_log = structlog.get_logger(__name__)
 
 
 def request_body(request: LlmRequest) -> ChatBody | EmbeddingBody:
@@ -138,33 +138,9 @@ def embedding_result(custom_id: str, view: EmbeddingView, mode: Mode) -> LlmResu
     )
 
 
-def _status(raw: str) -> BatchStatus:
-    try:
-        return BatchStatus(raw)
-    except ValueError:
-        _log.warning("openai.batch.unknown_status", status=raw[:40])
-        return BatchStatus.IN_PROGRESS
-
-
-def batch_state(view: BatchView, secret: Secret | None) -> BatchState:
-    counts = view.request_counts
-    tag = (view.metadata or {}).get(TAG_KEY)
-    error = None
-    if view.errors is not None and view.errors.data:
-        parts = [
-            f"{entry.code or 'error'}"
-            + (f" (line {entry.line})" if entry.line is not None else "")
-            + (f": {entry.message}" if entry.message else "")
-            for entry in view.errors.data[:5]
-        ]
-        error = redact("; ".join(parts), secret)[:500]
-    return BatchState(
-        batch_id=view.id,
-        status=_status(view.status),
-        created_at=view.created_at,
-        total=counts.total if counts is not None else 0,
-        completed=counts.completed if counts is not None else 0,
-        failed=counts.failed if counts is not None else 0,
-        tag=tag if isinstance(tag, str) else None,
-        error=error,
-    )
+def batch_state(
+    view: BatchView, secret: Secret | None, statuses: Mapping[str, BatchStatus] = OPENAI_STATUSES
+) -> BatchState:
+    """The neutral state of a batch object whose statuses `statuses` spells (OpenAI's)."""
+    status = read_status(view.status, statuses, provider=PROVIDER)
+    return shared_state(view, status, redact=lambda text: redact(text, secret))

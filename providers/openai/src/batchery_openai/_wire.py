@@ -2,7 +2,8 @@
 
 Request bodies are written exactly; response objects are read through small "view" Structs
 that decode only the fields Batchery uses, each optional where OpenAI may leave it out, so a
-new or missing field never breaks a poll or a parse.
+new or missing field never breaks a poll or a parse. The Files and Batches objects are the
+shared protocol's (`batchery_openai_batch`), named here too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 import msgspec
 from batchery.model import Message
+from batchery_openai_batch import BatchList, BatchView, FileList, FileView, LineError, OutputLine
 
 __all__ = [
     "BatchList",
@@ -22,6 +24,7 @@ __all__ = [
     "FileList",
     "FileView",
     "InputLine",
+    "LineError",
     "OutputLine",
 ]
 
@@ -84,69 +87,3 @@ class EmbeddingView(msgspec.Struct, frozen=True):
     data: list[EmbeddingItem]
     model: str | None = None
     usage: UsageView | None = None
-
-
-class ResponseView(msgspec.Struct, frozen=True):
-    status_code: int
-    body: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"null"))
-
-
-class LineError(msgspec.Struct, frozen=True):
-    code: str | None = None
-    message: str | None = None
-
-
-class OutputLine(msgspec.Struct, frozen=True):
-    """A line of a batch output or error file: a response, an error object, or both."""
-
-    custom_id: str
-    response: ResponseView | None = None
-    error: LineError | None = None
-
-
-class RequestCounts(msgspec.Struct, frozen=True):
-    total: int = 0
-    completed: int = 0
-    failed: int = 0
-
-
-class BatchErrorView(msgspec.Struct, frozen=True):
-    code: str | None = None
-    message: str | None = None
-    line: int | None = None
-
-
-class BatchErrors(msgspec.Struct, frozen=True):
-    data: list[BatchErrorView] = msgspec.field(default_factory=list)
-
-
-class BatchView(msgspec.Struct, frozen=True):
-    id: str
-    status: str
-    created_at: float
-    endpoint: str | None = None
-    output_file_id: str | None = None
-    error_file_id: str | None = None
-    request_counts: RequestCounts | None = None
-    metadata: dict[str, Any] | None = None
-    errors: BatchErrors | None = None
-
-
-class BatchList(msgspec.Struct, frozen=True):
-    data: list[BatchView]
-    has_more: bool = False
-    last_id: str | None = None
-
-
-class FileView(msgspec.Struct, frozen=True):
-    id: str
-    filename: str | None = None
-    bytes: int | None = None
-    purpose: str | None = None
-    status: str | None = None
-
-
-class FileList(msgspec.Struct, frozen=True):
-    data: list[FileView]
-    has_more: bool = False
-    last_id: str | None = None

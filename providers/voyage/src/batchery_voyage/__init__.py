@@ -4,8 +4,8 @@ Voyage's Files and Batches API (12 h window, 33% discount) and its realtime endp
 aiohttp, with an emulator in `batchery_voyage.emulator`.
 """
 
-from batchery_voyage._module import VoyageModule, options_from
-from batchery_voyage._options import VoyageOptions, create_session, session_resource
+from batchery_voyage._module import VoyageModule
+from batchery_voyage._options import VoyageOptions, create_session, options_from
 from batchery_voyage._provider import VoyageProvider
 
 __all__ = [
@@ -14,5 +14,4 @@ __all__ = [
     "VoyageProvider",
     "create_session",
     "options_from",
-    "session_resource",
 ]

@@ -8,13 +8,12 @@ carries a list of `{loc, msg}` objects, so any JSON value is accepted.
 
 from __future__ import annotations
 
-import email.utils
 import re
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+from batchery.http import retry_after_s
 from batchery.model import ErrorInfo
 from batchery.secrets import Secret
 
@@ -92,22 +91,6 @@ def message_of(body: bytes) -> str | None:
         return describe_detail(_ERROR_BODY.decode(body).detail)
     except (msgspec.DecodeError, UnicodeDecodeError):
         return None
-
-
-def retry_after_s(headers: Mapping[str, str]) -> float | None:
-    """The wait the server asked for in `retry-after`: seconds, or an HTTP date."""
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        return max(float(raw), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
 
 
 def _bounded(text: str) -> str:

@@ -15,21 +15,29 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import IO
 
 import msgspec
-from batchery.jsonl import MAX_LINE_BYTES, RawLine, split_lines, unreadable
+from batchery.jsonl import MAX_LINE_BYTES, RawLine, split_lines
 from batchery.model import LlmRequest, LlmResult, Mode, RequestKind
 from batchery.secrets import Secret
-from batchery.spi import CollectedLine, MalformedLine
+from batchery.spi import CollectedLine
+from batchery_openai_batch import LineError, ResponseView, ResultReader, distinct, read_line
 
 from ._errors import classify, line_error, message_of
 from ._results import contextual_result, embedding_result, rerank_result
 from ._translate import PROVIDER, BatchParams, input_line
-from ._wire import ContextualView, EmbeddingView, OutputLine, RerankView
+from ._wire import ContextualView, EmbeddingView, RerankView
 
-__all__ = ["RawLine", "encode_line", "parse_line", "parse_stream", "split_lines", "write_lines"]
+__all__ = [
+    "RawLine",
+    "encode_line",
+    "parse_line",
+    "parse_stream",
+    "reader",
+    "split_lines",
+    "write_lines",
+]
 
 
 _ENCODER = msgspec.json.Encoder()
-_OUTPUT = msgspec.json.Decoder(OutputLine)
 _EMBEDDING = msgspec.json.Decoder(EmbeddingView)
 _CONTEXTUAL = msgspec.json.Decoder(ContextualView)
 _RERANK = msgspec.json.Decoder(RerankView)
@@ -61,16 +69,43 @@ def write_lines(requests: Iterable[LlmRequest], file: IO[bytes]) -> tuple[BatchP
     return params, size
 
 
-def _answer(custom_id: str, body: bytes, kind: RequestKind, top_k: int | None) -> LlmResult | None:
-    mode = Mode.BATCH
-    try:
-        if kind is RequestKind.EMBEDDING:
-            return embedding_result(custom_id, _EMBEDDING.decode(body), mode)
-        if kind is RequestKind.CONTEXTUAL_EMBEDDING:
-            return contextual_result(custom_id, _CONTEXTUAL.decode(body), mode)
-        return rerank_result(custom_id, _RERANK.decode(body), mode, top_k=top_k)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return None
+class _Reader:
+    """Voyage's reading of a result line's parts, for one batch's kind and shared `top_k`."""
+
+    __slots__ = ("_kind", "_secret", "_top_k", "unreadable")
+
+    def __init__(self, kind: RequestKind, secret: Secret | None, top_k: int | None) -> None:
+        self._kind = kind
+        self._secret = secret
+        self._top_k = top_k
+        self.unreadable = f"unreadable {kind.value} response body"
+
+    def line_error(self, custom_id: str, error: LineError) -> LlmResult:
+        info = line_error(error.code, error.message, self._secret)
+        return LlmResult.failure(custom_id, info, provider=PROVIDER, mode=Mode.BATCH)
+
+    def failed(self, custom_id: str, response: ResponseView) -> LlmResult:
+        message = response.message or message_of(response.body)
+        info = classify(response.status_code, message, secret=self._secret)
+        return LlmResult.failure(custom_id, info, provider=PROVIDER, mode=Mode.BATCH)
+
+    def answer(self, custom_id: str, body: bytes) -> LlmResult | None:
+        mode = Mode.BATCH
+        try:
+            if self._kind is RequestKind.EMBEDDING:
+                return embedding_result(custom_id, _EMBEDDING.decode(body), mode)
+            if self._kind is RequestKind.CONTEXTUAL_EMBEDDING:
+                return contextual_result(custom_id, _CONTEXTUAL.decode(body), mode)
+            return rerank_result(custom_id, _RERANK.decode(body), mode, top_k=self._top_k)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            return None
+
+
+def reader(
+    kind: RequestKind, secret: Secret | None = None, top_k: int | None = None
+) -> ResultReader:
+    """How the result lines of a batch of `kind` are read; `top_k` trims rerank scores."""
+    return _Reader(kind, secret, top_k)
 
 
 def parse_line(
@@ -85,30 +120,7 @@ def parse_line(
 
     `top_k` trims rerank scores as the batch's requests asked (see `BatchParams`).
     """
-    if raw.too_long:
-        return MalformedLine(line=raw.number, reason=f"{source} file: line too long")
-    if not raw.data.strip():
-        return None
-    try:
-        line = _OUTPUT.decode(raw.data)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        return unreadable(raw, source, exc)
-    if line.response is None:
-        if line.error is not None:
-            info = line_error(line.error.code, line.error.message, secret)
-            return LlmResult.failure(line.custom_id, info, provider=PROVIDER, mode=Mode.BATCH)
-        reason = f"{source} file: neither response nor error"
-        return MalformedLine(line=raw.number, reason=reason, custom_id=line.custom_id)
-    response = line.response
-    if response.status_code != 200:
-        message = response.message or message_of(response.body)
-        info = classify(response.status_code, message, secret=secret)
-        return LlmResult.failure(line.custom_id, info, provider=PROVIDER, mode=Mode.BATCH)
-    result = _answer(line.custom_id, response.body, kind, top_k)
-    if result is None:
-        reason = f"{source} file: unreadable {kind.value} response body"
-        return MalformedLine(line=raw.number, reason=reason, custom_id=line.custom_id)
-    return result
+    return read_line(raw, source=source, reader=_Reader(kind, secret, top_k))
 
 
 async def parse_stream(
@@ -122,14 +134,8 @@ async def parse_stream(
     max_line_bytes: int = MAX_LINE_BYTES,
 ) -> AsyncIterator[CollectedLine]:
     """Every line of one result file; a custom_id already in `seen` is reported, not repeated."""
+    lines = _Reader(kind, secret, top_k)
     async for raw in split_lines(chunks, max_line_bytes=max_line_bytes):
-        item = parse_line(raw, kind, source=source, secret=secret, top_k=top_k)
-        if item is None:
-            continue
-        if isinstance(item, LlmResult):
-            if item.custom_id in seen:
-                reason = f"{source} file: duplicate custom_id"
-                yield MalformedLine(line=raw.number, reason=reason, custom_id=item.custom_id)
-                continue
-            seen.add(item.custom_id)
-        yield item
+        item = read_line(raw, source=source, reader=lines)
+        if item is not None:
+            yield distinct(item, raw, source, seen)

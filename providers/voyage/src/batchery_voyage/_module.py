@@ -6,55 +6,18 @@ tests and `--emulate` can point it anywhere while real keys keep working unchang
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-import msgspec
-from batchery.modules import Module
-from batchery.secrets import Secret
-from batchery.spi import EmulatorOptions, ProviderInfo
-from dependency_injector import containers, providers
+from batchery.provider_kit import ProviderModuleBase, emulator_at, provider_container
+from batchery.spi import ProviderInfo
 
-from batchery_voyage._options import VoyageOptions, session_resource
+from batchery_voyage._options import options_from
 from batchery_voyage._provider import VoyageProvider
 
-if TYPE_CHECKING:
-    from batchery_voyage.emulator import VoyageEmulator
-
-__all__ = ["VoyageModule", "options_from"]
+__all__ = ["VoyageModule"]
 
 
-def options_from(given: Mapping[str, object]) -> VoyageOptions:
-    """The environment's options with `given` on top (strings from settings files convert)."""
-    base = VoyageOptions.from_env()
-    fields = msgspec.structs.asdict(base)
-    changes = dict(given)
-    key = changes.pop("api_key", None)
-    fields.pop("api_key")
-    fields.update(changes)
-    try:
-        options = msgspec.convert(fields, VoyageOptions, strict=False)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"voyage provider options: {exc}") from None
-    api_key = Secret(key) if isinstance(key, str) and key else key
-    if not isinstance(api_key, Secret):
-        api_key = base.api_key
-    return msgspec.structs.replace(options, api_key=api_key)
-
-
-class VoyageModule(Module):
-    name = "voyage"
-    exports = ("provider",)
+class VoyageModule(ProviderModuleBase):
     INFO: ClassVar[ProviderInfo] = VoyageProvider.INFO
-
-    class Container(containers.DeclarativeContainer):
-        options = providers.Dependency[Mapping[str, object]]()
-        settings = providers.Singleton(options_from, options)
-        session = providers.Resource(session_resource, settings)
-        provider = providers.Singleton(VoyageProvider, settings, session)
-
-    @classmethod
-    def emulator(cls, options: EmulatorOptions) -> VoyageEmulator:
-        from batchery_voyage.emulator import VoyageEmulator
-
-        return VoyageEmulator(options)
+    Container = provider_container(options_from, VoyageProvider, user_agent="batchery-voyage")
+    emulator = emulator_at("batchery_voyage.emulator:VoyageEmulator")

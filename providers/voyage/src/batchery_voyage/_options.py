@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
+from functools import partial
 
-import aiohttp
 from batchery import http
 from batchery.http import HttpPolicy
+from batchery.provider_kit import options_reader
 from batchery.secrets import Secret
 
-__all__ = ["DEFAULT_BASE_URL", "VoyageOptions", "create_session", "session_resource"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "VoyageOptions",
+    "create_session",
+    "options_from",
+]
 
 DEFAULT_BASE_URL = "https://api.voyageai.com/v1"
 
@@ -53,12 +59,8 @@ class VoyageOptions(HttpPolicy, frozen=True, kw_only=True):
         return self.base_url.rstrip("/") + path
 
 
-def create_session(options: VoyageOptions) -> aiohttp.ClientSession:
-    """A session sized for these options; call it inside a running event loop."""
-    return http.create_session(options, user_agent="batchery-voyage")
+create_session = partial(http.create_session, user_agent="batchery-voyage")
+"""A session sized for these options; call it inside a running event loop."""
 
 
-async def session_resource(options: VoyageOptions) -> AsyncIterator[aiohttp.ClientSession]:
-    """The session as an async-generator resource: yielded open, closed on shutdown."""
-    async with create_session(options) as session:
-        yield session
+options_from = options_reader(VoyageOptions.from_env, provider="voyage")

@@ -8,30 +8,22 @@ the request count is not needed to tell batches apart.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
-import tempfile
 from collections.abc import AsyncIterator, Iterable
+from functools import partial
 from importlib.resources import files
-from typing import IO, ClassVar, TypeVar
-from urllib.parse import quote
+from typing import ClassVar
 
 import aiohttp
 import msgspec
 import structlog
 from batchery.model import BatchState, BatchStatus, ErrorInfo, LlmRequest, LlmResult, Mode
 from batchery.pricing import load_prices
-from batchery.spi import (
-    BatchNotFoundError,
-    CollectedLine,
-    MalformedLine,
-    ProviderError,
-    ProviderInfo,
-    ProviderLimits,
-)
+from batchery.provider_kit import spool
+from batchery.spi import CollectedLine, ProviderError, ProviderInfo, ProviderLimits
+from batchery_openai_batch import BatchApi, BatchPaths, BatchView, collect_lines
 
 from ._http import VoyageHttp
-from ._jsonl import encode_line, parse_stream, write_lines
+from ._jsonl import encode_line, reader, write_lines
 from ._options import VoyageOptions
 from ._realtime import call_realtime, content_problem
 from ._state import batch_state, parse_time
@@ -41,55 +33,18 @@ from ._translate import (
     PROVIDER,
     TAG_KEY,
     TOP_K_KEY,
-    BatchParams,
     MixedBatchError,
     kind_of_endpoint,
 )
-from ._wire import BatchList, BatchView, CreateBatch, FileList, FileView
+from ._wire import CreateBatch
 
 __all__ = ["VoyageProvider"]
 
 _log = structlog.get_logger()
-_S = TypeVar("_S")
 _ENCODER = msgspec.json.Encoder()
-_PLAIN_TAG = re.compile(r"[A-Za-z0-9._:-]{1,160}")
 _WINDOW = "12h"
-_MAX_PAGES = 50
-"""How many list pages a reconcile reads at most; 5,000 batches back is far past any intent."""
-
-
-def _filename(tag: str) -> str:
-    """The upload's name: the tag itself when it is plain, else a digest that cannot collide."""
-    if _PLAIN_TAG.fullmatch(tag):
-        return f"batchery-{tag}.jsonl"
-    return f"batchery-{hashlib.sha256(tag.encode()).hexdigest()[:40]}.jsonl"
-
-
-def _decode(body: bytes, kind: type[_S], what: str) -> _S:
-    try:
-        return msgspec.json.decode(body, type=kind)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        message = f"Voyage returned an unreadable {what}"
-        raise ProviderError(message, code="bad_response", retryable=True) from exc
-
-
-def _spool(requests: Iterable[LlmRequest]) -> tuple[IO[bytes], BatchParams, int]:
-    """Requests written to an anonymous temporary file, so an upload never sits in memory."""
-    file = tempfile.TemporaryFile(prefix="batchery-voyage-", suffix=".jsonl")  # noqa: SIM115
-    try:
-        params, size = write_lines(requests, file)
-        file.flush()
-        file.seek(0)
-    except BaseException:
-        file.close()
-        raise
-    return file, params, size
-
-
-def _not_found(batch_id: str, exc: ProviderError) -> BatchNotFoundError:
-    return BatchNotFoundError(
-        f"Voyage does not know batch {batch_id!r}", code="not_found", status=exc.status
-    )
+_PATHS = BatchPaths(max_pages=50)
+"""A search reads 50 list pages at most; 5,000 batches back is far past any intent."""
 
 
 class VoyageProvider:
@@ -114,11 +69,14 @@ class VoyageProvider:
         base_url_env="VOYAGE_BASE_URL",
     )
 
-    __slots__ = ("_http", "_options")
+    __slots__ = ("_api", "_http", "_options")
 
     def __init__(self, options: VoyageOptions, session: aiohttp.ClientSession) -> None:
         self._options = options
         self._http = VoyageHttp(options, session)
+        self._api = BatchApi(
+            self._http, title="Voyage", upload_timeout_s=options.upload_timeout_s, paths=_PATHS
+        )
 
     def __repr__(self) -> str:
         return f"VoyageProvider(options={self._options!r})"
@@ -137,20 +95,14 @@ class VoyageProvider:
         self, requests: Iterable[LlmRequest], *, tag: str, resume: bool = False
     ) -> BatchState:
         """Spool, upload (or reuse an upload of the same name and size), then create once."""
-        filename = _filename(tag)
-        file, params, size = await asyncio.to_thread(_spool, requests)
-        try:
+        write = partial(write_lines, requests)
+        file, (params, size) = await asyncio.to_thread(spool, write, prefix="batchery-voyage-")
+        with file:
             try:
                 request_params = params.request_params(self._options)
             except MixedBatchError as exc:
                 raise ProviderError(str(exc), code="invalid_request") from None
-            file_id = await self._find_file(filename, size) if resume else None
-            if file_id is None:
-                file_id = await self._upload(file, filename)
-            else:
-                _log.info("voyage.file.reused", file_id=file_id, tag=tag)
-        finally:
-            file.close()
+            file_id = await self._api.upload_input(file, tag, size, resume=resume)
         metadata = {TAG_KEY: tag}
         top_k = params.shared_top_k()
         if top_k is not None:
@@ -162,35 +114,13 @@ class VoyageProvider:
             request_params=request_params,
             metadata=metadata,
         )
-        body = await self._http.post("/batches", json=_ENCODER.encode(create))
-        state = batch_state(_decode(body, BatchView, "batch"), self._options.api_key)
+        body = await self._api.create(_ENCODER.encode(create))
+        state = self._state(self._api.decode(body, BatchView, "batch"))
         _log.info("voyage.batch.created", batch_id=state.batch_id, tag=tag, requests=params.count)
         return state
 
-    async def _upload(self, file: IO[bytes], filename: str) -> str:
-        form = aiohttp.FormData(quote_fields=False)
-        form.add_field("purpose", "batch")
-        form.add_field("file", file, filename=filename, content_type="application/jsonl")
-        body = await self._http.post("/files", data=form, timeout_s=self._options.upload_timeout_s)
-        return _decode(body, FileView, "file").id
-
-    async def _find_file(self, filename: str, size: int) -> str | None:
-        """An earlier upload of exactly this input, found by its name and size."""
-        after: str | None = None
-        for _ in range(_MAX_PAGES):
-            params = {"purpose": "batch", "limit": "100"}
-            if after is not None:
-                params["after"] = after
-            page = _decode(await self._http.get("/files", params), FileList, "file list")
-            for file in page.data:
-                same = file.filename == filename and file.bytes in (None, size)
-                if same and file.purpose in (None, "batch"):
-                    return file.id
-            cursor = page.last_id or (page.data[-1].id if page.data else None)
-            if not page.has_more or cursor is None or cursor == after:
-                return None
-            after = cursor
-        return None
+    def _state(self, view: BatchView) -> BatchState:
+        return batch_state(view, self._options.api_key)
 
     async def find_batch(
         self, tag: str, *, created_after: float, request_count: int = 0
@@ -200,66 +130,31 @@ class VoyageProvider:
         Voyage cannot filter the list by metadata, so pages are read until a newest-first page
         reaches batches older than `created_after`; `request_count` is not needed.
         """
-        after: str | None = None
-        for _ in range(_MAX_PAGES):
-            params = {"limit": "100"}
-            if after is not None:
-                params["after"] = after
-            page = _decode(await self._http.get("/batches", params), BatchList, "batch list")
+        async for page in self._api.batch_pages():
             times = [parse_time(view.created_at) or 0.0 for view in page.data]
             for view, created in zip(page.data, times, strict=True):
                 if created >= created_after and (view.metadata or {}).get(TAG_KEY) == tag:
-                    return batch_state(view, self._options.api_key)
+                    return self._state(view)
             newest_first = times == sorted(times, reverse=True)
-            cursor = page.last_id or (page.data[-1].id if page.data else None)
-            if not page.has_more or cursor is None or cursor == after:
-                return None
             if newest_first and times and times[-1] < created_after:
                 return None
-            after = cursor
         return None
 
-    async def _read_batch(self, batch_id: str) -> BatchView:
-        try:
-            body = await self._http.get(f"/batches/{quote(batch_id, safe='')}")
-        except ProviderError as exc:
-            if exc.status == 404:
-                raise _not_found(batch_id, exc) from exc
-            raise
-        return _decode(body, BatchView, "batch")
-
     async def get_batch(self, batch_id: str) -> BatchState:
-        return batch_state(await self._read_batch(batch_id), self._options.api_key)
+        return self._state(await self._api.read(batch_id))
 
     async def collect(self, batch: BatchState) -> AsyncIterator[CollectedLine]:
         """Both result files, each optional (`""` is absent), streamed and parsed line by line."""
-        view = await self._read_batch(batch.batch_id)
+        view = await self._api.read(batch.batch_id)
         kind = kind_of_endpoint(view.endpoint)
         if kind is None:
             message = f"Voyage batch {view.id!r} serves an endpoint Batchery does not read"
             raise ProviderError(message, code="bad_response")
         raw_top_k = (view.metadata or {}).get(TOP_K_KEY)
         top_k = int(raw_top_k) if isinstance(raw_top_k, str) and raw_top_k.isdigit() else None
-        seen: set[str] = set()
-        malformed = 0
-        for source, file_id in (("output", view.output_file_id), ("error", view.error_file_id)):
-            if not file_id:
-                continue
-            path = f"/files/{quote(file_id, safe='')}/content"
-            async with self._http.download(path) as chunks:
-                async for item in parse_stream(
-                    chunks,
-                    kind,
-                    source=source,
-                    seen=seen,
-                    secret=self._options.api_key,
-                    top_k=top_k,
-                ):
-                    malformed += isinstance(item, MalformedLine)
-                    yield item
-        _log.info(
-            "voyage.batch.collected", batch_id=view.id, results=len(seen), malformed=malformed
-        )
+        lines = reader(kind, self._options.api_key, top_k)
+        async for item in collect_lines(self._api, view, lines, provider=PROVIDER):
+            yield item
 
     async def cancel_batch(self, batch_id: str) -> BatchState:
         """Cancel; a refusal because the batch is past cancelling returns its state instead.
@@ -267,21 +162,11 @@ class VoyageProvider:
         Voyage cancels only `validating` and `in_progress` batches (§4.1), so asking again
         while `cancelling`, or once `finalizing` or over, is answered with the batch as it is.
         """
-        path = f"/batches/{quote(batch_id, safe='')}/cancel"
-        try:
-            body = await self._http.post(path)
-        except ProviderError as exc:
-            if exc.status == 404:
-                raise _not_found(batch_id, exc) from exc
-            if exc.status not in (400, 409):
-                raise
-            state = await self.get_batch(batch_id)
-            if state.status in (BatchStatus.CANCELLING, BatchStatus.FINALIZING):
-                return state
-            if state.status.terminal:
-                return state
-            raise
-        return batch_state(_decode(body, BatchView, "batch"), self._options.api_key)
+        return self._state(await self._api.cancel(batch_id, settled=self._settled))
+
+    def _settled(self, view: BatchView) -> bool:
+        status = self._state(view).status
+        return status in (BatchStatus.CANCELLING, BatchStatus.FINALIZING) or status.terminal
 
     async def call(self, request: LlmRequest) -> LlmResult:
         problem = content_problem(request)

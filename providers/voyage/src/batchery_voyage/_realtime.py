@@ -7,11 +7,12 @@ documented ones: at most 1,000 documents to rerank and 16K chunks per contextual
 
 from __future__ import annotations
 
-import msgspec
-from batchery.model import ErrorInfo, LlmRequest, LlmResult, Mode, RequestKind
-from batchery.spi import ProviderError
+from functools import partial
 
-from ._errors import classify, message_of
+import msgspec
+from batchery.model import LlmRequest, LlmResult, Mode, RequestKind
+from batchery.provider_kit import call_once
+
 from ._http import VoyageHttp
 from ._options import VoyageOptions
 from ._results import contextual_result, embedding_result, rerank_result
@@ -56,44 +57,19 @@ def content_problem(request: LlmRequest) -> str | None:
 def _read(request: LlmRequest, body: bytes) -> LlmResult | None:
     mode = Mode.REALTIME
     custom_id = request.custom_id
-    try:
-        if request.kind is RequestKind.EMBEDDING:
-            view = msgspec.json.decode(body, type=EmbeddingView)
-            return embedding_result(custom_id, view, mode)
-        if request.kind is RequestKind.CONTEXTUAL_EMBEDDING:
-            contextual = msgspec.json.decode(body, type=ContextualView)
-            return contextual_result(custom_id, contextual, mode, chunks=len(request.chunks or ()))
-        ranking = msgspec.json.decode(body, type=RerankView)
-        documents = len(request.documents or ())
-        return rerank_result(custom_id, ranking, mode, documents=documents, top_k=request.top_k)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return None
+    if request.kind is RequestKind.EMBEDDING:
+        view = msgspec.json.decode(body, type=EmbeddingView)
+        return embedding_result(custom_id, view, mode)
+    if request.kind is RequestKind.CONTEXTUAL_EMBEDDING:
+        contextual = msgspec.json.decode(body, type=ContextualView)
+        return contextual_result(custom_id, contextual, mode, chunks=len(request.chunks or ()))
+    ranking = msgspec.json.decode(body, type=RerankView)
+    documents = len(request.documents or ())
+    return rerank_result(custom_id, ranking, mode, documents=documents, top_k=request.top_k)
 
 
 async def call_realtime(http: VoyageHttp, options: VoyageOptions, request: LlmRequest) -> LlmResult:
     """Send `request` once; every failure comes back as a classified, failed result."""
-    mode = Mode.REALTIME
     body = _ENCODER.encode(request_body(request, options))
-    try:
-        reply = await http.send("POST", _PATHS[request.kind], json=body)
-    except ProviderError as exc:
-        error = ErrorInfo(code=exc.code, message=exc.message, retryable=exc.retryable)
-        return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-    if reply.status >= 300:
-        error = classify(
-            reply.status,
-            message_of(reply.body),
-            headers=reply.headers,
-            secret=options.api_key,
-        )
-        return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-    result = _read(request, reply.body)
-    if result is None:
-        error = ErrorInfo(
-            code="bad_response",
-            message=f"Voyage returned an unreadable {request.kind.value} response",
-            retryable=True,
-            status=reply.status,
-        )
-        return LlmResult.failure(request.custom_id, error, provider=PROVIDER, mode=mode)
-    return result
+    read = partial(_read, request)
+    return await call_once(http, _PATHS[request.kind], body, request, provider=PROVIDER, read=read)

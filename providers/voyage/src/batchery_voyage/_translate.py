@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from batchery.model import LlmRequest, RequestKind
+from batchery_openai_batch import TAG_KEY
 
 from ._options import VoyageOptions
 from ._wire import (
@@ -39,7 +40,6 @@ __all__ = [
 ]
 
 PROVIDER = "voyage"
-TAG_KEY = "batchery_tag"
 TOP_K_KEY = "batchery_top_k"
 INPUT_TYPES = frozenset({"query", "document"})
 

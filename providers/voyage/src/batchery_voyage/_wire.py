@@ -3,8 +3,8 @@
 Request bodies are written exactly, leaving out what is unset so Voyage applies its own
 defaults. Responses are read through small "view" Structs that decode only the fields Batchery
 uses, each optional where Voyage may leave it out, so a new or missing field never breaks a
-poll or a parse. Timestamps arrive as RFC 3339 strings (older examples drop the zone), so
-they are kept raw here and read by `_times`.
+poll or a parse. The Files and Batches objects and result lines are the shared protocol's
+(`batchery_openai_batch`), named here too; their timestamps are RFC 3339 strings at Voyage.
 """
 
 from __future__ import annotations
@@ -12,6 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from batchery_openai_batch import (
+    BatchList,
+    BatchView,
+    FileList,
+    FileView,
+    LineError,
+    OutputLine,
+    ResponseView,
+)
 
 __all__ = [
     "BatchList",
@@ -26,10 +35,12 @@ __all__ = [
     "FileList",
     "FileView",
     "InputLine",
+    "LineError",
     "OutputLine",
     "RerankBody",
     "RerankLine",
     "RerankView",
+    "ResponseView",
 ]
 
 
@@ -129,73 +140,3 @@ class RerankView(msgspec.Struct, frozen=True):
     data: list[RerankItem]
     model: str | None = None
     usage: UsageView | None = None
-
-
-class ResponseView(msgspec.Struct, frozen=True):
-    """A line's response: `body` on success; a failed one may carry `message` instead."""
-
-    status_code: int
-    body: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"null"))
-    message: str | None = None
-
-
-class LineError(msgspec.Struct, frozen=True):
-    code: str | None = None
-    message: str | None = None
-
-
-class OutputLine(msgspec.Struct, frozen=True):
-    """A line of a batch output or error file: a response, an error object, or both."""
-
-    custom_id: str
-    response: ResponseView | None = None
-    error: LineError | None = None
-
-
-class RequestCounts(msgspec.Struct, frozen=True):
-    total: int = 0
-    completed: int = 0
-    failed: int = 0
-
-
-class BatchErrorView(msgspec.Struct, frozen=True):
-    code: str | None = None
-    message: str | None = None
-    line: int | None = None
-
-
-class BatchErrors(msgspec.Struct, frozen=True):
-    data: list[BatchErrorView] = msgspec.field(default_factory=list)
-
-
-class BatchView(msgspec.Struct, frozen=True):
-    id: str
-    status: str
-    created_at: str | float | None = None
-    endpoint: str | None = None
-    output_file_id: str | None = None
-    error_file_id: str | None = None
-    request_counts: RequestCounts | None = None
-    metadata: dict[str, Any] | None = None
-    errors: BatchErrors | None = None
-    finalizing_at: str | float | None = None
-    expected_completion_at: str | float | None = None
-
-
-class BatchList(msgspec.Struct, frozen=True):
-    data: list[BatchView]
-    has_more: bool = False
-    last_id: str | None = None
-
-
-class FileView(msgspec.Struct, frozen=True):
-    id: str
-    filename: str | None = None
-    bytes: int | None = None
-    purpose: str | None = None
-
-
-class FileList(msgspec.Struct, frozen=True):
-    data: list[FileView]
-    has_more: bool = False
-    last_id: str | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from batchery.emulator import StorageEmulator
+from batchery.emulator import FAULTS, StorageEmulator
 from batchery.spi import EmulatorOptions
 
 from batchery_anthropic.emulator._app import build_app
@@ -13,25 +13,13 @@ from batchery_anthropic.emulator._wire import MessageBatch
 
 __all__ = ["SUPPORTED_FAULTS", "AnthropicEmulator"]
 
-SUPPORTED_FAULTS = frozenset(
-    {
-        "http_429",
-        "retry_after",
-        "http_500",
-        "http_503",
-        "http_529",
-        "create_lost",
-        "create_dropped",
-        "batch_404",
-        "batch_expire",
-        "line_error",
-        "malformed",
-        "shuffle",
-        "duplicate",
-        "unknown_id",
-        "all_errors",
-    }
-)
+SUPPORTED_FAULTS = frozenset(FAULTS) - {
+    "token_limit",
+    "empty_error_file",
+    "fenced_json",
+    "prose_json",
+    "truncated_json",
+}
 """The kit's faults that Anthropic can show; not `token_limit` (Anthropic has no batch-level
 failure) nor `empty_error_file` (results are one stream, not files)."""
 

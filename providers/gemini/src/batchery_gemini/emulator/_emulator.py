@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from batchery.emulator import StorageEmulator
+from batchery.emulator import FAULTS, StorageEmulator
 from batchery.spi import EmulatorOptions
 
 from batchery_gemini.emulator._app import build_app
@@ -14,24 +14,14 @@ from batchery_gemini.emulator._wire import FileResource, Operation
 
 __all__ = ["SUPPORTED_FAULTS", "GeminiEmulator"]
 
-SUPPORTED_FAULTS = frozenset(
-    {
-        "http_429",
-        "retry_after",
-        "http_500",
-        "http_503",
-        "create_lost",
-        "create_dropped",
-        "batch_404",
-        "batch_expire",
-        "line_error",
-        "malformed",
-        "shuffle",
-        "duplicate",
-        "unknown_id",
-        "all_errors",
-    }
-)
+SUPPORTED_FAULTS = frozenset(FAULTS) - {
+    "http_529",
+    "token_limit",
+    "empty_error_file",
+    "fenced_json",
+    "prose_json",
+    "truncated_json",
+}
 """The kit's faults that apply to Gemini: not Anthropic's `http_529`, nor OpenAI's
 `token_limit` and `empty_error_file`, which have no Gemini counterpart."""
 

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
-from batchery.emulator import (
-    DeletedFile,
-    FaultPlan,
-    RateWindow,
-    ScaledClock,
-    drop_connection,
-    int_query,
-    taking,
-)
+from batchery.emulator import FaultPlan, RateWindow, ScaledClock, taking
+from batchery_openai_batch.emulator import BatchEmulator, BatchRoutes, BatchStorage, FileStorage
 
-from batchery_openai.emulator._batches import BatchStore
-from batchery_openai.emulator._files import FileStore
 from batchery_openai.emulator._http import (
     ApiError,
     Ids,
@@ -31,80 +23,40 @@ from batchery_openai.emulator._wire import CreateBatchBody
 
 __all__ = ["build_app"]
 
-_MAX_BODY_BYTES = 64 * 1024 * 1024
-"""Largest realtime or batch-create JSON body accepted (uploads stream and are not bounded)."""
+
+class _Refusals:
+    """OpenAI's words for the refusals of the shared Files and Batches routes."""
+
+    def bad_order(self) -> ApiError:
+        return ApiError(400, "Invalid 'order': 'asc' or 'desc' expected.", param="order")
+
+    def bad_int(self, name: str, low: int, high: int) -> ApiError:
+        message = f"Invalid '{name}': integer from {low} to {high} expected."
+        return ApiError(400, message, param=name)
+
+    def batch_not_found(self, batch_id: str) -> ApiError:
+        return ApiError(404, f"No batch found with id '{batch_id}'.", param="batch_id")
+
+    def lost_create(self) -> ApiError:
+        return _server_error(500)
 
 
-class _Api:
+async def _create_body(request: web.Request) -> CreateBatchBody:
+    return await decode_json(request, CreateBatchBody)
+
+
+class _Realtime:
+    """Chat completions and embeddings, with injected faults and the rate window."""
+
     def __init__(
-        self,
-        *,
-        files: FileStore,
-        batches: BatchStore,
-        ids: Ids,
-        clock: ScaledClock,
-        plan: FaultPlan,
-        latency_s: float,
-        rate: RateWindow,
+        self, *, ids: Ids, clock: ScaledClock, plan: FaultPlan, latency_s: float, rate: RateWindow
     ) -> None:
-        self.files = files
-        self.batches = batches
         self.ids = ids
         self.clock = clock
         self.plan = plan
         self.latency_s = latency_s
         self.rate = rate
         self.calls = itertools.count()
-
-    async def upload_file(self, request: web.Request) -> web.StreamResponse:
-        return json_response(await self.files.upload(request))
-
-    async def list_files(self, request: web.Request) -> web.StreamResponse:
-        order = request.query.get("order", "desc")
-        if order not in ("asc", "desc"):
-            raise ApiError(400, "Invalid 'order': 'asc' or 'desc' expected.", param="order")
-        page = self.files.list_page(
-            purpose=request.query.get("purpose"),
-            limit=_int_query(request, "limit", 10_000, 10_000),
-            newest_first=order == "desc",
-            after=request.query.get("after"),
-        )
-        return json_response(page)
-
-    async def get_file(self, request: web.Request) -> web.StreamResponse:
-        return json_response(self.files.get(request.match_info["file_id"]).wire)
-
-    async def file_content(self, request: web.Request) -> web.StreamResponse:
-        stored = self.files.get(request.match_info["file_id"])
-        return web.FileResponse(stored.path, headers={"Content-Type": "application/octet-stream"})
-
-    async def delete_file(self, request: web.Request) -> web.StreamResponse:
-        file_id = request.match_info["file_id"]
-        self.files.delete(file_id)
-        return json_response(DeletedFile(id=file_id))
-
-    async def create_batch(self, request: web.Request) -> web.StreamResponse:
-        batch = await self.batches.create(await decode_json(request, CreateBatchBody))
-        if self.plan.hit("create_dropped", batch.id):
-            drop_connection(request)
-        if self.plan.hit("create_lost", batch.id):
-            raise _server_error(500)
-        return json_response(batch)
-
-    async def get_batch(self, request: web.Request) -> web.StreamResponse:
-        batch_id = request.match_info["batch_id"]
-        if self.batches.hidden(batch_id):
-            raise ApiError(404, f"No batch found with id '{batch_id}'.", param="batch_id")
-        return json_response(await self.batches.retrieve_wire(batch_id))
-
-    async def list_batches(self, request: web.Request) -> web.StreamResponse:
-        limit = _int_query(request, "limit", 20, 100)
-        return json_response(
-            await self.batches.list_page(after=request.query.get("after"), limit=limit)
-        )
-
-    async def cancel_batch(self, request: web.Request) -> web.StreamResponse:
-        return json_response(await self.batches.cancel_wire(request.match_info["batch_id"]))
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         return await self._realtime(request, "/v1/chat/completions")
@@ -163,53 +115,37 @@ def _server_error(status: int) -> ApiError:
     return ApiError(status, message, type="server_error")
 
 
-def _int_query(request: web.Request, name: str, default: int, high: int) -> int:
-    return int_query(request, name, default=default, low=1, high=high, invalid=_bad_int)
-
-
-def _bad_int(name: str, low: int, high: int) -> ApiError:
-    return ApiError(400, f"Invalid '{name}': integer from {low} to {high} expected.", param=name)
-
-
 def build_app(
+    emulator: BatchEmulator[Any, Any],
     *,
-    files: FileStore,
-    batches: BatchStore,
+    files: FileStorage,
+    batches: BatchStorage[CreateBatchBody],
     ids: Ids,
-    clock: ScaledClock,
-    plan: FaultPlan,
-    latency_s: float,
-    api_key: str | None,
-    requests_per_min: int | None = None,
-    tokens_per_min: int | None = None,
+    upload: str = "/files",
+    answer_create: Callable[[Any], Any] = lambda batch: batch,
 ) -> web.Application:
-    """The OpenAI API over the emulator's state; rate limits default to a generous tier."""
+    """The OpenAI API over `emulator`'s stores, clock, faults and options.
+
+    Rate limits default to a generous tier. `upload` and `answer_create` are for servers that
+    speak OpenAI's API with a twist of their own (Together uploads to `/files/upload` and wraps
+    a created batch in `{"job": ...}`).
+    """
+    clock, plan, options = emulator.clock, emulator.plan, emulator.options
     rate = RateWindow(
         clock,
-        requests_per_min=requests_per_min or REQUESTS_PER_MIN,
-        tokens_per_min=tokens_per_min or TOKENS_PER_MIN,
+        requests_per_min=options.requests_per_min or REQUESTS_PER_MIN,
+        tokens_per_min=options.tokens_per_min or TOKENS_PER_MIN,
     )
-    api = _Api(
+    realtime = _Realtime(ids=ids, clock=clock, plan=plan, latency_s=options.latency_s, rate=rate)
+    routes = BatchRoutes(
         files=files,
         batches=batches,
-        ids=ids,
-        clock=clock,
         plan=plan,
-        latency_s=latency_s,
-        rate=rate,
+        dialect=_Refusals(),
+        read_create=_create_body,
+        answer_create=answer_create,
     )
-    app = web.Application(
-        middlewares=[openai_middleware(api_key, ids)], client_max_size=_MAX_BODY_BYTES
-    )
-    app.router.add_post("/v1/files", api.upload_file)
-    app.router.add_get("/v1/files", api.list_files)
-    app.router.add_get("/v1/files/{file_id}", api.get_file)
-    app.router.add_get("/v1/files/{file_id}/content", api.file_content)
-    app.router.add_delete("/v1/files/{file_id}", api.delete_file)
-    app.router.add_post("/v1/batches", api.create_batch)
-    app.router.add_get("/v1/batches", api.list_batches)
-    app.router.add_get("/v1/batches/{batch_id}", api.get_batch)
-    app.router.add_post("/v1/batches/{batch_id}/cancel", api.cancel_batch)
-    app.router.add_post("/v1/chat/completions", api.chat_completions)
-    app.router.add_post("/v1/embeddings", api.embeddings)
+    app = routes.application(openai_middleware(emulator.required_key, ids), upload=upload)
+    app.router.add_post("/v1/chat/completions", realtime.chat_completions)
+    app.router.add_post("/v1/embeddings", realtime.embeddings)
     return app

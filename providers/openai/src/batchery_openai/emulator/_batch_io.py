@@ -23,10 +23,10 @@ from batchery.emulator import (
     ResultFiles,
     Validation,
     derived_id,
-    draw_failures,
     input_lines,
     write_result_files,
 )
+from batchery_openai_batch.emulator import UNRUN, decoded_lines, drawn, too_large
 
 from batchery_openai.emulator._http import ApiError
 from batchery_openai.emulator._responses import check_request, respond
@@ -42,32 +42,22 @@ _LINE_ERRORS = (
     (429, "rate_limit_exceeded", "rate_limit_exceeded", "Rate limit reached for requests."),
     (500, "server_error", None, "The server had an error while processing your request."),
 )
-_UNRUN = {
-    "expired": ("batch_expired", "This request could not be executed before the window expired."),
-    "cancelled": ("batch_cancelled", "This request was not executed: the batch was cancelled."),
-}
 
 
 def validate_input(path: Path, endpoint: str, batch_id: str, plan: FaultPlan) -> Validation:
     """Check every input line; any problem fails the whole batch, as OpenAI does."""
     result = Validation()
-    if path.stat().st_size > MAX_INPUT_BYTES:
-        message = f"The input file is larger than the {MAX_INPUT_BYTES} byte limit."
-        result.errors.append(BatchError(code="file_too_large", message=message))
+    if too_large(path, MAX_INPUT_BYTES, result):
         return result
-    decoder = msgspec.json.Decoder(InputLine)
     seen: set[str] = set()
     inputs = 0
-    for number, raw in input_lines(path):
-        result.total += 1
-        try:
-            item = decoder.decode(raw)
-        except msgspec.ValidationError as exc:
-            result.fail("invalid_request", f"Invalid request line: {exc}", number)
-            continue
-        except msgspec.DecodeError:
-            result.fail("invalid_json_line", "This line is not parseable as valid JSON.", number)
-            continue
+    for number, item in decoded_lines(
+        input_lines(path),
+        msgspec.json.Decoder(InputLine),
+        result,
+        invalid="invalid_request",
+        not_json="This line is not parseable as valid JSON.",
+    ):
         if item.custom_id in seen:
             message = f"The custom_id {item.custom_id!r} is a duplicate of another request."
             result.fail("duplicate_custom_id", message, number, "custom_id")
@@ -94,17 +84,13 @@ def validate_input(path: Path, endpoint: str, batch_id: str, plan: FaultPlan) ->
                 check_request(endpoint, item.body)
             except ApiError:
                 result.refused.append(result.total - 1)
-    if result.total == 0:
-        result.errors.append(BatchError(code="empty_file", message="The input file is empty."))
     if result.total > MAX_REQUESTS:
         message = f"The batch has {result.total} requests; the limit is {MAX_REQUESTS}."
         result.errors.insert(0, BatchError(code="too_many_tasks", message=message))
     elif endpoint == "/v1/embeddings" and inputs > MAX_REQUESTS:
         message = f"The batch has {inputs} embedding inputs; the limit is {MAX_REQUESTS}."
         result.errors.insert(0, BatchError(code="too_many_tasks", message=message))
-    if not result.errors:
-        result.failing = draw_failures(plan, batch_id, result.total, result.refused)
-    return result
+    return drawn(result, plan, batch_id)
 
 
 def write_results(
@@ -136,7 +122,7 @@ def write_results(
             "error": None,
         }
         if outcome == "unrun":
-            code, message = _UNRUN[unrun]
+            code, message = UNRUN[unrun]
             line["error"] = {"code": code, "message": message}
             return line, False
         fail = outcome == "failed" and index not in refused

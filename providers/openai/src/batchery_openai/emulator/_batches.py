@@ -88,19 +88,28 @@ class _Job:
 
 class BatchStore(BatchEngine[_Job]):
     def __init__(
-        self, root: Path, files: FileStore, ids: Ids, clock: ScaledClock, plan: FaultPlan
+        self,
+        root: Path,
+        files: FileStore,
+        ids: Ids,
+        clock: ScaledClock,
+        plan: FaultPlan,
+        *,
+        input_purpose: str = "batch",
     ) -> None:
         super().__init__(root, clock, plan, TIMELINE, files.scratch_path)
         self._files = files
         self._ids = ids
+        self._input_purpose = input_purpose
 
     async def create(self, body: CreateBatchBody) -> BatchObject:
         _check_create(body)
         source = self._files.get(body.input_file_id)
-        if source.wire.purpose != "batch":
+        if source.wire.purpose != self._input_purpose:
             raise ApiError(
                 400,
-                f"The input file {body.input_file_id} was not uploaded with purpose 'batch'.",
+                f"The input file {body.input_file_id} was not uploaded with purpose "
+                f"'{self._input_purpose}'.",
                 param="input_file_id",
             )
         if source.wire.bytes > MAX_BATCH_FILE_BYTES:

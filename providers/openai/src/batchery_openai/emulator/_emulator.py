@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
-from batchery.emulator import StorageEmulator
-from batchery.spi import EmulatorOptions
+from batchery.emulator import FAULTS
+from batchery_openai_batch.emulator import BatchEmulator
 
 from batchery_openai.emulator._app import build_app
 from batchery_openai.emulator._batches import BatchStore
@@ -14,33 +16,11 @@ from batchery_openai.emulator._wire import BatchObject, FileObject
 
 __all__ = ["SUPPORTED_FAULTS", "OpenAIEmulator"]
 
-SUPPORTED_FAULTS = frozenset(
-    {
-        "http_429",
-        "retry_after",
-        "http_500",
-        "http_503",
-        "create_lost",
-        "create_dropped",
-        "batch_404",
-        "token_limit",
-        "batch_expire",
-        "line_error",
-        "malformed",
-        "shuffle",
-        "duplicate",
-        "unknown_id",
-        "empty_error_file",
-        "all_errors",
-        "fenced_json",
-        "prose_json",
-        "truncated_json",
-    }
-)
+SUPPORTED_FAULTS = frozenset(FAULTS) - {"http_529"}
 """Every fault of the kit's catalogue except Anthropic's `http_529`."""
 
 
-class OpenAIEmulator(StorageEmulator):
+class OpenAIEmulator(BatchEmulator[FileObject, BatchObject]):
     """OpenAI's API under `base_url` (`http://127.0.0.1:PORT/v1`), for tests and demos.
 
     Any bearer key is accepted unless `api_key` is given, in which case it must match. Files live
@@ -53,41 +33,8 @@ class OpenAIEmulator(StorageEmulator):
     supported_faults = SUPPORTED_FAULTS
     storage_prefix = "batchery-openai-emulator-"
 
-    def __init__(self, options: EmulatorOptions | None = None, *, api_key: str | None = None):
-        super().__init__(options, api_key=api_key)
-        self._files: FileStore | None = None
-        self._batches: BatchStore | None = None
-
-    def build_app(self) -> web.Application:
-        directory = self.new_storage()
+    def open(self, directory: Path) -> tuple[FileStore, BatchStore, web.Application]:
         ids = Ids()
-        self._files = FileStore(directory, ids, self.clock)
-        self._batches = BatchStore(directory, self._files, ids, self.clock, self.plan)
-        return build_app(
-            files=self._files,
-            batches=self._batches,
-            ids=ids,
-            clock=self.clock,
-            plan=self.plan,
-            latency_s=self.options.latency_s,
-            requests_per_min=self.options.requests_per_min,
-            tokens_per_min=self.options.tokens_per_min,
-            api_key=self._api_key,
-        )
-
-    async def drain(self) -> None:
-        if self._batches is not None:
-            await self._batches.wait_idle()
-
-    def batches(self) -> list[BatchObject]:
-        """Every batch as last advanced, oldest first; `await refresh()` brings them to now."""
-        return self._batches.snapshot() if self._batches is not None else []
-
-    def files(self) -> list[FileObject]:
-        """Every stored file, oldest first."""
-        return self._files.snapshot() if self._files is not None else []
-
-    async def refresh(self) -> None:
-        """Advance every batch to the current emulated time, as a read through the API would."""
-        if self._batches is not None:
-            await self._batches.refresh()
+        files = FileStore(directory, ids, self.clock)
+        batches = BatchStore(directory, files, ids, self.clock, self.plan)
+        return files, batches, build_app(self, files=files, batches=batches, ids=ids)

@@ -53,22 +53,37 @@ def _bad_upload(problem: str) -> ApiError:
     return ApiError(400, message)
 
 
-def _limit(fields: Mapping[str, str]) -> int:
-    return MAX_BATCH_FILE_BYTES if fields.get("purpose") == "batch" else MAX_FILE_BYTES
-
-
 class FileStore(kit.FileStore[FileObject]):
-    def __init__(self, root: Path, ids: Ids, clock: ScaledClock) -> None:
+    """OpenAI's files; `batch_purpose` names batch inputs and `fields` adds form fields an upload
+    may carry, for servers with OpenAI's Files API in their own words (Together's `batch-api`
+    purpose and `file_name` field)."""
+
+    def __init__(
+        self,
+        root: Path,
+        ids: Ids,
+        clock: ScaledClock,
+        *,
+        batch_purpose: str = "batch",
+        fields: frozenset[str] = frozenset(),
+    ) -> None:
+        def limit(fields: Mapping[str, str]) -> int:
+            return (
+                MAX_BATCH_FILE_BYTES if fields.get("purpose") == batch_purpose else MAX_FILE_BYTES
+            )
+
         super().__init__(
             root,
             max_bytes=MAX_FILE_BYTES,
             not_found=_not_found,
             too_large=too_large,
             bad_upload=_bad_upload,
-            limit=_limit,
+            limit=limit,
         )
         self._ids = ids
         self._clock = clock
+        self._batch_purpose = batch_purpose
+        self._fields = _FIELDS | fields
 
     def register(
         self, path: Path, *, filename: str, purpose: str, created: float | None = None
@@ -90,39 +105,40 @@ class FileStore(kit.FileStore[FileObject]):
     async def upload(self, request: web.Request) -> FileObject:
         """A multipart upload (`file` and `purpose`), its file part streamed to disk."""
         async with self.receive(request) as upload:
-            purpose = _purpose(upload)
+            purpose = _purpose(upload, _PURPOSES | {self._batch_purpose})
             if upload.path is None:
                 raise _missing("file")
             filename = upload.filename or "upload"
-            if purpose == "batch" and not filename.endswith(".jsonl"):
+            batch = purpose == self._batch_purpose
+            if batch and not filename.endswith(".jsonl"):
                 raise ApiError(
                     400, "Invalid file format for Batch API. Must be .jsonl", param="file"
                 )
             limit = self.limit_for(upload.fields)
             if upload.path.stat().st_size > limit:
                 raise too_large(limit)
-            ttl = _ttl(purpose, upload.fields)
+            ttl = _ttl(batch, upload.fields, self._fields)
             wire = self.register(upload.path, filename=filename, purpose=purpose)
         wire.expires_at = None if ttl is None else wire.created_at + ttl
         return wire
 
 
-def _purpose(upload: Upload) -> str:
+def _purpose(upload: Upload, purposes: frozenset[str]) -> str:
     purpose = upload.fields.get("purpose")
     if purpose is None:
         raise _missing("purpose")
-    if purpose not in _PURPOSES:
+    if purpose not in purposes:
         raise ApiError(
-            400, f"'{purpose}' is not one of {sorted(_PURPOSES)} - 'purpose'", param="purpose"
+            400, f"'{purpose}' is not one of {sorted(purposes)} - 'purpose'", param="purpose"
         )
     return purpose
 
 
-def _ttl(purpose: str, fields: Mapping[str, str]) -> int | None:
+def _ttl(batch: bool, fields: Mapping[str, str], known: frozenset[str]) -> int | None:
     """Seconds from upload to expiry, checked before the file is kept; None never expires."""
-    expiry = _expires_after(fields)
+    expiry = _expires_after(fields, known)
     if expiry is None:
-        return BATCH_FILE_TTL_S if purpose == "batch" else None
+        return BATCH_FILE_TTL_S if batch else None
     anchor, seconds = expiry.get("anchor"), expiry.get("seconds")
     if anchor is None:
         raise _missing("expires_after.anchor")
@@ -140,12 +156,12 @@ def _ttl(purpose: str, fields: Mapping[str, str]) -> int | None:
     return int(seconds)
 
 
-def _expires_after(fields: Mapping[str, str]) -> dict[str, Any] | None:
+def _expires_after(fields: Mapping[str, str], known: frozenset[str]) -> dict[str, Any] | None:
     """`expires_after` as the SDK sends it (`expires_after[anchor]` and `[seconds]` fields) or
     as one JSON-valued field. An unknown field is refused, as `CreateFileRequest` says with
     `additionalProperties: false`; `FileExpirationAfter` does not, so extra keys in it pass."""
     for name in fields:
-        if name not in _FIELDS:
+        if name not in known:
             raise ApiError(400, f"Unrecognized request argument supplied: {name}", param=name)
     if "expires_after" in fields:
         try:

@@ -26,10 +26,10 @@ from batchery.emulator import (
     Outcome,
     ResultFiles,
     Validation,
-    draw_failures,
     input_lines,
     write_result_files,
 )
+from batchery_openai_batch.emulator import UNRUN, decoded_lines, drawn, too_large
 
 from batchery_voyage.emulator._files import MAX_FILE_BYTES
 from batchery_voyage.emulator._http import ApiError
@@ -45,10 +45,6 @@ _LINE_ERRORS = (
     (429, "Rate limit exceeded."),
     (500, "Internal Server Error"),
 )
-_UNRUN = {
-    "expired": ("batch_expired", "This request could not be executed before the window expired."),
-    "cancelled": ("batch_cancelled", "This request was not executed: the batch was cancelled."),
-}
 
 
 def _body_problem(endpoint: str, body: Mapping[str, Any]) -> str | None:
@@ -65,23 +61,17 @@ def _body_problem(endpoint: str, body: Mapping[str, Any]) -> str | None:
 def validate_input(path: Path, endpoint: str, batch_id: str, plan: FaultPlan) -> Validation:
     """Check every input line; any problem fails the whole batch."""
     result = Validation()
-    if path.stat().st_size > MAX_FILE_BYTES:
-        message = f"The input file is larger than the {MAX_FILE_BYTES} byte limit."
-        result.errors.append(BatchError(code="file_too_large", message=message))
+    if too_large(path, MAX_FILE_BYTES, result):
         return result
-    decoder = msgspec.json.Decoder(InputLine)
     seen: set[str] = set()
     inputs = 0
-    for number, (_, raw) in enumerate(input_lines(path), start=1):
-        result.total += 1
-        try:
-            item = decoder.decode(raw)
-        except msgspec.ValidationError as exc:
-            result.fail("invalid_request_line", f"Invalid request line: {exc}", number)
-            continue
-        except msgspec.DecodeError:
-            result.fail("invalid_json_line", "This line is not valid JSON.", number)
-            continue
+    for number, item in decoded_lines(
+        enumerate((raw for _, raw in input_lines(path)), start=1),
+        msgspec.json.Decoder(InputLine),
+        result,
+        invalid="invalid_request_line",
+        not_json="This line is not valid JSON.",
+    ):
         if not item.custom_id:
             result.fail("invalid_request_line", "custom_id must not be empty.", number, "custom_id")
         elif item.custom_id in seen:
@@ -97,14 +87,10 @@ def validate_input(path: Path, endpoint: str, batch_id: str, plan: FaultPlan) ->
             except ApiError:
                 result.refused.append(result.total - 1)
         inputs += inputs_of_line(endpoint, item.body)
-    if result.total == 0:
-        result.errors.append(BatchError(code="empty_file", message="The input file is empty."))
     if inputs > MAX_INPUTS:
         message = f"The batch has {inputs} inputs; the limit is {MAX_INPUTS}."
         result.errors.insert(0, BatchError(code="too_many_inputs", message=message))
-    if not result.errors:
-        result.failing = draw_failures(plan, batch_id, result.total, result.refused)
-    return result
+    return drawn(result, plan, batch_id)
 
 
 def write_results(
@@ -131,7 +117,7 @@ def write_results(
         item = decoder.decode(raw)
         line: dict[str, Any] = {"batch_id": batch_id, "custom_id": item.custom_id}
         if outcome == "unrun":
-            code, message = _UNRUN[unrun]
+            code, message = UNRUN[unrun]
             return line | {"response": None, "error": {"code": code, "message": message}}, False
         if outcome == "failed" and index not in refused:
             status, message = _LINE_ERRORS[plan.pick("line_error", 3, batch_id, index)]

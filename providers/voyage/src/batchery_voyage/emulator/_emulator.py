@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
-from batchery.emulator import StorageEmulator
-from batchery.spi import EmulatorOptions
+from batchery.emulator import FAULTS
+from batchery_openai_batch.emulator import BatchEmulator
 
 from batchery_voyage.emulator._app import build_app
 from batchery_voyage.emulator._batches import BatchStore
@@ -14,32 +16,14 @@ from batchery_voyage.emulator._wire import BatchObject, FileObject
 
 __all__ = ["SUPPORTED_FAULTS", "VoyageEmulator"]
 
-SUPPORTED_FAULTS = frozenset(
-    {
-        "http_429",
-        "retry_after",
-        "http_500",
-        "http_503",
-        "create_lost",
-        "create_dropped",
-        "batch_404",
-        "token_limit",
-        "batch_expire",
-        "line_error",
-        "malformed",
-        "shuffle",
-        "duplicate",
-        "unknown_id",
-        "empty_error_file",
-        "all_errors",
-    }
-)
-"""Every fault of the kit's catalogue except Anthropic's `http_529`. `token_limit` fails a batch
-in validation over Voyage's 1B-token in-flight limit; Voyage documents only that work over a
-limit is refused, so where it refuses it is the emulator's guess."""
+SUPPORTED_FAULTS = frozenset(FAULTS) - {"http_529", "fenced_json", "prose_json", "truncated_json"}
+"""Every fault of the kit's catalogue except Anthropic's `http_529` and the JSON-answer faults of
+chat, which Voyage does not serve. `token_limit` fails a batch in validation over Voyage's
+1B-token in-flight limit; Voyage documents only that work over a limit is refused, so where it
+refuses it is the emulator's guess."""
 
 
-class VoyageEmulator(StorageEmulator):
+class VoyageEmulator(BatchEmulator[FileObject, BatchObject]):
     """Voyage's API under `base_url` (`http://127.0.0.1:PORT/v1`), for tests and demos.
 
     Any bearer key is accepted unless `api_key` is given, in which case it must match. Files
@@ -52,39 +36,8 @@ class VoyageEmulator(StorageEmulator):
     supported_faults = SUPPORTED_FAULTS
     storage_prefix = "batchery-voyage-emulator-"
 
-    def __init__(self, options: EmulatorOptions | None = None, *, api_key: str | None = None):
-        super().__init__(options, api_key=api_key)
-        self._files: FileStore | None = None
-        self._batches: BatchStore | None = None
-
-    def build_app(self) -> web.Application:
-        directory = self.new_storage()
+    def open(self, directory: Path) -> tuple[FileStore, BatchStore, web.Application]:
         ids = Ids()
-        self._files = FileStore(directory, ids, self.clock)
-        self._batches = BatchStore(directory, self._files, ids, self.clock, self.plan)
-        return build_app(
-            files=self._files,
-            batches=self._batches,
-            ids=ids,
-            clock=self.clock,
-            plan=self.plan,
-            latency_s=self.options.latency_s,
-            api_key=self._api_key,
-        )
-
-    async def drain(self) -> None:
-        if self._batches is not None:
-            await self._batches.wait_idle()
-
-    def batches(self) -> list[BatchObject]:
-        """Every batch as last advanced, oldest first; `await refresh()` brings them to now."""
-        return self._batches.snapshot() if self._batches is not None else []
-
-    def files(self) -> list[FileObject]:
-        """Every stored file, oldest first."""
-        return self._files.snapshot() if self._files is not None else []
-
-    async def refresh(self) -> None:
-        """Advance every batch to the current emulated time, as a read through the API would."""
-        if self._batches is not None:
-            await self._batches.refresh()
+        files = FileStore(directory, ids, self.clock)
+        batches = BatchStore(directory, files, ids, self.clock, self.plan)
+        return files, batches, build_app(self, files=files, batches=batches, ids=ids)
