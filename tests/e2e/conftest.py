@@ -78,6 +78,26 @@ class Shells:
         self.started.append(proc)
         return proc
 
+    def pause_between_writes(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGSTOP `proc` at a moment it holds no write transaction on the store.
+
+        These tests are about a paused driver's lease, not its lock: a process stopped inside a
+        transaction blocks every writer until it runs again, which the busy-store test covers.
+        """
+        for _ in range(1000):
+            proc.send_signal(signal.SIGSTOP)
+            probe = sqlite3.connect(self.db, timeout=0, isolation_level=None)
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+                return
+            except sqlite3.OperationalError:
+                proc.send_signal(signal.SIGCONT)
+                time.sleep(0.005)
+            finally:
+                probe.close()
+        raise AssertionError("the process never left its write transaction")
+
     def stop_all(self) -> None:
         """Kill what a failed test left running (paused ones included), so nothing outlives it."""
         for proc in self.started:

@@ -69,7 +69,7 @@ def test_a_second_process_follows_the_live_driver_and_says_so_once(shells: Shell
 def test_a_driver_paused_past_its_lease_stops_without_calling_or_writing(shells: Shells) -> None:
     first = shells.run("a")
     assert shells.wait_for(lambda: shells.asked()[1] >= 1)
-    first.send_signal(signal.SIGSTOP)
+    shells.pause_between_writes(first)
     try:
         time.sleep(3.5)
         second = shells.run("b")

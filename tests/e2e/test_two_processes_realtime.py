@@ -87,13 +87,13 @@ async def test_a_realtime_driver_paused_past_its_lease_calls_nothing_after(
     async with _proxied(shells) as (proxy, via):
         first = via.run("a", "realtime")
         await _until(lambda: _calls(proxy) >= 20)
-        first.send_signal(signal.SIGSTOP)
+        shells.pause_between_writes(first)
         await asyncio.sleep(3.5)
         second = via.run("b", "realtime", BATCHERY_LEASE_S="30")
         took_over = f":{second.pid}:"
         await _until(lambda: any(took_over in (j[2] or "") for j in shells.jobs()))
         await _until(lambda: _calls(proxy) >= 60)
-        second.send_signal(signal.SIGSTOP)
+        shells.pause_between_writes(second)
         await asyncio.sleep(1.0)
         mark = len(proxy.exchanges)
         first.send_signal(signal.SIGCONT)
