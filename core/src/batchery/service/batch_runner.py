@@ -54,7 +54,7 @@ __all__ = ["BatchRunner"]
 
 _log = structlog.get_logger("batchery.batch")
 
-_FLUSH = 500
+_FLUSH = 2000
 _CLOCK_SKEW_S = 300.0
 _DEADLINE_MARGIN = 1.2
 

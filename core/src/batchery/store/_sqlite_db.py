@@ -13,6 +13,7 @@ busy (`StoreBusyError`) rather than a raw `database is locked`.
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -121,8 +122,14 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE turnarounds ADD COLUMN endpoint TEXT;
     CREATE INDEX IF NOT EXISTS turnarounds_endpoint ON turnarounds (endpoint, model, finished_at);
     """,
+    # Each request's cache key is kept in the ledger, so a finished job's answers are cached
+    # by one statement in the store; jobs stored before have none and teach the cache nothing.
+    """
+    ALTER TABLE requests ADD COLUMN cache_key TEXT;
+    """,
 )
 
+_ADD_COLUMN = re.compile(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", re.IGNORECASE)
 _T = TypeVar("_T")
 _encoder = msgspec.json.Encoder()
 
@@ -156,12 +163,23 @@ async def _migrate(db: aiosqlite.Connection, number: int, migration: str) -> Non
     try:
         if await _version(db) < number:
             for statement in _statements(migration):
-                await db.execute(statement)
+                if not await _has_column_already(db, statement):
+                    await db.execute(statement)
             await db.execute(f"PRAGMA user_version = {number}")
     except BaseException:
         await db.execute("ROLLBACK")
         raise
     await db.execute("COMMIT")
+
+
+async def _has_column_already(db: aiosqlite.Connection, statement: str) -> bool:
+    """Whether `statement` adds a column the table has: a file whose schema was laid down
+    whole at a newer version, then stamped older, migrates without a duplicate column."""
+    added = _ADD_COLUMN.match(statement)
+    if added is None:
+        return False
+    async with db.execute(f"PRAGMA table_info({added[1]})") as cur:
+        return any(row[1] == added[2] for row in await cur.fetchall())
 
 
 def _statements(script: str) -> Iterator[str]:

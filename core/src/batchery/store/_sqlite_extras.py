@@ -12,6 +12,7 @@ from batchery.store.base import CostRow
 __all__ = ["SqliteHistory", "SqliteResultCache"]
 
 _LOOKUP_BATCH = 500
+_REMEMBER_PAGE = 20_000
 
 
 class SqliteResultCache:
@@ -40,6 +41,28 @@ class SqliteResultCache:
                 " (key, body, created_at, endpoint, base_url, emulated) VALUES (?,?,?,?,?,?)",
                 [(key, encode(result), now, *where) for key, result in entries],
             )
+
+    async def remember_job(self, job_id: str, *, endpoint: Endpoint) -> int:
+        """A page of the ledger per transaction, so the write lock is never held for long."""
+        now = time.time()
+        where = (endpoint.key, endpoint.base_url, int(endpoint.emulated))
+        last = await self._db.one("SELECT max(idx) FROM requests WHERE job_id = ?", job_id)
+        end = -1 if last is None or last[0] is None else int(last[0])
+        stored = 0
+        for start in range(0, end + 1, _REMEMBER_PAGE):
+            async with self._db.write() as db:
+                cur = await db.execute(
+                    "INSERT OR REPLACE INTO result_cache"
+                    " (key, body, created_at, endpoint, base_url, emulated)"
+                    " SELECT r.cache_key, s.body, ?, ?, ?, ? FROM requests r JOIN results s"
+                    " ON s.job_id = r.job_id AND s.custom_id = r.custom_id"
+                    " WHERE r.job_id = ? AND r.idx >= ? AND r.idx < ?"
+                    " AND r.cache_key IS NOT NULL AND s.ok = 1 AND s.cached = 0",
+                    (now, *where, job_id, start, start + _REMEMBER_PAGE),
+                )
+                stored += max(cur.rowcount, 0)
+                await cur.close()
+        return stored
 
     async def prune(self, older_than: float) -> int:
         async with self._db.write() as db:

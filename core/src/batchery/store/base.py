@@ -99,11 +99,13 @@ class JobHeldError(StoreError):
 
 
 class PlannedRequest(msgspec.Struct, frozen=True):
-    """A request as it enters the ledger, with the chunk it goes to in batch mode (or None)."""
+    """A request as it enters the ledger, with the chunk it goes to in batch mode (or None)
+    and the key its answer is cached under at the job's endpoint (None: never cached)."""
 
     request: LlmRequest
     chunk: int | None = None
     size: int = 0
+    cache_key: str | None = None
 
 
 class ChunkRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -174,6 +176,11 @@ class ResultCache(Protocol):
         self, entries: Iterable[tuple[str, LlmResult]], *, endpoint: Endpoint
     ) -> None:
         """Store answers that `endpoint` gave, under keys that already include it."""
+        ...
+
+    async def remember_job(self, job_id: str, *, endpoint: Endpoint) -> int:
+        """Cache the job's answers that came from `endpoint` (not from the cache) under the
+        keys its ledger holds, inside the store; returns how many."""
         ...
 
     async def prune(self, older_than: float) -> int:
