@@ -121,6 +121,8 @@ def _decoded(raw: bytes) -> tuple[Any, str | None]:
         return None, f"not valid JSON ({exc})"
     except RecursionError:
         return None, f"is nested more than {MAX_NESTING} levels deep"
+    if raw.count(b"{") + raw.count(b"[") <= MAX_NESTING:
+        return data, None
     return data, nesting_problem(data)
 
 

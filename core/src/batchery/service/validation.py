@@ -91,7 +91,8 @@ def id_problem(value: str, *, max_length: int) -> str | None:
         return f"must be at most {max_length} characters"
     if value != value.strip():
         return "must not start or end with white space"
-    if any(unicodedata.category(ch).startswith("C") for ch in value):
+    plain = value.isascii() and value.isprintable()
+    if not plain and any(unicodedata.category(ch).startswith("C") for ch in value):
         return "must not contain control characters"
     return None
 
