@@ -164,14 +164,12 @@ async def _drive_or_follow(
 
 
 def _parsed(input_path: Path) -> InputFile:
-    """The file's requests, read with the cyclic collector paused and then frozen: they make
-    no cycles and live for the whole run, so no collection needs to walk them again."""
+    """The file's requests, read with the cyclic collector paused: they make no cycles."""
     gc.disable()
     try:
         parsed = read_input(input_path)
     finally:
         gc.enable()
-    gc.freeze()
     if parsed.problems:
         _refuse(input_path, [str(p) for p in parsed.problems])
     return parsed

@@ -391,10 +391,10 @@ class BatchLlmService:
         )
         stored = await self._store.create_job(
             job,
-            [
+            (
                 PlannedRequest(r, c, cache_key=k)
                 for r, c, k in zip(plan.requests, plan.chunk_of, plan.cache_keys, strict=True)
-            ],
+            ),
             chunks,
             replace=replace,
         )

@@ -193,6 +193,8 @@ def with_model(
         or options.default_model
         or provider.info.default_models.get(request.kind)
     )
+    if chosen == request.model:
+        return request
     return msgspec.structs.replace(request, model=chosen)
 
 

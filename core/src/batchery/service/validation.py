@@ -124,6 +124,7 @@ def check_item(item: object) -> LlmRequest | RejectedRequest | str:
 
     The store keeps requests as JSON, so an item is proven by the same round trip: a field of
     the wrong type, a lone surrogate or an unencodable value is refused here, not found later.
+    An item the round trip leaves as it was is returned itself, so a workload is not copied.
     """
     if not isinstance(item, LlmRequest | RejectedRequest):
         return f"is a {type(item).__name__}, not an LlmRequest"
@@ -147,7 +148,7 @@ def check_item(item: object) -> LlmRequest | RejectedRequest | str:
         nested = nesting_problem(stored.response_schema)
         if nested is not None:
             return f"response_schema {nested}"
-    return stored
+    return item if stored == item else stored
 
 
 def check_request(request: LlmRequest, provider: Provider) -> str | None:
