@@ -22,6 +22,7 @@ from batchery.service.validation import MAX_NESTING, check_custom_id, nesting_pr
 
 __all__ = ["InputFile", "InputProblem", "read_input"]
 
+_JSON = msgspec.json.Decoder()
 _URL_KINDS = {
     "/v1/chat/completions": RequestKind.CHAT,
     "/v1/embeddings": RequestKind.EMBEDDING,
@@ -116,7 +117,7 @@ def _decoded(raw: bytes) -> tuple[Any, str | None]:
     except UnicodeDecodeError as exc:
         return None, f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
     try:
-        data = msgspec.json.decode(raw)
+        data = _JSON.decode(raw)
     except msgspec.DecodeError as exc:
         return None, f"not valid JSON ({exc})"
     except RecursionError:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import hashlib
 import sys
 from collections.abc import Awaitable, Callable
@@ -164,12 +163,7 @@ async def _drive_or_follow(
 
 
 def _parsed(input_path: Path) -> InputFile:
-    """The file's requests, read with the cyclic collector paused: they make no cycles."""
-    gc.disable()
-    try:
-        parsed = read_input(input_path)
-    finally:
-        gc.enable()
+    parsed = read_input(input_path)
     if parsed.problems:
         _refuse(input_path, [str(p) for p in parsed.problems])
     return parsed

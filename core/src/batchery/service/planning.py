@@ -263,18 +263,23 @@ def _workload(
     sizing: Sizing,
     deadline_s: float | None,
 ) -> Workload:
+    """What the mode decision weighs; prices are linear in tokens, so each model is priced
+    once for all its requests' tokens."""
     kind = todo[0].kind if todo else RequestKind.CHAT
-    realtime_cost: float | None = 0.0
-    batch_cost: float | None = 0.0
-    tokens_in = tokens_out = 0
+    per_model: dict[str | None, tuple[int, int]] = {}
     for request in todo:
         tin, tout = estimate_tokens(request)
-        tokens_in += tin
-        tokens_out += tout
-        rt = book.estimate(request.model, tin, tout, Mode.REALTIME)
-        bt = book.estimate(request.model, tin, tout, Mode.BATCH)
+        was_in, was_out = per_model.get(request.model, (0, 0))
+        per_model[request.model] = (was_in + tin, was_out + tout)
+    realtime_cost: float | None = 0.0
+    batch_cost: float | None = 0.0
+    for model, (tin, tout) in per_model.items():
+        rt = book.estimate(model, tin, tout, Mode.REALTIME)
+        bt = book.estimate(model, tin, tout, Mode.BATCH)
         realtime_cost = None if rt is None or realtime_cost is None else realtime_cost + rt
         batch_cost = None if bt is None or batch_cost is None else batch_cost + bt
+    tokens_in = sum(tin for tin, _ in per_model.values())
+    tokens_out = sum(tout for _, tout in per_model.values())
     return Workload(
         count=len(todo),
         kind=kind,

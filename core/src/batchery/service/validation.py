@@ -38,6 +38,10 @@ MAX_NESTING = 64
 
 _SHOWN_ITEMS = 3
 _ENCODER = msgspec.json.Encoder()
+_ROUND_TRIP: dict[type, msgspec.json.Decoder[LlmRequest | RejectedRequest]] = {
+    LlmRequest: msgspec.json.Decoder(LlmRequest),
+    RejectedRequest: msgspec.json.Decoder(RejectedRequest),
+}
 
 Where = Callable[[int], str]
 """How a finding names the item at a 1-based position: `request 3` in code, `line 7` in a file."""
@@ -137,7 +141,12 @@ def check_item(item: object) -> LlmRequest | RejectedRequest | str:
     except (TypeError, ValueError, OverflowError) as exc:
         return f"holds a value that cannot be stored ({exc})"
     try:
-        stored = msgspec.json.decode(encoded, type=type(item))
+        decoder = _ROUND_TRIP.get(type(item))
+        stored = (
+            decoder.decode(encoded)
+            if decoder is not None
+            else msgspec.json.decode(encoded, type=type(item))
+        )
     except msgspec.ValidationError as exc:
         return str(exc)
     except RecursionError:

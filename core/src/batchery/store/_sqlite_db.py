@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 import msgspec
@@ -138,8 +138,16 @@ def encode(value: object) -> bytes:
     return _encoder.encode(value)
 
 
+_decoders: dict[type, msgspec.json.Decoder[Any]] = {}
+
+
 def decode(body: bytes, type_: type[_T]) -> _T:
-    return msgspec.json.decode(body, type=type_)
+    """`body` as `type_`, through one decoder per type: `msgspec.json.decode(type=...)` works
+    the type out again on every call, which costs more than decoding a small row."""
+    decoder = _decoders.get(type_)
+    if decoder is None:
+        decoder = _decoders[type_] = msgspec.json.Decoder(type_)
+    return cast(_T, decoder.decode(body))
 
 
 def path_of(url: str) -> Path:
