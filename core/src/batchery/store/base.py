@@ -299,7 +299,10 @@ class JobStore(Protocol):
 
     async def chunks(self, job_id: str) -> list[ChunkRecord]: ...
 
-    async def chunk_requests(self, chunk_id: str) -> list[LlmRequest]: ...
+    async def chunk_requests(self, chunk_id: str) -> Iterable[LlmRequest]:
+        """The chunk's requests in input order; each pass over them may decode them as it goes,
+        so a chunk of 50,000 is held as its stored bytes rather than as 50,000 objects."""
+        ...
 
     async def update_chunk(
         self,

@@ -229,11 +229,11 @@ class SqliteJobStore:
         ) as cur:
             return [decode(row[0], ChunkRecord) async for row in cur]
 
-    async def chunk_requests(self, chunk_id: str) -> list[LlmRequest]:
+    async def chunk_requests(self, chunk_id: str) -> Iterable[LlmRequest]:
         async with self._db.conn.execute(
             "SELECT body FROM requests WHERE chunk_id = ? ORDER BY idx", (chunk_id,)
         ) as cur:
-            return [decode(row[0], LlmRequest) async for row in cur]
+            return _Decoded([row[0] for row in await cur.fetchall()], LlmRequest)
 
     async def update_chunk(
         self,
@@ -482,3 +482,14 @@ def _pages_of(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
             page = []
     if page:
         yield page
+
+
+class _Decoded(Iterable[_T]):
+    """Stored bodies decoded one by one on each pass, never all at once."""
+
+    def __init__(self, bodies: list[bytes], type_: type[_T]) -> None:
+        self._bodies = bodies
+        self._type = type_
+
+    def __iter__(self) -> Iterator[_T]:
+        return (decode(body, self._type) for body in self._bodies)
