@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
 from batchery.model import LlmRequest, Message, Mode
 from batchery.service import BatchLlmService, Finding
 from batchery.store import SqliteJobStore
@@ -36,12 +37,15 @@ async def test_every_batch_of_a_job_is_collected_and_its_answers_serve_the_next_
     assert (again.batches_submitted, again.counts.cached) == (0, COUNT)
 
 
-async def test_a_run_without_the_cache_still_teaches_it(make_service: ServiceFactory) -> None:
+@pytest.mark.parametrize("mode", [Mode.BATCH, Mode.REALTIME])
+async def test_a_run_without_the_cache_still_teaches_it(
+    make_service: ServiceFactory, mode: Mode
+) -> None:
     async with make_service() as service:
-        await service.run(chats(5), mode=Mode.BATCH, use_cache=False)
+        await service.run(chats(5), mode=mode, use_cache=False)
         served = await service.run(chats(5), mode=Mode.BATCH, fingerprint="served")
 
-    assert served.counts.cached == 5
+    assert (served.counts.cached, served.batches_submitted) == (5, 0)
 
 
 async def test_warnings_are_heard_before_the_job_is_stored(service: BatchLlmService) -> None:

@@ -125,6 +125,20 @@ async def test_a_finished_jobs_answers_are_cached_under_their_ledger_keys(
     assert found["key-3"].custom_id == "r3"
 
 
+async def test_answers_are_cached_by_chunk_or_by_mode(store: SqliteJobStore) -> None:
+    lease = await store.claim("run_1", "me", lease_s=30)
+    late = LlmResult(custom_id="r1251", ok=True, provider="openai", mode=Mode.REALTIME)
+    await store.save_results(lease, [_ok("r1"), _ok("r1249"), _ok("r1250"), late])
+
+    assert await store.cache.remember_job("run_1", endpoint=ENDPOINT, chunk_id="run_1-0") == 2
+    assert await store.cache.remember_job("run_1", endpoint=ENDPOINT, mode=Mode.REALTIME) == 1
+    assert set(await store.cache.get_many(["key-1", "key-1249", "key-1251"])) == {
+        "key-1",
+        "key-1249",
+        "key-1251",
+    }
+
+
 async def test_a_chunks_requests_decode_as_they_are_read_each_time(
     store: SqliteJobStore,
 ) -> None:

@@ -49,6 +49,7 @@ from batchery.service.answer_check import checked_answer, is_invalid_json
 from batchery.service.batch_progress import BatchProgress, over_sla_after
 from batchery.service.lease_keeper import LeaseKeeper
 from batchery.service.options import ServiceOptions
+from batchery.service.result_cache import remember_answers
 from batchery.spi import BatchNotFoundError, MalformedLine, Provider, ProviderError
 from batchery.store import ChunkRecord, JobStore, Lease
 
@@ -393,6 +394,7 @@ class BatchRunner:
                 count=len(malformed),
             )
             await self._store.quarantine(lease, chunk.id, malformed)
+        await remember_answers(self._store, job, chunk_id=chunk.id)
         crashpoint("after_collect_before_mark")
         if keep_retryable:
             code, message = _UNFINISHED[state.status]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from batchery.model import Endpoint, Job, LlmRequest, LlmResult
+from batchery.model import Endpoint, Job, LlmRequest, LlmResult, Mode
 from batchery.service.options import ServiceOptions
 from batchery.service.planning import cache_key
 from batchery.store import JobStore
@@ -55,8 +55,13 @@ async def cached_answers(
     }
 
 
-async def remember_answers(store: JobStore, job: Job) -> None:
-    """Put the job's fresh answers in the cache under its endpoint. A job stored without its
-    endpoint teaches the cache nothing."""
-    if job.endpoint is not None:
-        await store.cache.remember_job(job.id, endpoint=job.endpoint)
+async def remember_answers(store: JobStore, job: Job, *, chunk_id: str | None = None) -> None:
+    """Put the job's fresh answers in the cache under its endpoint: a batch chunk's once it is
+    collected (while other batches still run), the rest when the job ends. A job stored
+    without its endpoint teaches the cache nothing."""
+    if job.endpoint is None:
+        return
+    if chunk_id is not None:
+        await store.cache.remember_job(job.id, endpoint=job.endpoint, chunk_id=chunk_id)
+    else:
+        await store.cache.remember_job(job.id, endpoint=job.endpoint, mode=Mode.REALTIME)

@@ -24,6 +24,7 @@ from batchery.model import (
     JobStatus,
     LlmRequest,
     LlmResult,
+    Mode,
     RequestKind,
 )
 from batchery.spi import MalformedLine
@@ -178,9 +179,17 @@ class ResultCache(Protocol):
         """Store answers that `endpoint` gave, under keys that already include it."""
         ...
 
-    async def remember_job(self, job_id: str, *, endpoint: Endpoint) -> int:
+    async def remember_job(
+        self,
+        job_id: str,
+        *,
+        endpoint: Endpoint,
+        chunk_id: str | None = None,
+        mode: Mode | None = None,
+    ) -> int:
         """Cache the job's answers that came from `endpoint` (not from the cache) under the
-        keys its ledger holds, inside the store; returns how many."""
+        keys its ledger holds, inside the store; returns how many. Only the chunk's requests
+        with `chunk_id`, only answers given in `mode` with `mode`."""
         ...
 
     async def prune(self, older_than: float) -> int:
