@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -151,7 +152,7 @@ def _from_openai(data: dict[str, Any]) -> LlmRequest:
     fields: dict[str, Any] = {
         "custom_id": data["custom_id"],
         "kind": kind,
-        "model": body.get("model"),
+        "model": _shared(body.get("model")),
     }
     if kind is RequestKind.CHAT:
         fields["messages"] = [_message(m) for m in _list(body, "messages")]
@@ -171,6 +172,11 @@ def _from_openai(data: dict[str, Any]) -> LlmRequest:
     return msgspec.convert({k: v for k, v in fields.items() if v is not None}, LlmRequest)
 
 
+def _shared(value: Any) -> Any:
+    """One string object for a value every line repeats (a model name), not one per line."""
+    return sys.intern(value) if isinstance(value, str) else value
+
+
 def _list(body: dict[str, Any], key: str) -> list[Any]:
     value = body.get(key)
     if not isinstance(value, list):
@@ -186,7 +192,7 @@ def _message(raw: Any) -> Message:
         content = "".join(_text_parts(content))
     if not isinstance(content, str):
         raise ValueError(f"message content of role {raw['role']!r} must be text")
-    return Message(raw["role"], content)
+    return Message(sys.intern(raw["role"]), content)
 
 
 def _text_parts(parts: list[Any]) -> Iterator[str]:

@@ -279,6 +279,7 @@ def execute(
                     try:
                         outcome = await _drive_or_follow(ctx.service, queue, started)
                     except InvalidInputError as exc:
+                        view.cancel()
                         findings.refuse(exc)
                 finally:
                     with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
