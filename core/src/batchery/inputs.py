@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from batchery.service.validation import MAX_NESTING, check_custom_id, nesting_pr
 
 __all__ = ["InputFile", "InputProblem", "read_input"]
 
+_JSON = msgspec.json.Decoder()
 _URL_KINDS = {
     "/v1/chat/completions": RequestKind.CHAT,
     "/v1/embeddings": RequestKind.EMBEDDING,
@@ -116,11 +118,13 @@ def _decoded(raw: bytes) -> tuple[Any, str | None]:
     except UnicodeDecodeError as exc:
         return None, f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
     try:
-        data = msgspec.json.decode(raw)
+        data = _JSON.decode(raw)
     except msgspec.DecodeError as exc:
         return None, f"not valid JSON ({exc})"
     except RecursionError:
         return None, f"is nested more than {MAX_NESTING} levels deep"
+    if raw.count(b"{") + raw.count(b"[") <= MAX_NESTING:
+        return data, None
     return data, nesting_problem(data)
 
 
@@ -153,7 +157,7 @@ def _from_openai(data: dict[str, Any]) -> LlmRequest:
     fields: dict[str, Any] = {
         "custom_id": data["custom_id"],
         "kind": kind,
-        "model": body.get("model"),
+        "model": _shared(body.get("model")),
     }
     if kind is RequestKind.CHAT:
         fields["messages"] = [_message(m) for m in _list(body, "messages")]
@@ -173,6 +177,11 @@ def _from_openai(data: dict[str, Any]) -> LlmRequest:
     return msgspec.convert({k: v for k, v in fields.items() if v is not None}, LlmRequest)
 
 
+def _shared(value: Any) -> Any:
+    """One string object for a value every line repeats (a model name), not one per line."""
+    return sys.intern(value) if isinstance(value, str) else value
+
+
 def _list(body: dict[str, Any], key: str) -> list[Any]:
     value = body.get(key)
     if not isinstance(value, list):
@@ -188,7 +197,7 @@ def _message(raw: Any) -> Message:
         content = "".join(_text_parts(content))
     if not isinstance(content, str):
         raise ValueError(f"message content of role {raw['role']!r} must be text")
-    return Message(raw["role"], content)
+    return Message(sys.intern(raw["role"]), content)
 
 
 def _text_parts(parts: list[Any]) -> Iterator[str]:

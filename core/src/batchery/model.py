@@ -54,12 +54,17 @@ class Mode(enum.StrEnum):
     HYBRID = "hybrid"
 
 
-class Message(msgspec.Struct, frozen=True):
+# Requests, results and their parts hold only text, numbers and plain JSON, never a reference
+# back to themselves, so they are kept out of the cyclic collector (`gc=False`): a workload of
+# a million of them would otherwise be walked again by every full collection.
+
+
+class Message(msgspec.Struct, frozen=True, gc=False):
     role: str
     content: str
 
 
-class LlmRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class LlmRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """One unit of work. `custom_id` is the caller's key and comes back on its result.
 
     Chat uses `messages`; embedding uses `input` (and `input_type`, "query" or "document",
@@ -90,7 +95,7 @@ class RejectedRequest(msgspec.Struct, frozen=True):
     reason: str
 
 
-class Usage(msgspec.Struct, frozen=True, omit_defaults=True):
+class Usage(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
@@ -103,7 +108,7 @@ class Usage(msgspec.Struct, frozen=True, omit_defaults=True):
         )
 
 
-class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """Why a request has no answer. `message` is already free of secrets."""
 
     code: str
@@ -113,7 +118,7 @@ class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     retry_after_s: float | None = None
 
 
-class LlmResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class LlmResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """The one outcome of one request: an answer (`ok`) or an explicit error.
 
     `cost_usd` is what it cost in the mode it ran in and `realtime_cost_usd` what it would have

@@ -31,6 +31,7 @@ from batchery.inputs import InputFile, read_input
 from batchery.model import Mode
 from batchery.service import BatchLlmService, InvalidInputError, RunOutcome, RunPlan
 from batchery.service.liveness import is_live, process_name
+from batchery.service.validation import Finding
 from batchery.store import JobHeldError, LeaseLostError
 
 __all__ = ["Summary", "execute", "plan_report", "summary_of"]
@@ -173,20 +174,33 @@ def _parsed(input_path: Path) -> InputFile:
     return parsed
 
 
+class _Findings:
+    """Findings about the file's requests said by line: refused, or warned about on stderr."""
+
+    def __init__(self, parsed: InputFile, input_path: Path) -> None:
+        self._parsed = parsed
+        self._input_path = input_path
+
+    def _where(self, position: int) -> str:
+        return f"line {self._parsed.line_of(position)}"
+
+    def refuse(self, exc: InvalidInputError) -> NoReturn:
+        _refuse(self._input_path, [f.describe(self._where) for f in exc.findings])
+
+    def warn(self, warnings: list[Finding]) -> None:
+        for warning in warnings:
+            click.echo(f"{self._input_path}: warning: {warning.describe(self._where)}", err=True)
+
+
 def _validated(
     service: BatchLlmService, parsed: InputFile, input_path: Path, name: str, model: str | None
 ) -> None:
     """Check the whole file against the provider before anything is stored or sent."""
-
-    def where(position: int) -> str:
-        return f"line {parsed.line_of(position)}"
-
+    findings = _Findings(parsed, input_path)
     try:
-        warnings = service.validate(parsed.items, provider=name, model=model)
+        findings.warn(service.validate(parsed.items, provider=name, model=model))
     except InvalidInputError as exc:
-        _refuse(input_path, [f.describe(where) for f in exc.findings])
-    for warning in warnings:
-        click.echo(f"{input_path}: warning: {warning.describe(where)}", err=True)
+        findings.refuse(exc)
 
 
 def execute(
@@ -241,7 +255,7 @@ def execute(
 
     async def main() -> tuple[Summary, Tally]:
         async with open_app(loaded, name, emulate=emulate, base_url=base_url) as ctx:
-            _validated(ctx.service, parsed, input_path, name, model)
+            findings = _Findings(parsed, input_path)
             endpoint = ctx.service.endpoint(name)
             resume_key = None if emulate else (endpoint.base_url or "default")
             fingerprint = (
@@ -254,22 +268,24 @@ def execute(
             async with ctx.service.bus.subscribe() as queue:
                 view = asyncio.create_task(follow(queue))
                 try:
-                    outcome = await _drive_or_follow(
-                        ctx.service,
-                        queue,
-                        ctx.service.run(
-                            parsed.items,
-                            provider=name,
-                            model=model,
-                            mode=Mode(mode),
-                            fingerprint=fingerprint,
-                            deadline_s=deadline_s,
-                            use_cache=use_cache,
-                            retry_failed=retry_failed,
-                            new_run=new_run,
-                            input_name=input_path.name,
-                        ),
+                    started = ctx.service.run(
+                        parsed.items,
+                        provider=name,
+                        model=model,
+                        mode=Mode(mode),
+                        fingerprint=fingerprint,
+                        deadline_s=deadline_s,
+                        use_cache=use_cache,
+                        retry_failed=retry_failed,
+                        new_run=new_run,
+                        input_name=input_path.name,
+                        on_warnings=findings.warn,
                     )
+                    try:
+                        outcome = await _drive_or_follow(ctx.service, queue, started)
+                    except InvalidInputError as exc:
+                        view.cancel()
+                        findings.refuse(exc)
                 finally:
                     with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                         await asyncio.wait_for(view, timeout=1.0)

@@ -44,7 +44,7 @@ from batchery.service.reports import (
     RunOutcome,
     UnknownProviderError,
 )
-from batchery.service.result_cache import cached_answers, remember_answers
+from batchery.service.result_cache import answer_keys, cached_answers, remember_answers
 from batchery.service.validation import Finding
 from batchery.spi import ModelPrice, Provider
 from batchery.store import ChunkRecord, JobHeldError, JobStore, PlannedRequest
@@ -135,12 +135,10 @@ class BatchLlmService:
         chosen = self.provider(provider)
         book = self.cost_book(chosen.info.name)
         checked = validate_items(requests, chosen, model, self._options, book)
+        keys = answer_keys(self.endpoint(chosen.info.name), checked.requests, checked.rules)
         cached = None
         if use_cache:
-            endpoint = self.endpoint(chosen.info.name)
-            cached = await cached_answers(
-                self._store, chosen, endpoint, checked.runnable(), model, self._options
-            )
+            cached = await cached_answers(self._store, checked.requests, keys, self._options)
         return plan_run(
             checked,
             provider=chosen,
@@ -150,6 +148,7 @@ class BatchLlmService:
             book=book,
             sizing=await self._sizing(chosen, model),
             cached=cached,
+            cache_keys=keys,
             deadline_s=deadline_s,
         )
 
@@ -168,6 +167,7 @@ class BatchLlmService:
         retry_failed: bool = False,
         new_run: bool = False,
         input_name: str | None = None,
+        on_warnings: Callable[[list[Finding]], object] | None = None,
     ) -> RunOutcome:
         """Run a workload to the end and return its outcome; results stay in the store.
 
@@ -182,6 +182,8 @@ class BatchLlmService:
         jobs' events to itself; `input_name` is the file the requests came from, if any. An
         answer that is not its schema's JSON is asked again once; `reask_invalid_json=False`
         ends it as `invalid_json` at once, for a caller that asks again in its own words.
+        `on_warnings` hears what looked wrong but did not stop the run, before it is stored
+        (a job picked up by its fingerprint was checked when it was made).
         """
         if fingerprint is not None and not new_run:
             existing = await self._store.find_job(fingerprint)
@@ -195,6 +197,8 @@ class BatchLlmService:
             deadline_s=deadline_s,
             use_cache=use_cache,
         )
+        if on_warnings is not None and plan.warnings:
+            on_warnings(plan.warnings)
         job, created = await self._create(
             plan, fingerprint, deadline_s, run_id, input_name, replace=new_run
         )
@@ -387,7 +391,10 @@ class BatchLlmService:
         )
         stored = await self._store.create_job(
             job,
-            [PlannedRequest(r, c) for r, c in zip(plan.requests, plan.chunk_of, strict=True)],
+            (
+                PlannedRequest(r, c, cache_key=k)
+                for r, c, k in zip(plan.requests, plan.chunk_of, plan.cache_keys, strict=True)
+            ),
             chunks,
             replace=replace,
         )

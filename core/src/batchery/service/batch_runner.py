@@ -23,7 +23,8 @@ import asyncio
 import math
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import structlog
 
@@ -43,10 +44,12 @@ from batchery.model import (
 )
 from batchery.pricing import CostBook
 from batchery.progress import ProgressBus
+from batchery.service._tasks import task_group
 from batchery.service.answer_check import checked_answer, is_invalid_json
 from batchery.service.batch_progress import BatchProgress, over_sla_after
 from batchery.service.lease_keeper import LeaseKeeper
 from batchery.service.options import ServiceOptions
+from batchery.service.result_cache import remember_answers
 from batchery.spi import BatchNotFoundError, MalformedLine, Provider, ProviderError
 from batchery.store import ChunkRecord, JobStore, Lease
 
@@ -54,7 +57,7 @@ __all__ = ["BatchRunner"]
 
 _log = structlog.get_logger("batchery.batch")
 
-_FLUSH = 500
+_FLUSH = 2000
 _CLOCK_SKEW_S = 300.0
 _DEADLINE_MARGIN = 1.2
 
@@ -131,8 +134,9 @@ class BatchRunner:
         """Poll every live chunk once and collect the finished ones; True when none is left
         (or when the deadline says to stop waiting and finish in realtime)."""
         live = [c for c in await self._store.chunks(job.id) if c.state is ChunkState.SUBMITTED]
-        for chunk in live:
-            await self._poll(lease, job, chunk)
+        async with task_group() as polling:
+            for chunk in live:
+                polling.create_task(self._poll(lease, job, chunk))
         await self.progress.report(job)
         if await self._past_deadline(lease, job):
             return True
@@ -347,6 +351,7 @@ class BatchRunner:
         asked = await self._schema_requests(chunk)
         buffer: list[LlmResult] = []
         malformed: list[MalformedLine] = []
+        saving = _SaveBehind(lambda page: self._save(lease, chunk, page))
         try:
             async for line in self._provider.collect(state):
                 if isinstance(line, MalformedLine):
@@ -359,8 +364,8 @@ class BatchRunner:
                 elif keep_retryable or line.ok or not _retryable(line) or is_invalid_json(line):
                     buffer.append(line)
                 if len(buffer) >= _FLUSH:
-                    await self._save(lease, chunk, buffer)
-                    buffer.clear()
+                    await saving.save(buffer)
+                    buffer = []
                     crashpoint("mid_collect")
         except ProviderError as exc:
             failures = self._collect_failures.get(chunk.id, 0) + 1
@@ -373,9 +378,14 @@ class BatchRunner:
                 attempt=failures,
             )
             if exc.retryable and failures < self._options.max_attempts:
-                await self._save(lease, chunk, buffer)
+                await saving.save(buffer)
+                await saving.drain()
                 return
-        await self._save(lease, chunk, buffer)
+        except BaseException:
+            saving.abandon()
+            raise
+        await saving.save(buffer)
+        await saving.drain()
         if malformed:
             _log.warning(
                 "unreadable result lines quarantined",
@@ -384,6 +394,7 @@ class BatchRunner:
                 count=len(malformed),
             )
             await self._store.quarantine(lease, chunk.id, malformed)
+        await remember_answers(self._store, job, chunk_id=chunk.id)
         crashpoint("after_collect_before_mark")
         if keep_retryable:
             code, message = _UNFINISHED[state.status]
@@ -467,6 +478,34 @@ class BatchRunner:
                 for cid in missing
             ],
         )
+
+
+class _SaveBehind:
+    """Stores one page of results while the next is parsed: the store's thread and the
+    parse overlap, and at most one page is ever in flight.
+
+    `save` returns once the page before is stored (so a crash after it has lost at most the
+    page just handed over, which a replayed collect stores again); `drain` waits for the last.
+    """
+
+    def __init__(self, store: Callable[[list[LlmResult]], Coroutine[Any, Any, None]]) -> None:
+        self._store = store
+        self._inflight: asyncio.Task[None] | None = None
+
+    async def save(self, page: list[LlmResult]) -> None:
+        await self.drain()
+        if page:
+            self._inflight = asyncio.create_task(self._store(page))
+
+    async def drain(self) -> None:
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            await inflight
+
+    def abandon(self) -> None:
+        """Stop a page still in flight when the collect ends by an error or a cancel."""
+        if self._inflight is not None and not self._inflight.done():
+            self._inflight.cancel()
 
 
 def _retryable(result: LlmResult) -> bool:

@@ -7,7 +7,7 @@ exactly what a real run would do, with each mode's estimated cost and finish tim
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -131,11 +131,13 @@ def plan_run(
     book: CostBook,
     sizing: Sizing,
     cached: Mapping[str, LlmResult] | None = None,
+    cache_keys: Sequence[str | None] | None = None,
     deadline_s: float | None = None,
 ) -> RunPlan:
     """Serve cache hits, choose the mode and lay out the batch chunks of a checked submission.
 
-    `cached` maps cache keys to earlier answers; pass None to bypass the cache.
+    `cached` maps custom_ids to earlier answers to the same request; pass None to bypass the
+    cache. `cache_keys` are the requests' keys in the cache, kept with the plan.
     """
     info = provider.info
     if mode in (Mode.BATCH, Mode.HYBRID) and not info.batch:
@@ -143,12 +145,9 @@ def plan_run(
     if mode in (Mode.REALTIME, Mode.HYBRID) and not info.realtime:
         raise ModeUnavailableError(f"{info.name} has no realtime API; use mode batch or auto")
     requests, rules = checked.requests, checked.rules
-    keys = [
-        cache_key(info.name, r) if rule is None else None
-        for r, rule in zip(requests, rules, strict=True)
-    ]
+    keys: list[str | None] = list(cache_keys or [None] * len(requests))
     ready: dict[str, LlmResult] = {}
-    for request, rule, key in zip(requests, rules, keys, strict=True):
+    for request, rule in zip(requests, rules, strict=True):
         if rule is not None:
             ready[request.custom_id] = LlmResult.failure(
                 request.custom_id,
@@ -156,8 +155,8 @@ def plan_run(
                 provider=info.name,
                 mode=mode if mode is not Mode.AUTO else Mode.REALTIME,
             )
-        elif cached is not None and key is not None and key in cached:
-            hit = checked_answer(request, cached[key])
+        elif cached is not None and request.custom_id in cached:
+            hit = checked_answer(request, cached[request.custom_id])
             if hit.ok:
                 ready[request.custom_id] = msgspec.structs.replace(
                     hit, custom_id=request.custom_id, cached=True, cost_usd=0.0
@@ -194,6 +193,8 @@ def with_model(
         or options.default_model
         or provider.info.default_models.get(request.kind)
     )
+    if chosen == request.model:
+        return request
     return msgspec.structs.replace(request, model=chosen)
 
 
@@ -262,18 +263,23 @@ def _workload(
     sizing: Sizing,
     deadline_s: float | None,
 ) -> Workload:
+    """What the mode decision weighs; prices are linear in tokens, so each model is priced
+    once for all its requests' tokens."""
     kind = todo[0].kind if todo else RequestKind.CHAT
-    realtime_cost: float | None = 0.0
-    batch_cost: float | None = 0.0
-    tokens_in = tokens_out = 0
+    per_model: dict[str | None, tuple[int, int]] = {}
     for request in todo:
         tin, tout = estimate_tokens(request)
-        tokens_in += tin
-        tokens_out += tout
-        rt = book.estimate(request.model, tin, tout, Mode.REALTIME)
-        bt = book.estimate(request.model, tin, tout, Mode.BATCH)
+        was_in, was_out = per_model.get(request.model, (0, 0))
+        per_model[request.model] = (was_in + tin, was_out + tout)
+    realtime_cost: float | None = 0.0
+    batch_cost: float | None = 0.0
+    for model, (tin, tout) in per_model.items():
+        rt = book.estimate(model, tin, tout, Mode.REALTIME)
+        bt = book.estimate(model, tin, tout, Mode.BATCH)
         realtime_cost = None if rt is None or realtime_cost is None else realtime_cost + rt
         batch_cost = None if bt is None or batch_cost is None else batch_cost + bt
+    tokens_in = sum(tin for tin, _ in per_model.values())
+    tokens_out = sum(tout for _, tout in per_model.values())
     return Workload(
         count=len(todo),
         kind=kind,

@@ -38,6 +38,10 @@ MAX_NESTING = 64
 
 _SHOWN_ITEMS = 3
 _ENCODER = msgspec.json.Encoder()
+_ROUND_TRIP: dict[type, msgspec.json.Decoder[LlmRequest | RejectedRequest]] = {
+    LlmRequest: msgspec.json.Decoder(LlmRequest),
+    RejectedRequest: msgspec.json.Decoder(RejectedRequest),
+}
 
 Where = Callable[[int], str]
 """How a finding names the item at a 1-based position: `request 3` in code, `line 7` in a file."""
@@ -91,7 +95,8 @@ def id_problem(value: str, *, max_length: int) -> str | None:
         return f"must be at most {max_length} characters"
     if value != value.strip():
         return "must not start or end with white space"
-    if any(unicodedata.category(ch).startswith("C") for ch in value):
+    plain = value.isascii() and value.isprintable()
+    if not plain and any(unicodedata.category(ch).startswith("C") for ch in value):
         return "must not contain control characters"
     return None
 
@@ -123,6 +128,7 @@ def check_item(item: object) -> LlmRequest | RejectedRequest | str:
 
     The store keeps requests as JSON, so an item is proven by the same round trip: a field of
     the wrong type, a lone surrogate or an unencodable value is refused here, not found later.
+    An item the round trip leaves as it was is returned itself, so a workload is not copied.
     """
     if not isinstance(item, LlmRequest | RejectedRequest):
         return f"is a {type(item).__name__}, not an LlmRequest"
@@ -135,7 +141,12 @@ def check_item(item: object) -> LlmRequest | RejectedRequest | str:
     except (TypeError, ValueError, OverflowError) as exc:
         return f"holds a value that cannot be stored ({exc})"
     try:
-        stored = msgspec.json.decode(encoded, type=type(item))
+        decoder = _ROUND_TRIP.get(type(item))
+        stored = (
+            decoder.decode(encoded)
+            if decoder is not None
+            else msgspec.json.decode(encoded, type=type(item))
+        )
     except msgspec.ValidationError as exc:
         return str(exc)
     except RecursionError:
@@ -146,7 +157,7 @@ def check_item(item: object) -> LlmRequest | RejectedRequest | str:
         nested = nesting_problem(stored.response_schema)
         if nested is not None:
             return f"response_schema {nested}"
-    return stored
+    return item if stored == item else stored
 
 
 def check_request(request: LlmRequest, provider: Provider) -> str | None:

@@ -13,12 +13,13 @@ busy (`StoreBusyError`) rather than a raw `database is locked`.
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 import msgspec
@@ -121,8 +122,14 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE turnarounds ADD COLUMN endpoint TEXT;
     CREATE INDEX IF NOT EXISTS turnarounds_endpoint ON turnarounds (endpoint, model, finished_at);
     """,
+    # Each request's cache key is kept in the ledger, so a finished job's answers are cached
+    # by one statement in the store; jobs stored before have none and teach the cache nothing.
+    """
+    ALTER TABLE requests ADD COLUMN cache_key TEXT;
+    """,
 )
 
+_ADD_COLUMN = re.compile(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", re.IGNORECASE)
 _T = TypeVar("_T")
 _encoder = msgspec.json.Encoder()
 
@@ -131,8 +138,16 @@ def encode(value: object) -> bytes:
     return _encoder.encode(value)
 
 
+_decoders: dict[type, msgspec.json.Decoder[Any]] = {}
+
+
 def decode(body: bytes, type_: type[_T]) -> _T:
-    return msgspec.json.decode(body, type=type_)
+    """`body` as `type_`, through one decoder per type: `msgspec.json.decode(type=...)` works
+    the type out again on every call, which costs more than decoding a small row."""
+    decoder = _decoders.get(type_)
+    if decoder is None:
+        decoder = _decoders[type_] = msgspec.json.Decoder(type_)
+    return cast(_T, decoder.decode(body))
 
 
 def path_of(url: str) -> Path:
@@ -156,12 +171,23 @@ async def _migrate(db: aiosqlite.Connection, number: int, migration: str) -> Non
     try:
         if await _version(db) < number:
             for statement in _statements(migration):
-                await db.execute(statement)
+                if not await _has_column_already(db, statement):
+                    await db.execute(statement)
             await db.execute(f"PRAGMA user_version = {number}")
     except BaseException:
         await db.execute("ROLLBACK")
         raise
     await db.execute("COMMIT")
+
+
+async def _has_column_already(db: aiosqlite.Connection, statement: str) -> bool:
+    """Whether `statement` adds a column the table has: a file whose schema was laid down
+    whole at a newer version, then stamped older, migrates without a duplicate column."""
+    added = _ADD_COLUMN.match(statement)
+    if added is None:
+        return False
+    async with db.execute(f"PRAGMA table_info({added[1]})") as cur:
+        return any(row[1] == added[2] for row in await cur.fetchall())
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-from batchery.model import Endpoint, LlmResult
+from batchery.model import Endpoint, LlmResult, Mode
 from batchery.store._sqlite_db import SqliteDb, decode, encode
 from batchery.store.base import CostRow
 
 __all__ = ["SqliteHistory", "SqliteResultCache"]
 
 _LOOKUP_BATCH = 500
+_REMEMBER_PAGE = 20_000
 
 
 class SqliteResultCache:
@@ -40,6 +41,43 @@ class SqliteResultCache:
                 " (key, body, created_at, endpoint, base_url, emulated) VALUES (?,?,?,?,?,?)",
                 [(key, encode(result), now, *where) for key, result in entries],
             )
+
+    async def remember_job(
+        self,
+        job_id: str,
+        *,
+        endpoint: Endpoint,
+        chunk_id: str | None = None,
+        mode: Mode | None = None,
+    ) -> int:
+        """A page of the ledger per transaction, so the write lock is never held for long."""
+        now = time.time()
+        where = (endpoint.key, endpoint.base_url, int(endpoint.emulated))
+        scope = (" AND r.chunk_id = ?" if chunk_id else "") + (" AND s.mode = ?" if mode else "")
+        extra = tuple(value for value in (chunk_id, mode) if value)
+        bounds = await self._db.one(
+            "SELECT min(idx), max(idx) FROM requests WHERE job_id = ?"
+            + (" AND chunk_id = ?" if chunk_id else ""),
+            job_id,
+            *((chunk_id,) if chunk_id else ()),
+        )
+        if bounds is None or bounds[0] is None:
+            return 0
+        stored = 0
+        for start in range(int(bounds[0]), int(bounds[1]) + 1, _REMEMBER_PAGE):
+            async with self._db.write() as db:
+                cur = await db.execute(
+                    "INSERT OR REPLACE INTO result_cache"
+                    " (key, body, created_at, endpoint, base_url, emulated)"
+                    " SELECT r.cache_key, s.body, ?, ?, ?, ? FROM requests r JOIN results s"
+                    " ON s.job_id = r.job_id AND s.custom_id = r.custom_id"
+                    " WHERE r.job_id = ? AND r.idx >= ? AND r.idx < ?"
+                    f" AND r.cache_key IS NOT NULL AND s.ok = 1 AND s.cached = 0{scope}",
+                    (now, *where, job_id, start, start + _REMEMBER_PAGE, *extra),
+                )
+                stored += max(cur.rowcount, 0)
+                await cur.close()
+        return stored
 
     async def prune(self, older_than: float) -> int:
         async with self._db.write() as db:

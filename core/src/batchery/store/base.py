@@ -24,6 +24,7 @@ from batchery.model import (
     JobStatus,
     LlmRequest,
     LlmResult,
+    Mode,
     RequestKind,
 )
 from batchery.spi import MalformedLine
@@ -105,11 +106,13 @@ class JobHeldError(StoreError):
 
 
 class PlannedRequest(msgspec.Struct, frozen=True):
-    """A request as it enters the ledger, with the chunk it goes to in batch mode (or None)."""
+    """A request as it enters the ledger, with the chunk it goes to in batch mode (or None)
+    and the key its answer is cached under at the job's endpoint (None: never cached)."""
 
     request: LlmRequest
     chunk: int | None = None
     size: int = 0
+    cache_key: str | None = None
 
 
 class ChunkRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -180,6 +183,19 @@ class ResultCache(Protocol):
         self, entries: Iterable[tuple[str, LlmResult]], *, endpoint: Endpoint
     ) -> None:
         """Store answers that `endpoint` gave, under keys that already include it."""
+        ...
+
+    async def remember_job(
+        self,
+        job_id: str,
+        *,
+        endpoint: Endpoint,
+        chunk_id: str | None = None,
+        mode: Mode | None = None,
+    ) -> int:
+        """Cache the job's answers that came from `endpoint` (not from the cache) under the
+        keys its ledger holds, inside the store; returns how many. Only the chunk's requests
+        with `chunk_id`, only answers given in `mode` with `mode`."""
         ...
 
     async def prune(self, older_than: float) -> int:
@@ -298,7 +314,10 @@ class JobStore(Protocol):
 
     async def chunks(self, job_id: str) -> list[ChunkRecord]: ...
 
-    async def chunk_requests(self, chunk_id: str) -> list[LlmRequest]: ...
+    async def chunk_requests(self, chunk_id: str) -> Iterable[LlmRequest]:
+        """The chunk's requests in input order; each pass over them may decode them as it goes,
+        so a chunk of 50,000 is held as its stored bytes rather than as 50,000 objects."""
+        ...
 
     async def update_chunk(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -45,8 +45,11 @@ DEFAULT_BUSY_TIMEOUT_S = 10.0
 """How long a write waits for another process's transaction before the store reports busy."""
 
 _WRITE_BATCH = 1000
+_LOOKUP_BATCH = 500
 _T = TypeVar("_T")
-_INSERT_REQUEST = "INSERT INTO requests (job_id, idx, custom_id, chunk_id, body) VALUES (?,?,?,?,?)"
+_INSERT_REQUEST = (
+    "INSERT INTO requests (job_id, idx, custom_id, chunk_id, body, cache_key) VALUES (?,?,?,?,?,?)"
+)
 
 
 class SqliteJobStore:
@@ -110,8 +113,9 @@ class SqliteJobStore:
             rows: list[tuple[Any, ...]] = []
             for idx, planned in enumerate(requests):
                 chunk_id = None if planned.chunk is None else chunk_ids[planned.chunk]
+                request = planned.request
                 rows.append(
-                    (job.id, idx, planned.request.custom_id, chunk_id, encode(planned.request))
+                    (job.id, idx, request.custom_id, chunk_id, encode(request), planned.cache_key)
                 )
                 if len(rows) >= _WRITE_BATCH:
                     await db.executemany(_INSERT_REQUEST, rows)
@@ -225,11 +229,11 @@ class SqliteJobStore:
         ) as cur:
             return [decode(row[0], ChunkRecord) async for row in cur]
 
-    async def chunk_requests(self, chunk_id: str) -> list[LlmRequest]:
+    async def chunk_requests(self, chunk_id: str) -> Iterable[LlmRequest]:
         async with self._db.conn.execute(
             "SELECT body FROM requests WHERE chunk_id = ? ORDER BY idx", (chunk_id,)
         ) as cur:
-            return [decode(row[0], LlmRequest) async for row in cur]
+            return _Decoded([row[0] for row in await cur.fetchall()], LlmRequest)
 
     async def update_chunk(
         self,
@@ -311,22 +315,28 @@ class SqliteJobStore:
     async def save_results(
         self, lease: Lease, results: Iterable[LlmResult], *, chunk_id: str | None = None
     ) -> tuple[int, list[str]]:
-        stored = 0
-        unknown: list[str] = []
+        """One transaction, one `executemany` per page of rows: a round trip through the
+        connection's thread costs far more than a row. Only when fewer rows went in than were
+        given (a replayed collect, or an id the job does not hold) are the ids looked up."""
         scope = " AND chunk_id = ?" if chunk_id is not None else ""
         extra: tuple[Any, ...] = (chunk_id,) if chunk_id is not None else ()
+        insert = (
+            "INSERT INTO results (job_id, custom_id, ok, body, mode, cost_usd,"
+            " realtime_cost_usd, cached, created_at) SELECT ?,?,?,?,?,?,?,?,?"
+            " WHERE EXISTS (SELECT 1 FROM requests WHERE job_id = ? AND custom_id = ?"
+            f"{scope}) ON CONFLICT DO NOTHING"
+        )
+        job_id = lease.job_id
         now = time.time()
+        stored = 0
+        unknown: list[str] = []
         async with self._db.write() as db:
             await self._db.fenced(db, lease)
-            for result in results:
-                key = (lease.job_id, result.custom_id)
-                cur = await db.execute(
-                    "INSERT INTO results (job_id, custom_id, ok, body, mode, cost_usd,"
-                    " realtime_cost_usd, cached, created_at) SELECT ?,?,?,?,?,?,?,?,?"
-                    " WHERE EXISTS (SELECT 1 FROM requests WHERE job_id = ? AND custom_id = ?"
-                    f"{scope}) ON CONFLICT DO NOTHING",
+            for page in _pages_of(results, _WRITE_BATCH):
+                rows = [
                     (
-                        *key,
+                        job_id,
+                        result.custom_id,
                         int(result.ok),
                         encode(result),
                         result.mode,
@@ -334,22 +344,38 @@ class SqliteJobStore:
                         result.realtime_cost_usd,
                         int(result.cached),
                         now,
-                        *key,
+                        job_id,
+                        result.custom_id,
                         *extra,
-                    ),
-                )
-                inserted = cur.rowcount
+                    )
+                    for result in page
+                ]
+                cur = await db.executemany(insert, rows)
+                inserted = max(cur.rowcount, 0)
                 await cur.close()
-                if inserted:
-                    stored += inserted
-                    continue
-                async with db.execute(
-                    f"SELECT 1 FROM requests WHERE job_id = ? AND custom_id = ?{scope}",
-                    (*key, *extra),
-                ) as check:
-                    if await check.fetchone() is None:
-                        unknown.append(result.custom_id)
+                stored += inserted
+                if inserted < len(page):
+                    ids = [result.custom_id for result in page]
+                    known = await self._known_ids(db, job_id, ids, scope, extra)
+                    unknown += [cid for cid in ids if cid not in known]
         return stored, unknown
+
+    @staticmethod
+    async def _known_ids(
+        db: aiosqlite.Connection, job_id: str, ids: list[str], scope: str, extra: tuple[Any, ...]
+    ) -> set[str]:
+        """Which of `ids` the job (within the scope) holds, looked up a page at a time."""
+        known: set[str] = set()
+        for start in range(0, len(ids), _LOOKUP_BATCH):
+            part = ids[start : start + _LOOKUP_BATCH]
+            marks = ",".join("?" * len(part))
+            async with db.execute(
+                f"SELECT custom_id FROM requests WHERE job_id = ? AND custom_id IN ({marks})"
+                f"{scope}",
+                (job_id, *part, *extra),
+            ) as cur:
+                known.update(row[0] for row in await cur.fetchall())
+        return known
 
     async def quarantine(self, lease: Lease, chunk_id: str, lines: Iterable[MalformedLine]) -> None:
         async with self._db.write() as db:
@@ -445,3 +471,25 @@ class SqliteJobStore:
             (job_id, after_seq, -1 if limit is None else limit),
         ) as cur:
             return [(int(row[0]), bytes(row[1])) async for row in cur]
+
+
+def _pages_of(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    page: list[_T] = []
+    for item in items:
+        page.append(item)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+class _Decoded(Iterable[_T]):
+    """Stored bodies decoded one by one on each pass, never all at once."""
+
+    def __init__(self, bodies: list[bytes], type_: type[_T]) -> None:
+        self._bodies = bodies
+        self._type = type_
+
+    def __iter__(self) -> Iterator[_T]:
+        return (decode(body, self._type) for body in self._bodies)
