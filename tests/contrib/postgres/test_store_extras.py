@@ -7,10 +7,11 @@ import asyncio
 import datetime as dt
 import time
 
-from batchery.model import Endpoint
+import msgspec
+from batchery.model import Endpoint, LlmResult, Mode
 from batchery.store import CostRow, JobStore
 
-from .records import chunk, job, ok, planned
+from .records import chunk, failed, job, ok, planned
 
 REAL = Endpoint(provider="openai")
 EMULATED = Endpoint(provider="openai", base_url="http://127.0.0.1:9/v1", emulated=True)
@@ -30,6 +31,43 @@ async def test_cached_answers_are_found_by_key_and_replaced(store: JobStore) -> 
         f"{EMULATED.key}|k": "emulated",
     }
     assert await store.cache.get_many([]) == {}
+
+
+async def test_a_jobs_answers_are_cached_under_its_ledger_keys_by_chunk_or_mode(
+    store: JobStore,
+) -> None:
+    keys = ["k-0", "k-1", "k-1", None, "k-4", "k-5"]
+    ledger = [
+        msgspec.structs.replace(p, cache_key=key, chunk=0 if i < 3 else 1)
+        for i, (p, key) in enumerate(zip(planned(6), keys, strict=True))
+    ]
+    await store.create_job(job(total=6), ledger, [chunk(index=0), chunk(index=1)])
+    lease = await store.claim("run_1", "me", lease_s=30)
+    late = LlmResult(custom_id="r5", ok=True, provider="openai", mode=Mode.REALTIME, text="late")
+    answers = [ok("r0"), ok("r1", "first"), ok("r2", "second"), ok("r3"), ok("r4", cached=True)]
+    await store.save_results(lease, [*answers, late])
+
+    in_chunk = await store.cache.remember_job("run_1", endpoint=REAL, chunk_id="run_1-0")
+    realtime = await store.cache.remember_job("run_1", endpoint=REAL, mode=Mode.REALTIME)
+    found = await store.cache.get_many(["k-0", "k-1", "k-4", "k-5"])
+
+    assert (in_chunk, realtime) in ((2, 1), (3, 1))
+    assert {key: r.text for key, r in found.items()} == {
+        "k-0": "answer",
+        "k-1": found["k-1"].text,
+        "k-5": "late",
+    }
+    assert found["k-1"].text in ("first", "second")
+
+
+async def test_failed_answers_are_never_cached(store: JobStore) -> None:
+    ledger = [msgspec.structs.replace(p, cache_key=f"k-{i}") for i, p in enumerate(planned(2))]
+    await store.create_job(job(total=2), ledger, [chunk(count=2)])
+    lease = await store.claim("run_1", "me", lease_s=30)
+    await store.save_results(lease, [ok("r0"), failed("r1", retryable=False)])
+
+    assert await store.cache.remember_job("run_1", endpoint=REAL) == 1
+    assert list(await store.cache.get_many(["k-0", "k-1"])) == ["k-0"]
 
 
 async def test_pruning_drops_only_older_entries(store: JobStore) -> None:

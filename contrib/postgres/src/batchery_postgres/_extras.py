@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-from batchery.model import Endpoint, LlmResult
+from batchery.model import Endpoint, LlmResult, Mode
 from batchery.store import CostRow
 
 from batchery_postgres._db import PgDb, decode, encode
@@ -64,6 +64,38 @@ class PgResultCache:
                     list(latest.values()),
                 ),
             )
+
+    async def remember_job(
+        self,
+        job_id: str,
+        *,
+        endpoint: Endpoint,
+        chunk_id: str | None = None,
+        mode: Mode | None = None,
+    ) -> int:
+        """One statement inside the database; requests of the job that share a key (the same
+        request under two custom_ids) cache the answer of the first in input order."""
+        given = None if mode is None else str(mode)
+        return await self._db.run(
+            "INSERT INTO result_cache (key, body, created_at, endpoint, base_url, emulated)"
+            " SELECT DISTINCT ON (r.cache_key) r.cache_key, s.body, %s, %s, %s, %s"
+            " FROM requests r JOIN results s ON s.job_id = r.job_id AND s.custom_id = r.custom_id"
+            " WHERE r.job_id = %s AND r.cache_key IS NOT NULL AND s.ok AND NOT s.cached"
+            " AND (%s::text IS NULL OR r.chunk_id = %s) AND (%s::text IS NULL OR s.mode = %s)"
+            " ORDER BY r.cache_key, r.idx"
+            " ON CONFLICT (key) DO UPDATE SET body = excluded.body,"
+            " created_at = excluded.created_at, endpoint = excluded.endpoint,"
+            " base_url = excluded.base_url, emulated = excluded.emulated",
+            time.time(),
+            endpoint.key,
+            endpoint.base_url,
+            endpoint.emulated,
+            job_id,
+            chunk_id,
+            chunk_id,
+            given,
+            given,
+        )
 
     async def prune(self, older_than: float) -> int:
         return await self._db.run("DELETE FROM result_cache WHERE created_at < %s", older_than)

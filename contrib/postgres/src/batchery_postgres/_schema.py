@@ -45,6 +45,7 @@ MIGRATIONS: tuple[str, ...] = (
         custom_id text NOT NULL,
         chunk_id text,
         body bytea NOT NULL,
+        cache_key text,
         PRIMARY KEY (job_id, custom_id),
         UNIQUE (job_id, idx)
     );

@@ -121,12 +121,19 @@ class PostgresJobStore:
                 for chunk in chunks:
                     await copy.write_row((chunk.id, chunk.job_id, chunk.index, encode(chunk)))
             async with conn.cursor().copy(
-                "COPY requests (job_id, idx, custom_id, chunk_id, body) FROM STDIN"
+                "COPY requests (job_id, idx, custom_id, chunk_id, body, cache_key) FROM STDIN"
             ) as copy:
                 for idx, planned in enumerate(requests):
                     chunk_id = None if planned.chunk is None else chunk_ids[planned.chunk]
                     await copy.write_row(
-                        (job.id, idx, planned.request.custom_id, chunk_id, encode(planned.request))
+                        (
+                            job.id,
+                            idx,
+                            planned.request.custom_id,
+                            chunk_id,
+                            encode(planned.request),
+                            planned.cache_key,
+                        )
                     )
         return job
 
