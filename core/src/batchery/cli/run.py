@@ -7,6 +7,7 @@ when the command runs, so that `batchery run --help` starts at once.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -74,25 +75,7 @@ __all__ = ["run_command"]
     help="Refuse, rather than warn about, models the provider does not list"
     " and lines whose model overrides --model.",
 )
-def run_command(
-    input_path: Path,
-    provider: str | None,
-    model: str | None,
-    mode: str,
-    deadline: str | None,
-    out: Path | None,
-    fmt: str,
-    summary: Path | None,
-    dry_run: bool,
-    no_cache: bool,
-    retry_failed: bool,
-    new_run: bool,
-    base_url: str | None,
-    emulate: bool,
-    store: str | None,
-    config_file: str | None,
-    strict: bool | None,
-) -> None:
+def run_command(**options: Any) -> None:
     """Run every request of INPUT.jsonl (OpenAI batch lines or Batchery's neutral lines).
 
     Running the same command again resumes an interrupted run instead of submitting twice;
@@ -101,22 +84,4 @@ def run_command(
     """
     from batchery.cli._running import execute
 
-    execute(
-        input_path=input_path,
-        provider=provider,
-        model=model,
-        mode=mode,
-        deadline=deadline,
-        out=out,
-        fmt=fmt,
-        summary=summary,
-        dry_run=dry_run,
-        no_cache=no_cache,
-        retry_failed=retry_failed,
-        new_run=new_run,
-        base_url=base_url,
-        emulate=emulate,
-        store=store,
-        config_file=config_file,
-        strict=strict,
-    )
+    execute(**options)
