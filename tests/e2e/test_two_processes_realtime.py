@@ -1,7 +1,7 @@
 """Two `batchery run --mode realtime` processes on one job call each request once.
 
-Each process reaches the emulator through its own counting proxy, so every call is counted
-at the emulator's door and attributed to the process that made it.
+Both processes reach the emulator through one counting proxy, so every call is counted at the
+emulator's door; a test pauses one process to attribute what the proxy sees to the other.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ async def test_a_realtime_driver_paused_past_its_lease_calls_nothing_after(
         await _until(lambda: _calls(proxy) >= 60)
         shells.pause_between_writes(second)
         await asyncio.sleep(1.0)
+        await _until(lambda: proxy.in_flight == 0)
         mark = len(proxy.exchanges)
         first.send_signal(signal.SIGCONT)
         paused_code = await _exit_code(first)

@@ -41,13 +41,19 @@ class Exchange:
 
 
 class CountingProxy(EmulatorServer):
-    """Forwards everything under its root to `target_root`, keeping a log of `exchanges`."""
+    """Forwards everything under its root to `target_root`, keeping a log of `exchanges`.
+
+    An exchange is logged once its reply is back; `in_flight` counts the requests that have
+    arrived and are not logged yet, so a test can tell a request sent before a moment from
+    one sent after it.
+    """
 
     def __init__(self, target_root: str) -> None:
         super().__init__()
         self._target = target_root.rstrip("/")
         self._session: aiohttp.ClientSession | None = None
         self.exchanges: list[Exchange] = []
+        self.in_flight = 0
 
     def build_app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 31)
@@ -72,6 +78,13 @@ class CountingProxy(EmulatorServer):
         return sum(e.sent_bytes for e in self.since(mark) if e.method == method)
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        try:
+            return await self._relay(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _relay(self, request: web.Request) -> web.StreamResponse:
         assert self._session is not None
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
