@@ -145,6 +145,34 @@ class LlmResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     def failure(cls, request_id: str, error: ErrorInfo, *, provider: str, mode: Mode) -> LlmResult:
         return cls(custom_id=request_id, ok=False, provider=provider, mode=mode, error=error)
 
+    @classmethod
+    def success(
+        cls,
+        request_id: str,
+        *,
+        provider: str,
+        mode: Mode,
+        model: str | None,
+        usage: Usage,
+        text: str | None = None,
+        vector: tuple[float, ...] | None = None,
+        vectors: tuple[tuple[float, ...], ...] | None = None,
+        scores: tuple[float, ...] | None = None,
+    ) -> LlmResult:
+        """An answer: the request's one payload (`text`, `vector`, `vectors` or `scores`)."""
+        return cls(
+            custom_id=request_id,
+            ok=True,
+            provider=provider,
+            mode=mode,
+            model=model,
+            text=text,
+            vector=vector,
+            vectors=vectors,
+            scores=scores,
+            usage=usage,
+        )
+
 
 class BatchStatus(enum.StrEnum):
     """A provider batch's state, in OpenAI's spelling; providers map their own onto it."""

@@ -59,14 +59,6 @@ _BINARY = {"Accept": "application/binary"}
 _LIST_LIMIT = "1000"
 
 
-def _decode(body: bytes, kind: type[_S], what: str) -> _S:
-    try:
-        return msgspec.json.decode(body, type=kind)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        message = f"Anthropic returned an unreadable {what}"
-        raise ProviderError(message, code="bad_response", retryable=True) from exc
-
-
 def _try_decode(body: bytes, kind: type[_S]) -> _S | None:
     try:
         return msgspec.json.decode(body, type=kind)
@@ -170,7 +162,7 @@ class AnthropicProvider:
             )
         finally:
             file.close()
-        view = _decode(body, BatchView, "message batch")
+        view = self._http.decode(body, BatchView, "message batch")
         self._claims.claim(view.id, tag)
         _log.info("anthropic.batch.created", batch_id=view.id, tag=tag, requests=count, bytes=size)
         return batch_state(view, tag=tag)
@@ -183,7 +175,7 @@ class AnthropicProvider:
             if after is not None:
                 query["after_id"] = after
             body = await self._http.idempotent("GET", _BATCHES, query)
-            page = _decode(body, BatchList, "batch list")
+            page = self._http.decode(body, BatchList, "batch list")
             for view in page.data:
                 if view.created_at.timestamp() < created_after:
                     return
@@ -225,7 +217,7 @@ class AnthropicProvider:
             if exc.status == 404:
                 raise _not_found(batch_id) from exc
             raise
-        return _decode(body, BatchView, "message batch")
+        return self._http.decode(body, BatchView, "message batch")
 
     async def get_batch(self, batch_id: str) -> BatchState:
         view = await self._read_batch(batch_id)
@@ -287,7 +279,7 @@ class AnthropicProvider:
             if state.status is BatchStatus.CANCELLING or state.status.terminal:
                 return state
             raise
-        view = _decode(body, BatchView, "message batch")
+        view = self._http.decode(body, BatchView, "message batch")
         return batch_state(view, tag=self._claims.tag_of(view.id))
 
     async def call(self, request: LlmRequest) -> LlmResult:

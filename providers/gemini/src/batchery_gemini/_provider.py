@@ -37,7 +37,7 @@ from batchery.spi import (
     ProviderLimits,
 )
 
-from ._http import GeminiHttp, decode_reply
+from ._http import GeminiHttp
 from ._jsonl import Spooled, encode_line, parse_stream
 from ._options import GeminiOptions
 from ._results import KEY_FIELD, Joiner
@@ -175,7 +175,9 @@ class GeminiProvider:
             file.close()
         method = _CREATE_METHODS[spooled.kind]
         path = self._options.api_path(f"{model_path(spooled.model)}:{method}")
-        operation = decode_reply(await self._http.post(path, json=body), OperationView, "batch")
+        operation = self._http.decode(
+            await self._http.post(path, json=body), OperationView, "batch"
+        )
         state = batch_state(operation, self._options.api_key)
         _log.info(
             "gemini.batch.created",
@@ -213,7 +215,9 @@ class GeminiProvider:
             params = {"pageSize": "100"}
             if token:
                 params["pageToken"] = token
-            page = decode_reply(await self._http.get(path, params), OperationList, "batch list")
+            page = self._http.decode(
+                await self._http.get(path, params), OperationList, "batch list"
+            )
             for operation in page.operations:
                 batch = operation.metadata
                 if batch is None or batch.display_name != wanted:
@@ -240,7 +244,7 @@ class GeminiProvider:
             if exc.status == 404:
                 raise self._not_found(batch_id, exc) from exc
             raise
-        return decode_reply(body, OperationView, "batch")
+        return self._http.decode(body, OperationView, "batch")
 
     async def get_batch(self, batch_id: str) -> BatchState:
         return batch_state(await self._read(batch_id), self._options.api_key)

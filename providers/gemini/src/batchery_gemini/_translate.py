@@ -212,9 +212,8 @@ def _chat_result(
         code = "content_filter" if finish in _FILTERED else finish.lower()
         error = ErrorInfo(code=code, message=f"Gemini returned no text (finishReason {finish})")
         return LlmResult.failure(custom_id, error, provider=PROVIDER, mode=mode)
-    return LlmResult(
-        custom_id=custom_id,
-        ok=True,
+    return LlmResult.success(
+        custom_id,
         provider=PROVIDER,
         mode=mode,
         model=model,
@@ -230,9 +229,8 @@ def response_result(
     if view.embedding is not None:
         if not view.embedding.values:
             return None
-        return LlmResult(
-            custom_id=custom_id,
-            ok=True,
+        return LlmResult.success(
+            custom_id,
             provider=PROVIDER,
             mode=mode,
             model=model,

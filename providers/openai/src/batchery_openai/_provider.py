@@ -174,7 +174,7 @@ class OpenAIProvider:
 
     def _created(self, body: bytes) -> BatchView:
         """The batch a create answered with."""
-        return self._api.decode(body, BatchView, "batch")
+        return self._api.http.decode(body, BatchView, "batch")
 
     def _state(self, view: BatchView) -> BatchState:
         return batch_state(view, self._options.api_key, self.statuses)

@@ -111,9 +111,8 @@ def chat_result(custom_id: str, view: ChatCompletionView, mode: Mode) -> LlmResu
         text = message.refusal or "the model returned no content"
         error = ErrorInfo(code=code, message=text[:300], status=200)
         return LlmResult.failure(custom_id, error, provider=PROVIDER, mode=mode)
-    return LlmResult(
-        custom_id=custom_id,
-        ok=True,
+    return LlmResult.success(
+        custom_id,
         provider=PROVIDER,
         mode=mode,
         model=view.model,
@@ -127,9 +126,8 @@ def embedding_result(custom_id: str, view: EmbeddingView, mode: Mode) -> LlmResu
     if not view.data:
         return None
     item = min(view.data, key=lambda entry: entry.index)
-    return LlmResult(
-        custom_id=custom_id,
-        ok=True,
+    return LlmResult.success(
+        custom_id,
         provider=PROVIDER,
         mode=mode,
         model=view.model,

@@ -115,7 +115,7 @@ class VoyageProvider:
             metadata=metadata,
         )
         body = await self._api.create(_ENCODER.encode(create))
-        state = self._state(self._api.decode(body, BatchView, "batch"))
+        state = self._state(self._api.http.decode(body, BatchView, "batch"))
         _log.info("voyage.batch.created", batch_id=state.batch_id, tag=tag, requests=params.count)
         return state
 

@@ -63,9 +63,8 @@ def embedding_result(custom_id: str, view: EmbeddingView, mode: Mode) -> LlmResu
         vector = decode_vector(_ordered(view.data)[0].embedding)
     except ValueError:
         return None
-    return LlmResult(
-        custom_id=custom_id,
-        ok=True,
+    return LlmResult.success(
+        custom_id,
         provider=PROVIDER,
         mode=mode,
         model=view.model,
@@ -91,9 +90,8 @@ def contextual_result(
         vectors = tuple(decode_vector(item.embedding) for item in items)
     except ValueError:
         return None
-    return LlmResult(
-        custom_id=custom_id,
-        ok=True,
+    return LlmResult.success(
+        custom_id,
         provider=PROVIDER,
         mode=mode,
         model=view.model,
@@ -140,9 +138,8 @@ def rerank_result(
     scores = rerank_scores(view, documents=documents, top_k=top_k)
     if scores is None or not scores:
         return None
-    return LlmResult(
-        custom_id=custom_id,
-        ok=True,
+    return LlmResult.success(
+        custom_id,
         provider=PROVIDER,
         mode=mode,
         model=view.model,
