@@ -7,11 +7,12 @@ these msgspec Structs, so one definition fixes the wire shape everywhere.
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import msgspec
 
 __all__ = [
+    "AnswerPayload",
     "BatchState",
     "BatchStatus",
     "ChunkState",
@@ -113,6 +114,15 @@ class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     retry_after_s: float | None = None
 
 
+class AnswerPayload(TypedDict, total=False):
+    """What an answer carries, by its request's kind: `text`, `vector`, `vectors` or `scores`."""
+
+    text: str
+    vector: tuple[float, ...]
+    vectors: tuple[tuple[float, ...], ...]
+    scores: tuple[float, ...]
+
+
 class LlmResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """The one outcome of one request: an answer (`ok`) or an explicit error.
 
@@ -154,23 +164,17 @@ class LlmResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         mode: Mode,
         model: str | None,
         usage: Usage,
-        text: str | None = None,
-        vector: tuple[float, ...] | None = None,
-        vectors: tuple[tuple[float, ...], ...] | None = None,
-        scores: tuple[float, ...] | None = None,
+        **payload: Unpack[AnswerPayload],
     ) -> LlmResult:
-        """An answer: the request's one payload (`text`, `vector`, `vectors` or `scores`)."""
+        """An answer, with the one payload its request asked for."""
         return cls(
             custom_id=request_id,
             ok=True,
             provider=provider,
             mode=mode,
             model=model,
-            text=text,
-            vector=vector,
-            vectors=vectors,
-            scores=scores,
             usage=usage,
+            **payload,
         )
 
 

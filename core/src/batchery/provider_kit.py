@@ -11,7 +11,7 @@ from __future__ import annotations
 import pkgutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import IO, Any, ClassVar, Protocol, TypeVar, cast
+from typing import IO, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 import aiohttp
 import msgspec
@@ -26,6 +26,7 @@ from batchery.spi import Emulator, EmulatorOptions, ProviderError, ProviderInfo
 
 __all__ = [
     "KeyedOptions",
+    "ProviderBase",
     "ProviderModuleBase",
     "call_once",
     "emulator_at",
@@ -70,6 +71,27 @@ def options_over(base: _O, given: Mapping[str, object], *, provider: str) -> _O:
         api_key = base.api_key
     replaced: _O = msgspec.structs.replace(options, api_key=api_key)  # type: ignore[type-var]
     return replaced
+
+
+class ProviderBase(Generic[_O]):
+    """What every provider class holds alike: its `INFO`, its options, and a repr of them.
+
+    The options' own repr hides the key, so the provider's can show them whole.
+    """
+
+    INFO: ClassVar[ProviderInfo]
+
+    __slots__ = ("_options",)
+
+    def __init__(self, options: _O) -> None:
+        self._options = options
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(options={self._options!r})"
+
+    @property
+    def info(self) -> ProviderInfo:
+        return self.INFO
 
 
 class ProviderModuleBase(Module):

@@ -23,7 +23,7 @@ from batchery.model import (
     RequestKind,
 )
 from batchery.pricing import load_prices
-from batchery.provider_kit import call_once, spool
+from batchery.provider_kit import ProviderBase, call_once, spool
 from batchery.spi import (
     BatchNotFoundError,
     CollectedLine,
@@ -107,7 +107,7 @@ def _batch_path(batch_id: str, suffix: str = "") -> str:
     return f"{_BATCHES}/{quote(batch_id, safe='')}{suffix}"
 
 
-class AnthropicProvider:
+class AnthropicProvider(ProviderBase[AnthropicOptions]):
     """Anthropic's Message Batches and realtime Messages, through one aiohttp session.
 
     The session is borrowed, not owned: whoever created it (see `create_session`) closes it.
@@ -128,19 +128,12 @@ class AnthropicProvider:
     """256 MB is taken as 256,000,000 bytes: below 256 MiB by far more than the create body's
     few bytes of framing, whichever way Anthropic counts."""
 
-    __slots__ = ("_claims", "_http", "_options")
+    __slots__ = ("_claims", "_http")
 
     def __init__(self, options: AnthropicOptions, session: aiohttp.ClientSession) -> None:
-        self._options = options
+        super().__init__(options)
         self._http = AnthropicHttp(options, session)
         self._claims = Claims()
-
-    def __repr__(self) -> str:
-        return f"AnthropicProvider(options={self._options!r})"
-
-    @property
-    def info(self) -> ProviderInfo:
-        return self.INFO
 
     def batch_size_of(self, request: LlmRequest) -> int:
         """The request's element of the create body plus its separating comma."""

@@ -28,7 +28,7 @@ from batchery.model import (
     RequestKind,
 )
 from batchery.pricing import load_prices
-from batchery.provider_kit import call_once, spool
+from batchery.provider_kit import ProviderBase, call_once, spool
 from batchery.spi import (
     BatchNotFoundError,
     CollectedLine,
@@ -113,7 +113,7 @@ def _output(operation: OperationView) -> BatchOutputView | None:
     return None
 
 
-class GeminiProvider:
+class GeminiProvider(ProviderBase[GeminiOptions]):
     """The Gemini API's batch mode and realtime generation and embeddings, through one session.
 
     The session is borrowed, not owned: whoever created it (see `create_session`) closes it.
@@ -131,19 +131,12 @@ class GeminiProvider:
         base_url_env="GEMINI_BASE_URL",
     )
 
-    __slots__ = ("_http", "_options", "_uploader")
+    __slots__ = ("_http", "_uploader")
 
     def __init__(self, options: GeminiOptions, session: aiohttp.ClientSession) -> None:
-        self._options = options
+        super().__init__(options)
         self._http = GeminiHttp(options, session)
         self._uploader = Uploader(self._http)
-
-    def __repr__(self) -> str:
-        return f"GeminiProvider(options={self._options!r})"
-
-    @property
-    def info(self) -> ProviderInfo:
-        return self.INFO
 
     def batch_size_of(self, request: LlmRequest) -> int:
         return len(encode_line(request))
