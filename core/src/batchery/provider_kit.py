@@ -9,6 +9,7 @@ in code win over the environment, an upload never sits in memory) cannot drift a
 from __future__ import annotations
 
 import pkgutil
+import re
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import IO, Any, ClassVar, Generic, Protocol, TypeVar, cast
@@ -30,6 +31,7 @@ __all__ = [
     "ProviderModuleBase",
     "call_once",
     "emulator_at",
+    "key_redactor",
     "options_over",
     "options_reader",
     "provider_container",
@@ -152,6 +154,18 @@ def emulator_at(reference: str) -> staticmethod[[EmulatorOptions], Emulator]:
         return made
 
     return staticmethod(emulator)
+
+
+def key_redactor(shapes: re.Pattern[str]) -> Callable[[str, Secret | None], str]:
+    """A provider's `redact(text, secret)`: `text` with the configured key, and anything shaped
+    like one of the provider's keys or tokens (`shapes`), replaced by `[redacted]`."""
+
+    def redact(text: str, secret: Secret | None) -> str:
+        if secret is not None:
+            text = text.replace(secret.reveal(), "[redacted]")
+        return shapes.sub("[redacted]", text)
+
+    return redact
 
 
 def _refused(reply: Reply) -> bool:
