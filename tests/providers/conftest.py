@@ -7,6 +7,7 @@ talk to), whatever the test did.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import TypeVar
@@ -51,6 +52,14 @@ class Opened:
         """`session`, closed before anything opened earlier."""
         self._stack.push_async_callback(session.close)
         return session
+
+
+def closed_origin() -> str:
+    """`http://127.0.0.1:PORT` for a port nothing listens on: a connection to it is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,7 +16,7 @@ from batchery.spi import EmulatorOptions
 from batchery_anthropic import AnthropicOptions, AnthropicProvider, create_session
 from batchery_anthropic.emulator import AnthropicEmulator
 
-from ..conftest import Opened
+from ..conftest import Opened, closed_origin
 
 KEY = "sk-ant-api03-REALTIMEcanary0123456789abcdef"
 Reply = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -149,10 +148,8 @@ async def test_transport_failures_are_retryable(serve: Serve) -> None:
     assert result.error is not None
     assert (result.error.code, result.error.retryable) == ("timeout", True)
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    options = AnthropicOptions(api_key=Secret(KEY), base_url=f"http://127.0.0.1:{port}")
+    origin = closed_origin()
+    options = AnthropicOptions(api_key=Secret(KEY), base_url=origin)
     async with create_session(options) as session:
         refused = await AnthropicProvider(options, session).call(chat())
     assert refused.error is not None

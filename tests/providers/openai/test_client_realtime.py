@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,7 +16,7 @@ from batchery.spi import ProviderError
 from batchery_openai._options import OpenAIOptions, create_session
 from batchery_openai._provider import OpenAIProvider
 
-from ..conftest import Opened
+from ..conftest import Opened, closed_origin
 
 KEY = "sk-proj-REALTIMEcanary0123456789abcdef"
 Reply = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -182,10 +181,8 @@ async def test_timeout_is_a_retryable_failure(serve: Any) -> None:
 
 
 async def test_refused_connection_is_a_retryable_failure() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    options = OpenAIOptions(api_key=Secret(KEY), base_url=f"http://127.0.0.1:{port}/v1")
+    origin = closed_origin()
+    options = OpenAIOptions(api_key=Secret(KEY), base_url=f"{origin}/v1")
     async with create_session(options) as session:
         result = await OpenAIProvider(options, session).call(_chat())
     assert result.error is not None

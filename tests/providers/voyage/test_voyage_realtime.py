@@ -4,7 +4,6 @@ classified, and the key kept out of everything but the header."""
 from __future__ import annotations
 
 import base64
-import socket
 import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,7 +16,7 @@ from batchery.model import LlmRequest, Message, Mode, RequestKind
 from batchery.secrets import Secret
 from batchery_voyage import VoyageOptions, VoyageProvider, create_session
 
-from ..conftest import Opened
+from ..conftest import Opened, closed_origin
 
 KEY = "pa-REALTIMEcanary0123456789abcdef"
 Reply = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -222,10 +221,8 @@ async def test_an_unreadable_answer_is_a_retryable_error(serve: Serve) -> None:
 
 
 async def test_an_unreachable_server_is_a_retryable_connection_error() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    options = VoyageOptions(api_key=Secret(KEY), base_url=f"http://127.0.0.1:{port}/v1")
+    origin = closed_origin()
+    options = VoyageOptions(api_key=Secret(KEY), base_url=f"{origin}/v1")
     async with create_session(options) as session:
         result = await VoyageProvider(options, session).call(_embedding())
     assert result.error is not None
