@@ -37,6 +37,7 @@ __all__ = [
     "provider_container",
     "session_resource",
     "spool",
+    "status_category",
 ]
 
 _T = TypeVar("_T")
@@ -166,6 +167,21 @@ def key_redactor(shapes: re.Pattern[str]) -> Callable[[str, Secret | None], str]
         return shapes.sub("[redacted]", text)
 
     return redact
+
+
+def status_category(status: int | None, table: Mapping[int, tuple[str, bool]]) -> tuple[str, bool]:
+    """The neutral (code, retryable) of an HTTP status: `table`'s own entry, else by its class
+    (any 5xx a retryable `server_error`, any 4xx a final `invalid_request`); without a status,
+    or with one below 400, a final `provider_error`."""
+    if status is None:
+        return "provider_error", False
+    if status in table:
+        return table[status]
+    if status >= 500:
+        return "server_error", True
+    if status >= 400:
+        return "invalid_request", False
+    return "provider_error", False
 
 
 def _refused(reply: Reply) -> bool:

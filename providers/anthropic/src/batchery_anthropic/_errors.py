@@ -15,6 +15,7 @@ import msgspec
 from batchery import http
 from batchery.logging import redact_text
 from batchery.model import ErrorInfo
+from batchery.provider_kit import status_category
 from batchery.secrets import MASK, Secret
 
 from ._wire import ErrorObject, ErrorResponse
@@ -74,19 +75,8 @@ _BY_STATUS: Mapping[int, tuple[str, bool]] = {
     504: ("timeout", True),
     529: ("overloaded", True),
 }
-"""Statuses with a category of their own, as (neutral code, retryable); others go by class."""
-
-
-def _by_status(status: int | None) -> tuple[str, bool]:
-    if status is None:
-        return "provider_error", False
-    if status in _BY_STATUS:
-        return _BY_STATUS[status]
-    if status >= 500:
-        return "server_error", True
-    if 400 <= status < 500:
-        return "invalid_request", False
-    return "provider_error", False
+"""Statuses with a category of their own, as (neutral code, retryable); others go by class
+(see `status_category`)."""
 
 
 def _category(status: int | None, detail: ErrorObject | None) -> tuple[str, bool]:
@@ -96,7 +86,7 @@ def _category(status: int | None, detail: ErrorObject | None) -> tuple[str, bool
         return "insufficient_quota", False
     if kind in _BY_TYPE:
         return _BY_TYPE[kind]
-    return _by_status(status)
+    return status_category(status, _BY_STATUS)
 
 
 def _seconds_until(stamp: str) -> float | None:
