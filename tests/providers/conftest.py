@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TypeVar
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from batchery.app import build_application
+from batchery.service import BatchLlmService
+from batchery.settings import Settings
 from batchery.spi import Emulator
 
 _E = TypeVar("_E", bound=Emulator)
@@ -52,6 +55,23 @@ class Opened:
         """`session`, closed before anything opened earlier."""
         self._stack.push_async_callback(session.close)
         return session
+
+
+@asynccontextmanager
+async def service_over(
+    emulator: Emulator, provider: str, key: str, settings: Settings
+) -> AsyncIterator[BatchLlmService]:
+    """The service of an application with only `provider`, pointed at `emulator` with `key`."""
+    app = await build_application(
+        settings,
+        only=[provider],
+        provider_options={provider: {"base_url": emulator.base_url, "api_key": key}},
+    )
+    try:
+        service: BatchLlmService = await app.get("batchery.service")
+        yield service
+    finally:
+        await app.close()
 
 
 def closed_origin() -> str:
