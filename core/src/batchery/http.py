@@ -50,6 +50,7 @@ __all__ = [
 _log = structlog.get_logger()
 
 _T = TypeVar("_T")
+_S = TypeVar("_S")
 PolicyT = TypeVar("PolicyT", bound="HttpPolicy")
 
 Body = bytes | IO[bytes] | aiohttp.FormData
@@ -187,6 +188,14 @@ class ProviderHttp(ABC, Generic[PolicyT]):
     @abstractmethod
     def classify(self, reply: Reply) -> ErrorInfo:
         """A non-2xx reply classified as the realtime calls classify it, its key redacted."""
+
+    def decode(self, body: bytes, kind: type[_S], what: str) -> _S:
+        """A 2xx `body` read as `kind`; an unreadable one is a retryable `bad_response`."""
+        try:
+            return msgspec.json.decode(body, type=kind)
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            message = f"{self.title} returned an unreadable {what}"
+            raise ProviderError(message, code="bad_response", retryable=True) from exc
 
     def error_for(self, method: str, path: str, reply: Reply) -> ProviderError:
         """A `ProviderError` for a non-2xx reply."""

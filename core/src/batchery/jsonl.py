@@ -7,7 +7,7 @@ runaway line cannot take the process's memory.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 import msgspec
 
@@ -66,21 +66,31 @@ class _IdOnly(msgspec.Struct, frozen=True):
 _ID_ONLY = msgspec.json.Decoder(_IdOnly)
 
 
-def unreadable(raw: RawLine, source: str, error: Exception) -> MalformedLine:
+def _as_sent(custom_id: str | None) -> str | None:
+    return custom_id
+
+
+def unreadable(
+    raw: RawLine,
+    where: str,
+    error: Exception,
+    *,
+    named: Callable[[str | None], str | None] = _as_sent,
+) -> MalformedLine:
     """A `MalformedLine` for a result line keyed by `custom_id` that could not be read.
 
-    It says why (not an object, wrong shape, no custom_id, invalid UTF-8, truncated, invalid
-    JSON) and keeps the line's custom_id whenever enough of the line survived to name it.
+    It says why, after `where` ("output file: invalid JSON"): not an object, wrong shape, no
+    custom_id, invalid UTF-8, truncated, invalid JSON. It keeps the line's custom_id whenever
+    enough of the line survived to name it, as `named` maps it back (for a provider that sends
+    ids of its own making).
     """
     data = raw.data
     if isinstance(error, msgspec.ValidationError):
         if not data.lstrip().startswith(b"{"):
-            return MalformedLine(line=raw.number, reason=f"{source} file: not a JSON object")
-        custom_id = _decoded_id(data)
+            return MalformedLine(line=raw.number, reason=f"{where}: not a JSON object")
+        custom_id = named(_decoded_id(data))
         reason = "unexpected line shape" if custom_id else "missing custom_id"
-        return MalformedLine(
-            line=raw.number, reason=f"{source} file: {reason}", custom_id=custom_id
-        )
+        return MalformedLine(line=raw.number, reason=f"{where}: {reason}", custom_id=custom_id)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -89,7 +99,7 @@ def unreadable(raw: RawLine, source: str, error: Exception) -> MalformedLine:
         cut_short = not raw.terminated or "truncated" in str(error)
         reason = "truncated line" if cut_short else "invalid JSON"
     return MalformedLine(
-        line=raw.number, reason=f"{source} file: {reason}", custom_id=_scanned_id(data)
+        line=raw.number, reason=f"{where}: {reason}", custom_id=named(_scanned_id(data))
     )
 
 

@@ -7,11 +7,12 @@ these msgspec Structs, so one definition fixes the wire shape everywhere.
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import msgspec
 
 __all__ = [
+    "AnswerPayload",
     "BatchState",
     "BatchStatus",
     "ChunkState",
@@ -118,6 +119,15 @@ class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, g
     retry_after_s: float | None = None
 
 
+class AnswerPayload(TypedDict, total=False):
+    """What an answer carries, by its request's kind: `text`, `vector`, `vectors` or `scores`."""
+
+    text: str
+    vector: tuple[float, ...]
+    vectors: tuple[tuple[float, ...], ...]
+    scores: tuple[float, ...]
+
+
 class LlmResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """The one outcome of one request: an answer (`ok`) or an explicit error.
 
@@ -149,6 +159,28 @@ class LlmResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, g
     @classmethod
     def failure(cls, request_id: str, error: ErrorInfo, *, provider: str, mode: Mode) -> LlmResult:
         return cls(custom_id=request_id, ok=False, provider=provider, mode=mode, error=error)
+
+    @classmethod
+    def success(
+        cls,
+        request_id: str,
+        *,
+        provider: str,
+        mode: Mode,
+        model: str | None,
+        usage: Usage,
+        **payload: Unpack[AnswerPayload],
+    ) -> LlmResult:
+        """An answer, with the one payload its request asked for."""
+        return cls(
+            custom_id=request_id,
+            ok=True,
+            provider=provider,
+            mode=mode,
+            model=model,
+            usage=usage,
+            **payload,
+        )
 
 
 class BatchStatus(enum.StrEnum):

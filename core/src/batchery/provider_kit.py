@@ -9,9 +9,10 @@ in code win over the environment, an upload never sits in memory) cannot drift a
 from __future__ import annotations
 
 import pkgutil
+import re
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import IO, Any, ClassVar, Protocol, TypeVar, cast
+from typing import IO, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 import aiohttp
 import msgspec
@@ -26,14 +27,17 @@ from batchery.spi import Emulator, EmulatorOptions, ProviderError, ProviderInfo
 
 __all__ = [
     "KeyedOptions",
+    "ProviderBase",
     "ProviderModuleBase",
     "call_once",
     "emulator_at",
+    "key_redactor",
     "options_over",
     "options_reader",
     "provider_container",
     "session_resource",
     "spool",
+    "status_category",
 ]
 
 _T = TypeVar("_T")
@@ -70,6 +74,27 @@ def options_over(base: _O, given: Mapping[str, object], *, provider: str) -> _O:
         api_key = base.api_key
     replaced: _O = msgspec.structs.replace(options, api_key=api_key)  # type: ignore[type-var]
     return replaced
+
+
+class ProviderBase(Generic[_O]):
+    """What every provider class holds alike: its `INFO`, its options, and a repr of them.
+
+    The options' own repr hides the key, so the provider's can show them whole.
+    """
+
+    INFO: ClassVar[ProviderInfo]
+
+    __slots__ = ("_options",)
+
+    def __init__(self, options: _O) -> None:
+        self._options = options
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(options={self._options!r})"
+
+    @property
+    def info(self) -> ProviderInfo:
+        return self.INFO
 
 
 class ProviderModuleBase(Module):
@@ -130,6 +155,33 @@ def emulator_at(reference: str) -> staticmethod[[EmulatorOptions], Emulator]:
         return made
 
     return staticmethod(emulator)
+
+
+def key_redactor(shapes: re.Pattern[str]) -> Callable[[str, Secret | None], str]:
+    """A provider's `redact(text, secret)`: `text` with the configured key, and anything shaped
+    like one of the provider's keys or tokens (`shapes`), replaced by `[redacted]`."""
+
+    def redact(text: str, secret: Secret | None) -> str:
+        if secret is not None:
+            text = text.replace(secret.reveal(), "[redacted]")
+        return shapes.sub("[redacted]", text)
+
+    return redact
+
+
+def status_category(status: int | None, table: Mapping[int, tuple[str, bool]]) -> tuple[str, bool]:
+    """The neutral (code, retryable) of an HTTP status: `table`'s own entry, else by its class
+    (any 5xx a retryable `server_error`, any 4xx a final `invalid_request`); without a status,
+    or with one below 400, a final `provider_error`."""
+    if status is None:
+        return "provider_error", False
+    if status in table:
+        return table[status]
+    if status >= 500:
+        return "server_error", True
+    if status >= 400:
+        return "invalid_request", False
+    return "provider_error", False
 
 
 def _refused(reply: Reply) -> bool:

@@ -4,7 +4,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from batchery.emulator import embedding_vector, request_seed, schema_answer, text_answer
+from batchery.emulator import (
+    content_text,
+    embedding_vector,
+    request_seed,
+    schema_answer,
+    text_answer,
+)
 
 
 def check(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> None:
@@ -192,3 +198,10 @@ def test_embeddings_are_unit_length_float32_and_deterministic(dimensions: int) -
 def test_embedding_dimensions_must_be_positive() -> None:
     with pytest.raises(ValueError, match="dimensions"):
         embedding_vector("x", 0)
+
+
+def test_content_text_reads_a_string_or_the_text_parts_of_a_list() -> None:
+    assert content_text("hello") == "hello"
+    parts = [{"type": "text", "text": "one"}, {"type": "image"}, "stray", {"text": "two"}]
+    assert content_text(parts) == "one  two"
+    assert content_text(None) == ""

@@ -17,7 +17,6 @@ from batchery.emulator import (
     Validation,
     draw_failures,
     input_lines,
-    write_result_files,
 )
 
 
@@ -64,16 +63,7 @@ class Engine(BatchEngine[str]):
             line = {"custom_id": f"r-{index}", "outcome": outcome, "unrun": batch.unrun}
             return line, outcome == "ran"
 
-        return write_result_files(
-            input_path=batch.input_path,
-            output_path=output_path,
-            error_path=error_path,
-            batch_id=batch.id,
-            validation=batch.validation.result(),
-            processed=batch.processed,
-            plan=self._plan,
-            render=render,
-        )
+        return self.write_lines(batch, output_path, error_path, render)
 
     def keep_result(self, batch: Batch[str], path: Path, kind: str, at: float) -> str:
         self.kept += 1

@@ -70,6 +70,15 @@ def test_hit_rate_follows_the_rate() -> None:
     assert 1700 < hits < 2300
 
 
+def test_http_fault_is_the_first_status_in_order_whose_fault_fires() -> None:
+    plan = FaultPlan.parse("http_429=0.5,http_500=0.5,http_529=1", seed=3)
+    for call in range(200):
+        expected = next((code for code in (429, 500) if plan.hit(f"http_{code}", call)), None)
+        assert plan.http_fault(call) == expected
+        assert plan.http_fault(call, (429, 500, 503, 529)) == (expected or 529)
+    assert FaultPlan.parse("").http_fault(0) is None
+
+
 def test_catalogue_table_documents_every_fault() -> None:
     from batchery.emulator import _faults
 

@@ -7,10 +7,9 @@ is caught in exactly the state a test needs without waiting.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import msgspec
 import pytest
 import structlog
@@ -26,37 +25,30 @@ from batchery_anthropic.emulator import (
     AnthropicEmulator,
 )
 
+from ..conftest import Opened
+
 KEY = "sk-ant-api03-CLIENTcanary0123456789abcdefghij"
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 Start = Callable[..., Awaitable[tuple[AnthropicEmulator, AnthropicProvider]]]
 
 
 @pytest.fixture
-async def start() -> AsyncIterator[Start]:
-    emulators: list[AnthropicEmulator] = []
-    sessions: list[aiohttp.ClientSession] = []
-
+def start(opened: Opened) -> Start:
     async def launch(
         faults: str = "", *, key: str = KEY, emulator: AnthropicEmulator | None = None
     ) -> tuple[AnthropicEmulator, AnthropicProvider]:
         if emulator is None:
             emulator = AnthropicEmulator(EmulatorOptions(faults=faults, seed=7), api_key=KEY)
-            await emulator.start()
-            emulators.append(emulator)
+            await opened.emulator(emulator)
         options = AnthropicOptions(
             api_key=Secret(key),
             base_url=emulator.base_url,
             backoff_initial_s=0.01,
             backoff_max_s=0.02,
         )
-        sessions.append(create_session(options))
-        return emulator, AnthropicProvider(options, sessions[-1])
+        return emulator, AnthropicProvider(options, opened.session(create_session(options)))
 
-    yield launch
-    for session in sessions:
-        await session.close()
-    for emulator in emulators:
-        await emulator.close()
+    return launch
 
 
 def chats(count: int, prefix: str = "q", **fields: Any) -> list[LlmRequest]:

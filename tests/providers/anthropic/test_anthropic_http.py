@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 import msgspec
 import pytest
 import structlog
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from batchery.model import BatchStatus, LlmRequest, LlmResult, Message
 from batchery.secrets import Secret
 from batchery.spi import ProviderError
 from batchery_anthropic import AnthropicOptions, AnthropicProvider, create_session
+
+from ..conftest import Opened
 
 KEY = "sk-ant-api03-HTTPcanary0123456789abcdefghij"
 Routes = dict[tuple[str, str], Callable[[web.Request], Awaitable[web.StreamResponse]]]
@@ -77,10 +77,7 @@ def sequence(
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    servers: list[TestServer] = []
-    sessions: list[aiohttp.ClientSession] = []
-
+def serve(opened: Opened) -> Serve:
     async def start(routes: Routes) -> tuple[AnthropicProvider, list[web.Request]]:
         seen: list[web.Request] = []
 
@@ -94,25 +91,16 @@ async def serve() -> AsyncIterator[Serve]:
                 )
             return await handler(request)
 
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", dispatch)
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
-        servers.append(server)
+        server = await opened.answering(dispatch)
         options = AnthropicOptions(
             api_key=Secret(KEY),
             base_url=str(server.make_url("")),
             backoff_initial_s=0.01,
             backoff_max_s=0.02,
         )
-        sessions.append(create_session(options))
-        return AnthropicProvider(options, sessions[-1]), seen
+        return AnthropicProvider(options, opened.session(create_session(options))), seen
 
-    yield start
-    for session in sessions:
-        await session.close()
-    for server in servers:
-        await server.close()
+    return start
 
 
 def chats(n: int) -> list[LlmRequest]:

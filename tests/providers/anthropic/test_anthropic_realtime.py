@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import msgspec
 import pytest
 import structlog
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from batchery.model import LlmRequest, Message, Mode, RequestKind
 from batchery.secrets import Secret
 from batchery.spi import EmulatorOptions
 from batchery_anthropic import AnthropicOptions, AnthropicProvider, create_session
 from batchery_anthropic.emulator import AnthropicEmulator
+
+from ..conftest import Opened, closed_origin
 
 KEY = "sk-ant-api03-REALTIMEcanary0123456789abcdef"
 Reply = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -35,27 +34,16 @@ MESSAGE = {
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
+def serve(opened: Opened) -> Serve:
     """Serve one handler on every path and hand back a provider pointed at it."""
-    servers: list[TestServer] = []
-    sessions: list[aiohttp.ClientSession] = []
 
     async def start(reply: Reply, **overrides: Any) -> AnthropicProvider:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", reply)
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
-        servers.append(server)
+        server = await opened.answering(reply)
         options = AnthropicOptions(api_key=Secret(KEY), base_url=str(server.make_url("")))
         options = msgspec.structs.replace(options, **overrides)
-        sessions.append(create_session(options))
-        return AnthropicProvider(options, sessions[-1])
+        return AnthropicProvider(options, opened.session(create_session(options)))
 
-    yield start
-    for session in sessions:
-        await session.close()
-    for server in servers:
-        await server.close()
+    return start
 
 
 def chat(custom_id: str = "q") -> LlmRequest:
@@ -160,10 +148,8 @@ async def test_transport_failures_are_retryable(serve: Serve) -> None:
     assert result.error is not None
     assert (result.error.code, result.error.retryable) == ("timeout", True)
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    options = AnthropicOptions(api_key=Secret(KEY), base_url=f"http://127.0.0.1:{port}")
+    origin = closed_origin()
+    options = AnthropicOptions(api_key=Secret(KEY), base_url=origin)
     async with create_session(options) as session:
         refused = await AnthropicProvider(options, session).call(chat())
     assert refused.error is not None
@@ -200,21 +186,14 @@ async def test_the_key_never_leaks(serve: Serve) -> None:
 
 
 @pytest.fixture
-async def emulated() -> AsyncIterator[Callable[[str], Awaitable[AnthropicProvider]]]:
-    stack: list[tuple[AnthropicEmulator, aiohttp.ClientSession]] = []
-
+def emulated(opened: Opened) -> Callable[[str], Awaitable[AnthropicProvider]]:
     async def start(faults: str) -> AnthropicProvider:
         emulator = AnthropicEmulator(EmulatorOptions(faults=faults), api_key=KEY)
-        await emulator.start()
+        await opened.emulator(emulator)
         options = AnthropicOptions(api_key=Secret(KEY), base_url=emulator.base_url)
-        session = create_session(options)
-        stack.append((emulator, session))
-        return AnthropicProvider(options, session)
+        return AnthropicProvider(options, opened.session(create_session(options)))
 
-    yield start
-    for emulator, session in stack:
-        await session.close()
-        await emulator.close()
+    return start
 
 
 @pytest.mark.parametrize(

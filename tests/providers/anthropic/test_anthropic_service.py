@@ -9,13 +9,15 @@ from pathlib import Path
 import msgspec
 import pytest
 import structlog
-from batchery.app import build_application, provider_modules
+from batchery.app import provider_modules
 from batchery.model import JobStatus, LlmRequest, LlmResult, Message, Mode
 from batchery.service import BatchLlmService
 from batchery.settings import Settings
 from batchery.spi import EmulatorOptions
 from batchery_anthropic import AnthropicModule, AnthropicOptions, options_from
 from batchery_anthropic.emulator import AnthropicEmulator
+
+from ..conftest import service_over
 
 KEY = "sk-ant-api03-SERVICEcanary0123456789abcdefghij"
 FAST = Settings(
@@ -42,15 +44,8 @@ def harness(tmp_path: Path) -> Open:
         options = EmulatorOptions(time_scale=time_scale, faults=faults, seed=11)
         async with AnthropicEmulator(options, api_key=KEY) as emulator:
             chosen = msgspec.structs.replace(FAST, store=str(tmp_path / "jobs.db"), **settings)
-            app = await build_application(
-                chosen,
-                only=["anthropic"],
-                provider_options={"anthropic": {"base_url": emulator.base_url, "api_key": KEY}},
-            )
-            try:
-                yield await app.get("batchery.service"), emulator
-            finally:
-                await app.close()
+            async with service_over(emulator, "anthropic", KEY, chosen) as service:
+                yield service, emulator
 
     return open_app
 

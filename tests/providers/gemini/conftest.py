@@ -6,14 +6,15 @@ with `clock.advance`, so each batch is caught in exactly the state a test needs.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
-import aiohttp
 import pytest
 from batchery.secrets import Secret
 from batchery.spi import EmulatorOptions
 from batchery_gemini import GeminiOptions, GeminiProvider, create_session
 from batchery_gemini.emulator import GeminiEmulator
+
+from ..conftest import Opened
 
 GEMINI_KEY = "AIzaSyCANARYgeminiKEY0123456789abcdefXYZ"
 """A canary shaped like a Google API key: tests assert it never leaks anywhere."""
@@ -22,10 +23,8 @@ LaunchGemini = Callable[..., Awaitable[tuple[GeminiEmulator, GeminiProvider]]]
 
 
 @pytest.fixture
-async def launch_gemini() -> AsyncIterator[LaunchGemini]:
+def launch_gemini(opened: Opened) -> LaunchGemini:
     """Start an emulator with `faults` and a provider for it; both are closed afterwards."""
-    emulators: list[GeminiEmulator] = []
-    sessions: list[aiohttp.ClientSession] = []
 
     async def launch(
         faults: str = "",
@@ -40,8 +39,7 @@ async def launch_gemini() -> AsyncIterator[LaunchGemini]:
             api_key=GEMINI_KEY,
             job_states=job_states,
         )
-        await emulator.start()
-        emulators.append(emulator)
+        await opened.emulator(emulator)
         settings = GeminiOptions(
             api_key=Secret(key),
             base_url=emulator.base_url,
@@ -49,14 +47,9 @@ async def launch_gemini() -> AsyncIterator[LaunchGemini]:
             backoff_max_s=0.02,
             **options,  # type: ignore[arg-type]
         )
-        sessions.append(create_session(settings))
-        return emulator, GeminiProvider(settings, sessions[-1])
+        return emulator, GeminiProvider(settings, opened.session(create_session(settings)))
 
-    yield launch
-    for session in sessions:
-        await session.close()
-    for emulator in emulators:
-        await emulator.close()
+    return launch
 
 
 @pytest.fixture

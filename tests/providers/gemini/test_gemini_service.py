@@ -8,12 +8,13 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from batchery.app import build_application
 from batchery.model import JobStatus, LlmRequest, LlmResult, Message, Mode, RequestKind
 from batchery.service import BatchLlmService
 from batchery.settings import Settings
 from batchery.spi import EmulatorOptions
 from batchery_gemini.emulator import GeminiEmulator
+
+from ..conftest import service_over
 
 KEY = "AIzaSyCANARYservice0123456789abcdefghij"
 FAST = Settings(
@@ -37,15 +38,8 @@ def open_service(tmp_path: Path) -> Open:
         options = EmulatorOptions(time_scale=time_scale, faults=faults, seed=11)
         async with GeminiEmulator(options, api_key=KEY) as emulator:
             chosen = msgspec.structs.replace(FAST, store=str(tmp_path / "jobs.db"), **settings)
-            app = await build_application(
-                chosen,
-                only=["gemini"],
-                provider_options={"gemini": {"base_url": emulator.base_url, "api_key": KEY}},
-            )
-            try:
-                yield await app.get("batchery.service"), emulator
-            finally:
-                await app.close()
+            async with service_over(emulator, "gemini", KEY, chosen) as service:
+                yield service, emulator
 
     return opened
 

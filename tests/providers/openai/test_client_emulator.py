@@ -7,7 +7,7 @@ each batch is caught in exactly the state a test needs without waiting.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -28,33 +28,26 @@ from batchery_openai.emulator import (
     OpenAIEmulator,
 )
 
+from ..conftest import Opened
+
 KEY = "sk-proj-EMULATORcanary0123456789abcdef"
 Start = Callable[..., Awaitable[tuple[OpenAIEmulator, OpenAIProvider]]]
 
 
 @pytest.fixture
-async def start() -> AsyncIterator[Start]:
-    emulators: list[OpenAIEmulator] = []
-    sessions: list[aiohttp.ClientSession] = []
-
+def start(opened: Opened) -> Start:
     async def launch(faults: str = "", *, key: str = KEY) -> tuple[OpenAIEmulator, OpenAIProvider]:
         emulator = OpenAIEmulator(EmulatorOptions(faults=faults, seed=7), api_key=KEY)
-        await emulator.start()
-        emulators.append(emulator)
+        await opened.emulator(emulator)
         options = OpenAIOptions(
             api_key=Secret(key),
             base_url=emulator.base_url,
             backoff_initial_s=0.01,
             backoff_max_s=0.02,
         )
-        sessions.append(create_session(options))
-        return emulator, OpenAIProvider(options, sessions[-1])
+        return emulator, OpenAIProvider(options, opened.session(create_session(options)))
 
-    yield launch
-    for session in sessions:
-        await session.close()
-    for emulator in emulators:
-        await emulator.close()
+    return launch
 
 
 def _chats(count: int, **fields: Any) -> list[LlmRequest]:

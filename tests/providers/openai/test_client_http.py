@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import msgspec
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from aiohttp.typedefs import Handler
 from batchery.model import BatchState, BatchStatus, LlmRequest, LlmResult, Message, RequestKind
 from batchery.secrets import Secret
@@ -23,6 +21,8 @@ from batchery.spi import BatchNotFoundError, MalformedLine, Provider, ProviderEr
 from batchery_openai._jsonl import encode_line
 from batchery_openai._options import OpenAIOptions, create_session
 from batchery_openai._provider import OpenAIProvider
+
+from ..conftest import Opened
 
 KEY = "sk-proj-CANARYcanary0123456789abcdefXYZ"
 
@@ -43,10 +43,7 @@ def hits() -> Hits:
 
 
 @pytest.fixture
-async def serve(hits: Hits) -> AsyncIterator[Serve]:
-    servers: list[TestServer] = []
-    sessions: list[aiohttp.ClientSession] = []
-
+def serve(hits: Hits, opened: Opened) -> Serve:
     @web.middleware
     async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
         hits[f"{request.method} {request.path}"] += 1
@@ -56,9 +53,7 @@ async def serve(hits: Hits) -> AsyncIterator[Serve]:
     async def start(routes: web.RouteTableDef, **overrides: Any) -> OpenAIProvider:
         app = web.Application(middlewares=[count])
         app.add_routes(routes)
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
-        servers.append(server)
+        server = await opened.server(app)
         options = OpenAIOptions(
             api_key=Secret(KEY),
             base_url=str(server.make_url("/v1")),
@@ -67,14 +62,9 @@ async def serve(hits: Hits) -> AsyncIterator[Serve]:
             request_timeout_s=2.0,
         )
         options = msgspec.structs.replace(options, **overrides)
-        sessions.append(create_session(options))
-        return OpenAIProvider(options, sessions[-1])
+        return OpenAIProvider(options, opened.session(create_session(options)))
 
-    yield start
-    for session in sessions:
-        await session.close()
-    for server in servers:
-        await server.close()
+    return start
 
 
 def _batch(batch_id: str = "batch_1", status: str = "in_progress", **fields: object) -> bytes:

@@ -3,48 +3,36 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import msgspec
 import pytest
 import structlog
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from batchery.model import LlmRequest, Message, Mode, RequestKind
 from batchery.secrets import Secret
 from batchery.spi import ProviderError
 from batchery_openai._options import OpenAIOptions, create_session
 from batchery_openai._provider import OpenAIProvider
 
+from ..conftest import Opened, closed_origin
+
 KEY = "sk-proj-REALTIMEcanary0123456789abcdef"
 Reply = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Callable[..., Awaitable[OpenAIProvider]]]:
+def serve(opened: Opened) -> Callable[..., Awaitable[OpenAIProvider]]:
     """Serve one handler on every path and hand back a provider pointed at it."""
-    servers: list[TestServer] = []
-    sessions: list[aiohttp.ClientSession] = []
 
     async def start(reply: Reply, **overrides: Any) -> OpenAIProvider:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", reply)
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
-        servers.append(server)
+        server = await opened.answering(reply)
         options = OpenAIOptions(api_key=Secret(KEY), base_url=str(server.make_url("/v1")))
         options = msgspec.structs.replace(options, **overrides)
-        sessions.append(create_session(options))
-        return OpenAIProvider(options, sessions[-1])
+        return OpenAIProvider(options, opened.session(create_session(options)))
 
-    yield start
-    for session in sessions:
-        await session.close()
-    for server in servers:
-        await server.close()
+    return start
 
 
 def _chat(custom_id: str = "q") -> LlmRequest:
@@ -193,10 +181,8 @@ async def test_timeout_is_a_retryable_failure(serve: Any) -> None:
 
 
 async def test_refused_connection_is_a_retryable_failure() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    options = OpenAIOptions(api_key=Secret(KEY), base_url=f"http://127.0.0.1:{port}/v1")
+    origin = closed_origin()
+    options = OpenAIOptions(api_key=Secret(KEY), base_url=f"{origin}/v1")
     async with create_session(options) as session:
         result = await OpenAIProvider(options, session).call(_chat())
     assert result.error is not None

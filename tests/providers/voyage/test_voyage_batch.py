@@ -7,10 +7,9 @@ each batch is caught in exactly the state a test needs without waiting.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import msgspec
 import pytest
 from batchery.model import BatchState, BatchStatus, LlmRequest, LlmResult, RequestKind
@@ -26,19 +25,17 @@ from batchery_voyage.emulator import (
     VoyageEmulator,
 )
 
+from ..conftest import Opened
+
 KEY = "pa-BATCHcanary0123456789abcdef"
 Start = Callable[..., Awaitable[tuple[VoyageEmulator, VoyageProvider]]]
 
 
 @pytest.fixture
-async def start() -> AsyncIterator[Start]:
-    emulators: list[VoyageEmulator] = []
-    sessions: list[aiohttp.ClientSession] = []
-
+def start(opened: Opened) -> Start:
     async def launch(faults: str = "", **overrides: Any) -> tuple[VoyageEmulator, VoyageProvider]:
         emulator = VoyageEmulator(EmulatorOptions(faults=faults, seed=7), api_key=KEY)
-        await emulator.start()
-        emulators.append(emulator)
+        await opened.emulator(emulator)
         options = VoyageOptions(
             api_key=Secret(KEY),
             base_url=emulator.base_url,
@@ -46,14 +43,9 @@ async def start() -> AsyncIterator[Start]:
             backoff_max_s=0.02,
         )
         options = msgspec.structs.replace(options, **overrides)
-        sessions.append(create_session(options))
-        return emulator, VoyageProvider(options, sessions[-1])
+        return emulator, VoyageProvider(options, opened.session(create_session(options)))
 
-    yield launch
-    for session in sessions:
-        await session.close()
-    for emulator in emulators:
-        await emulator.close()
+    return launch
 
 
 def embeddings(count: int, prefix: str = "e", **fields: Any) -> list[LlmRequest]:

@@ -4,20 +4,19 @@ classified, and the key kept out of everything but the header."""
 from __future__ import annotations
 
 import base64
-import socket
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import msgspec
 import pytest
 import structlog
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from batchery.model import LlmRequest, Message, Mode, RequestKind
 from batchery.secrets import Secret
 from batchery_voyage import VoyageOptions, VoyageProvider, create_session
+
+from ..conftest import Opened, closed_origin
 
 KEY = "pa-REALTIMEcanary0123456789abcdef"
 Reply = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -25,27 +24,16 @@ Serve = Callable[..., Awaitable[VoyageProvider]]
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
+def serve(opened: Opened) -> Serve:
     """Serve one handler on every path and hand back a provider pointed at it."""
-    servers: list[TestServer] = []
-    sessions: list[aiohttp.ClientSession] = []
 
     async def start(reply: Reply, **overrides: Any) -> VoyageProvider:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", reply)
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
-        servers.append(server)
+        server = await opened.answering(reply)
         options = VoyageOptions(api_key=Secret(KEY), base_url=str(server.make_url("/v1")))
         options = msgspec.structs.replace(options, **overrides)
-        sessions.append(create_session(options))
-        return VoyageProvider(options, sessions[-1])
+        return VoyageProvider(options, opened.session(create_session(options)))
 
-    yield start
-    for session in sessions:
-        await session.close()
-    for server in servers:
-        await server.close()
+    return start
 
 
 def _answer(status: int, body: object, **headers: str) -> Reply:
@@ -233,10 +221,8 @@ async def test_an_unreadable_answer_is_a_retryable_error(serve: Serve) -> None:
 
 
 async def test_an_unreachable_server_is_a_retryable_connection_error() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    options = VoyageOptions(api_key=Secret(KEY), base_url=f"http://127.0.0.1:{port}/v1")
+    origin = closed_origin()
+    options = VoyageOptions(api_key=Secret(KEY), base_url=f"{origin}/v1")
     async with create_session(options) as session:
         result = await VoyageProvider(options, session).call(_embedding())
     assert result.error is not None

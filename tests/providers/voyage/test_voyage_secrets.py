@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
 import traceback
 from collections.abc import Awaitable
 from urllib.parse import quote
@@ -17,6 +16,8 @@ from batchery.secrets import Secret
 from batchery.spi import EmulatorOptions
 from batchery_voyage import VoyageOptions, VoyageProvider, create_session
 from batchery_voyage.emulator import FINALIZING_S, REQUESTS_PER_S, VALIDATING_S, VoyageEmulator
+
+from ..conftest import closed_origin
 
 
 class _Texts:
@@ -66,12 +67,8 @@ async def _exercise(key: str, texts: _Texts) -> None:
         async with create_session(options) as session:
             provider = VoyageProvider(options, session)
             await texts.attempt("lost create", provider.submit_batch(_requests(), tag="lost"))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    options = VoyageOptions(
-        api_key=Secret(key), base_url=f"http://127.0.0.1:{port}/v1", max_get_attempts=1
-    )
+    origin = closed_origin()
+    options = VoyageOptions(api_key=Secret(key), base_url=f"{origin}/v1", max_get_attempts=1)
     async with create_session(options) as session:
         provider = VoyageProvider(options, session)
         await texts.attempt("unreachable submit", provider.submit_batch(_requests(), tag="x"))

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from batchery.app import build_application
 from batchery.model import LlmRequest, LlmResult, Mode, RequestKind
 from batchery.service import BatchLlmService
 from batchery.settings import Settings
 from batchery.spi import EmulatorOptions
 from batchery_voyage.emulator import VoyageEmulator
+
+from ..conftest import service_over
 
 KEY = "pa-SERVICEcanary0123456789abcdef"
 FAST = Settings(
@@ -37,15 +38,8 @@ def open_service(tmp_path: Path) -> Open:
         options = EmulatorOptions(time_scale=time_scale, faults=faults, seed=5)
         async with VoyageEmulator(options, api_key=KEY) as emulator:
             settings = msgspec.structs.replace(FAST, store=str(tmp_path / "jobs.db"))
-            app = await build_application(
-                settings,
-                only=["voyage"],
-                provider_options={"voyage": {"base_url": emulator.base_url, "api_key": KEY}},
-            )
-            try:
-                yield await app.get("batchery.service"), emulator
-            finally:
-                await app.close()
+            async with service_over(emulator, "voyage", KEY, settings) as service:
+                yield service, emulator
 
     return opened
 

@@ -8,13 +8,20 @@ engine that walks the status timeline over the scaled clock, the JSONL result wr
 plan's line faults, and the wire shapes such APIs spell alike.
 """
 
-from batchery.emulator._answers import embedding_vector, request_seed, schema_answer, text_answer
+from batchery.emulator._answers import (
+    content_text,
+    embedding_vector,
+    request_seed,
+    schema_answer,
+    text_answer,
+)
 from batchery.emulator._batch_io import (
     MALFORMED_VARIANTS,
     MAX_REPORTED_ERRORS,
     SHUFFLE_WINDOW,
     LineSink,
     Outcome,
+    Render,
     ResultFiles,
     Validation,
     draw_failures,
@@ -73,6 +80,7 @@ __all__ = [
     "RandomIds",
     "RateDecision",
     "RateWindow",
+    "Render",
     "RequestCounts",
     "ResultFiles",
     "ScaledClock",
@@ -83,6 +91,7 @@ __all__ = [
     "Validation",
     "api_middleware",
     "bearer_token",
+    "content_text",
     "decode_json",
     "derived_id",
     "draw_failures",

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["embedding_vector", "request_seed", "schema_answer", "text_answer"]
+__all__ = ["content_text", "embedding_vector", "request_seed", "schema_answer", "text_answer"]
 
 _WORDS = (
     "amber", "basin", "cedar", "delta", "ember", "fjord", "grove", "harbor", "island", "juniper",
@@ -26,6 +26,15 @@ _WORDS = (
 
 _MAX_DEPTH = 8
 """Below this nesting depth a schema answer fills optional fields too; beyond it, only required."""
+
+
+def content_text(content: Any) -> str:
+    """The text of a chat message's `content`: a string, or a list of parts whose `text` joins."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, Mapping))
+    return ""
 
 
 def request_seed(*parts: object) -> int:

@@ -26,6 +26,7 @@ __all__ = [
     "SHUFFLE_WINDOW",
     "LineSink",
     "Outcome",
+    "Render",
     "ResultFiles",
     "Validation",
     "draw_failures",

@@ -23,7 +23,7 @@ from typing import Generic, TypeVar
 
 import msgspec
 
-from batchery.emulator._batch_io import ResultFiles, Validation
+from batchery.emulator._batch_io import Render, ResultFiles, Validation, write_result_files
 from batchery.emulator._clock import ScaledClock
 from batchery.emulator._faults import FaultPlan
 from batchery.emulator._files import link_copy
@@ -107,6 +107,22 @@ class BatchEngine(abc.ABC, Generic[J]):
         self, batch: Batch[J], output_path: Path, error_path: Path, at: float
     ) -> ResultFiles:
         """Write results for the first `batch.processed` requests (in a worker thread)."""
+
+    def write_lines(
+        self, batch: Batch[J], output_path: Path, error_path: Path, render: Render
+    ) -> ResultFiles:
+        """The result files of a format with one result line per input line, each as `render`
+        makes it: the whole of `write_results` for such a format, but for its `render`."""
+        return write_result_files(
+            input_path=batch.input_path,
+            output_path=output_path,
+            error_path=error_path,
+            batch_id=batch.id,
+            validation=batch.validation.result(),
+            processed=batch.processed,
+            plan=self._plan,
+            render=render,
+        )
 
     @abc.abstractmethod
     def keep_result(self, batch: Batch[J], path: Path, kind: str, at: float) -> str:

@@ -150,6 +150,11 @@ class FaultPlan:
         rate = self._values.get(name, 0.0)
         return rate > 0.0 and self.roll(name, *key) < rate
 
+    def http_fault(self, call: object, statuses: tuple[int, ...] = (429, 500, 503)) -> int | None:
+        """The status of the first `http_<status>` fault, in `statuses` order, that fires for
+        realtime call `call`; None when none does. The dialect answers it in its own words."""
+        return next((status for status in statuses if self.hit(f"http_{status}", call)), None)
+
     def pick(self, name: str, choices: int, *key: object) -> int:
         """A deterministic index below `choices`, for choosing how a fault shows itself."""
         return min(choices - 1, int(self.roll(name + "#pick", *key) * choices))

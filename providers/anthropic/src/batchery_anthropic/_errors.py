@@ -15,6 +15,7 @@ import msgspec
 from batchery import http
 from batchery.logging import redact_text
 from batchery.model import ErrorInfo
+from batchery.provider_kit import status_category
 from batchery.secrets import MASK, Secret
 
 from ._wire import ErrorObject, ErrorResponse
@@ -62,30 +63,20 @@ def decode_error_body(body: bytes) -> ErrorObject | None:
         return None
 
 
-def _by_status(status: int | None) -> tuple[str, bool]:
-    if status == 401:
-        return "auth", False
-    if status == 402:
-        return "insufficient_quota", False
-    if status == 403:
-        return "permission_denied", False
-    if status == 404:
-        return "not_found", False
-    if status == 413:
-        return "request_too_large", False
-    if status == 429:
-        return "rate_limited", True
-    if status == 529:
-        return "overloaded", True
-    if status in (408, 504):
-        return "timeout", True
-    if status == 409:
-        return "conflict", True
-    if status is not None and status >= 500:
-        return "server_error", True
-    if status is not None and 400 <= status < 500:
-        return "invalid_request", False
-    return "provider_error", False
+_BY_STATUS: Mapping[int, tuple[str, bool]] = {
+    401: ("auth", False),
+    402: ("insufficient_quota", False),
+    403: ("permission_denied", False),
+    404: ("not_found", False),
+    408: ("timeout", True),
+    409: ("conflict", True),
+    413: ("request_too_large", False),
+    429: ("rate_limited", True),
+    504: ("timeout", True),
+    529: ("overloaded", True),
+}
+"""Statuses with a category of their own, as (neutral code, retryable); others go by class
+(see `status_category`)."""
 
 
 def _category(status: int | None, detail: ErrorObject | None) -> tuple[str, bool]:
@@ -95,7 +86,7 @@ def _category(status: int | None, detail: ErrorObject | None) -> tuple[str, bool
         return "insufficient_quota", False
     if kind in _BY_TYPE:
         return _BY_TYPE[kind]
-    return _by_status(status)
+    return status_category(status, _BY_STATUS)
 
 
 def _seconds_until(stamp: str) -> float | None:

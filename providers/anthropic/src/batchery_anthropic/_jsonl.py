@@ -8,11 +8,10 @@ by its custom_id when that can still be found, and the parse goes on.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterable, AsyncIterator
 
 import msgspec
-from batchery.jsonl import MAX_LINE_BYTES, RawLine, split_lines
+from batchery.jsonl import MAX_LINE_BYTES, RawLine, split_lines, unreadable
 from batchery.model import ErrorInfo, LlmResult, Mode
 from batchery.secrets import Secret
 from batchery.spi import CollectedLine, MalformedLine
@@ -20,14 +19,12 @@ from batchery.spi import CollectedLine, MalformedLine
 from ._errors import classify, redact
 from ._ids import from_wire
 from ._translate import PROVIDER, message_result
-from ._wire import IdOnly, ResultLine, ResultView
+from ._wire import ResultLine, ResultView
 
 __all__ = ["MAX_LINE_BYTES", "RawLine", "parse_line", "parse_stream", "split_lines"]
 
 
 _LINE = msgspec.json.Decoder(ResultLine)
-_ID_ONLY = msgspec.json.Decoder(IdOnly)
-_ID_IN_TEXT = re.compile(rb'"custom_id"\s*:\s*"([A-Za-z0-9_-]{1,64})"')
 _UNRUN = {
     "canceled": ("batch_cancelled", "the batch was cancelled before this request ran"),
     "expired": ("batch_expired", "the batch expired before this request ran"),
@@ -39,35 +36,6 @@ def _named(wire_id: str | None) -> str | None:
     if not wire_id:
         return None
     return from_wire(wire_id) or wire_id
-
-
-def _wire_id_of(data: bytes) -> str | None:
-    try:
-        return _ID_ONLY.decode(data).custom_id
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return None
-
-
-def _unreadable(raw: RawLine, error: Exception) -> MalformedLine:
-    data = raw.data
-    if isinstance(error, msgspec.ValidationError):
-        if not data.lstrip().startswith(b"{"):
-            return MalformedLine(line=raw.number, reason="results: not a JSON object")
-        wire_id = _wire_id_of(data)
-        reason = "unexpected line shape" if wire_id else "missing custom_id"
-        return MalformedLine(
-            line=raw.number, reason=f"results: {reason}", custom_id=_named(wire_id)
-        )
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        reason = "invalid UTF-8"
-    else:
-        cut_short = not raw.terminated or "truncated" in str(error)
-        reason = "truncated line" if cut_short else "invalid JSON"
-    found = _ID_IN_TEXT.search(data)
-    custom_id = _named(found.group(1).decode("ascii")) if found else None
-    return MalformedLine(line=raw.number, reason=f"results: {reason}", custom_id=custom_id)
 
 
 def _outcome(
@@ -101,7 +69,7 @@ def parse_line(raw: RawLine, *, secret: Secret | None = None) -> CollectedLine |
     try:
         line = _LINE.decode(raw.data)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        return _unreadable(raw, exc)
+        return unreadable(raw, "results", exc, named=_named)
     custom_id = from_wire(line.custom_id)
     if custom_id is None:
         reason = "results: a custom_id Batchery never sends"

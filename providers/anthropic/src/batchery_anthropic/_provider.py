@@ -23,7 +23,7 @@ from batchery.model import (
     RequestKind,
 )
 from batchery.pricing import load_prices
-from batchery.provider_kit import call_once, spool
+from batchery.provider_kit import ProviderBase, call_once, spool
 from batchery.spi import (
     BatchNotFoundError,
     CollectedLine,
@@ -57,14 +57,6 @@ _ENCODER = msgspec.json.Encoder()
 _BATCHES = "/v1/messages/batches"
 _BINARY = {"Accept": "application/binary"}
 _LIST_LIMIT = "1000"
-
-
-def _decode(body: bytes, kind: type[_S], what: str) -> _S:
-    try:
-        return msgspec.json.decode(body, type=kind)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        message = f"Anthropic returned an unreadable {what}"
-        raise ProviderError(message, code="bad_response", retryable=True) from exc
 
 
 def _try_decode(body: bytes, kind: type[_S]) -> _S | None:
@@ -115,7 +107,7 @@ def _batch_path(batch_id: str, suffix: str = "") -> str:
     return f"{_BATCHES}/{quote(batch_id, safe='')}{suffix}"
 
 
-class AnthropicProvider:
+class AnthropicProvider(ProviderBase[AnthropicOptions]):
     """Anthropic's Message Batches and realtime Messages, through one aiohttp session.
 
     The session is borrowed, not owned: whoever created it (see `create_session`) closes it.
@@ -136,19 +128,12 @@ class AnthropicProvider:
     """256 MB is taken as 256,000,000 bytes: below 256 MiB by far more than the create body's
     few bytes of framing, whichever way Anthropic counts."""
 
-    __slots__ = ("_claims", "_http", "_options")
+    __slots__ = ("_claims", "_http")
 
     def __init__(self, options: AnthropicOptions, session: aiohttp.ClientSession) -> None:
-        self._options = options
+        super().__init__(options)
         self._http = AnthropicHttp(options, session)
         self._claims = Claims()
-
-    def __repr__(self) -> str:
-        return f"AnthropicProvider(options={self._options!r})"
-
-    @property
-    def info(self) -> ProviderInfo:
-        return self.INFO
 
     def batch_size_of(self, request: LlmRequest) -> int:
         """The request's element of the create body plus its separating comma."""
@@ -170,7 +155,7 @@ class AnthropicProvider:
             )
         finally:
             file.close()
-        view = _decode(body, BatchView, "message batch")
+        view = self._http.decode(body, BatchView, "message batch")
         self._claims.claim(view.id, tag)
         _log.info("anthropic.batch.created", batch_id=view.id, tag=tag, requests=count, bytes=size)
         return batch_state(view, tag=tag)
@@ -183,7 +168,7 @@ class AnthropicProvider:
             if after is not None:
                 query["after_id"] = after
             body = await self._http.idempotent("GET", _BATCHES, query)
-            page = _decode(body, BatchList, "batch list")
+            page = self._http.decode(body, BatchList, "batch list")
             for view in page.data:
                 if view.created_at.timestamp() < created_after:
                     return
@@ -225,7 +210,7 @@ class AnthropicProvider:
             if exc.status == 404:
                 raise _not_found(batch_id) from exc
             raise
-        return _decode(body, BatchView, "message batch")
+        return self._http.decode(body, BatchView, "message batch")
 
     async def get_batch(self, batch_id: str) -> BatchState:
         view = await self._read_batch(batch_id)
@@ -287,7 +272,7 @@ class AnthropicProvider:
             if state.status is BatchStatus.CANCELLING or state.status.terminal:
                 return state
             raise
-        view = _decode(body, BatchView, "message batch")
+        view = self._http.decode(body, BatchView, "message batch")
         return batch_state(view, tag=self._claims.tag_of(view.id))
 
     async def call(self, request: LlmRequest) -> LlmResult:

@@ -195,9 +195,8 @@ def message_result(custom_id: str, view: MessageView, mode: Mode) -> LlmResult |
         return _failure(
             custom_id, view.stop_reason or "no_content", "the model returned no text", mode
         )
-    return LlmResult(
-        custom_id=custom_id,
-        ok=True,
+    return LlmResult.success(
+        custom_id,
         provider=PROVIDER,
         mode=mode,
         model=view.model,

@@ -22,7 +22,6 @@ __all__ = [
     "Envelope",
     "ErrorObject",
     "ErrorResponse",
-    "IdOnly",
     "MessageView",
     "MessagesParams",
     "ResultLine",
@@ -147,9 +146,3 @@ class ResultLine(msgspec.Struct, frozen=True):
 
     custom_id: str
     result: ResultView
-
-
-class IdOnly(msgspec.Struct, frozen=True):
-    """Just enough of a line to name its request when the rest cannot be read."""
-
-    custom_id: str | None = None

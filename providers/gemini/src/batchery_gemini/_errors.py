@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 from batchery.model import ErrorInfo
+from batchery.provider_kit import key_redactor
 from batchery.secrets import Secret
 
 from ._wire import ErrorBody, StatusView
@@ -85,11 +86,8 @@ _BY_HTTP: Mapping[int, str] = {
 _AUTH_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED"})
 
 
-def redact(text: str, secret: Secret | None) -> str:
-    """Text with the configured key and anything shaped like a Google API key removed."""
-    if secret is not None:
-        text = text.replace(secret.reveal(), "[redacted]")
-    return _KEY_PATTERNS.sub("[redacted]", text)
+redact = key_redactor(_KEY_PATTERNS)
+"""Text with the configured key and anything shaped like a Google API key removed."""
 
 
 def decode_error_body(body: bytes) -> StatusView | None:

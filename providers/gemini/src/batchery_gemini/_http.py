@@ -10,26 +10,15 @@ from __future__ import annotations
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-import msgspec
 from batchery.http import ProviderHttp, Reply
 from batchery.model import ErrorInfo
-from batchery.spi import ProviderError
 
 from ._errors import classify, decode_error_body
 from ._options import GeminiOptions
 
-__all__ = ["GeminiHttp", "decode_reply"]
+__all__ = ["GeminiHttp"]
 
 _S = TypeVar("_S")
-
-
-def decode_reply(body: bytes, kind: type[_S], what: str) -> _S:
-    """A 2xx body read as `kind`; an unreadable one is a retryable `bad_response`."""
-    try:
-        return msgspec.json.decode(body, type=kind)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        message = f"Gemini returned an unreadable {what}"
-        raise ProviderError(message, code="bad_response", retryable=True) from exc
 
 
 class GeminiHttp(ProviderHttp[GeminiOptions]):

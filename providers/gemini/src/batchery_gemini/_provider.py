@@ -28,7 +28,7 @@ from batchery.model import (
     RequestKind,
 )
 from batchery.pricing import load_prices
-from batchery.provider_kit import call_once, spool
+from batchery.provider_kit import ProviderBase, call_once, spool
 from batchery.spi import (
     BatchNotFoundError,
     CollectedLine,
@@ -37,7 +37,7 @@ from batchery.spi import (
     ProviderLimits,
 )
 
-from ._http import GeminiHttp, decode_reply
+from ._http import GeminiHttp
 from ._jsonl import Spooled, encode_line, parse_stream
 from ._options import GeminiOptions
 from ._results import KEY_FIELD, Joiner
@@ -113,7 +113,7 @@ def _output(operation: OperationView) -> BatchOutputView | None:
     return None
 
 
-class GeminiProvider:
+class GeminiProvider(ProviderBase[GeminiOptions]):
     """The Gemini API's batch mode and realtime generation and embeddings, through one session.
 
     The session is borrowed, not owned: whoever created it (see `create_session`) closes it.
@@ -131,19 +131,12 @@ class GeminiProvider:
         base_url_env="GEMINI_BASE_URL",
     )
 
-    __slots__ = ("_http", "_options", "_uploader")
+    __slots__ = ("_http", "_uploader")
 
     def __init__(self, options: GeminiOptions, session: aiohttp.ClientSession) -> None:
-        self._options = options
+        super().__init__(options)
         self._http = GeminiHttp(options, session)
         self._uploader = Uploader(self._http)
-
-    def __repr__(self) -> str:
-        return f"GeminiProvider(options={self._options!r})"
-
-    @property
-    def info(self) -> ProviderInfo:
-        return self.INFO
 
     def batch_size_of(self, request: LlmRequest) -> int:
         return len(encode_line(request))
@@ -175,7 +168,9 @@ class GeminiProvider:
             file.close()
         method = _CREATE_METHODS[spooled.kind]
         path = self._options.api_path(f"{model_path(spooled.model)}:{method}")
-        operation = decode_reply(await self._http.post(path, json=body), OperationView, "batch")
+        operation = self._http.decode(
+            await self._http.post(path, json=body), OperationView, "batch"
+        )
         state = batch_state(operation, self._options.api_key)
         _log.info(
             "gemini.batch.created",
@@ -213,7 +208,9 @@ class GeminiProvider:
             params = {"pageSize": "100"}
             if token:
                 params["pageToken"] = token
-            page = decode_reply(await self._http.get(path, params), OperationList, "batch list")
+            page = self._http.decode(
+                await self._http.get(path, params), OperationList, "batch list"
+            )
             for operation in page.operations:
                 batch = operation.metadata
                 if batch is None or batch.display_name != wanted:
@@ -240,7 +237,7 @@ class GeminiProvider:
             if exc.status == 404:
                 raise self._not_found(batch_id, exc) from exc
             raise
-        return decode_reply(body, OperationView, "batch")
+        return self._http.decode(body, OperationView, "batch")
 
     async def get_batch(self, batch_id: str) -> BatchState:
         return batch_state(await self._read(batch_id), self._options.api_key)

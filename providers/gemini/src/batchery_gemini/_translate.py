@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Unpack
 from urllib.parse import quote
 
 import structlog
 from batchery.model import (
+    AnswerPayload,
     BatchState,
     BatchStatus,
     ErrorInfo,
@@ -194,6 +196,19 @@ def _usage(view: UsageView | None) -> Usage:
     )
 
 
+def _answer(
+    custom_id: str,
+    view: ResponseView,
+    mode: Mode,
+    model: str | None,
+    **payload: Unpack[AnswerPayload],
+) -> LlmResult:
+    usage = _usage(view.usage_metadata)
+    return LlmResult.success(
+        custom_id, provider=PROVIDER, mode=mode, model=model, usage=usage, **payload
+    )
+
+
 def _chat_result(
     custom_id: str, view: ResponseView, mode: Mode, model: str | None
 ) -> LlmResult | None:
@@ -212,15 +227,7 @@ def _chat_result(
         code = "content_filter" if finish in _FILTERED else finish.lower()
         error = ErrorInfo(code=code, message=f"Gemini returned no text (finishReason {finish})")
         return LlmResult.failure(custom_id, error, provider=PROVIDER, mode=mode)
-    return LlmResult(
-        custom_id=custom_id,
-        ok=True,
-        provider=PROVIDER,
-        mode=mode,
-        model=model,
-        text=text,
-        usage=_usage(view.usage_metadata),
-    )
+    return _answer(custom_id, view, mode, model, text=text)
 
 
 def response_result(
@@ -230,15 +237,7 @@ def response_result(
     if view.embedding is not None:
         if not view.embedding.values:
             return None
-        return LlmResult(
-            custom_id=custom_id,
-            ok=True,
-            provider=PROVIDER,
-            mode=mode,
-            model=model,
-            vector=tuple(view.embedding.values),
-            usage=_usage(view.usage_metadata),
-        )
+        return _answer(custom_id, view, mode, model, vector=tuple(view.embedding.values))
     return _chat_result(custom_id, view, mode, model)
 
 

@@ -16,7 +16,7 @@ import msgspec
 import structlog
 from batchery.spi import ProviderError
 
-from ._http import GeminiHttp, decode_reply
+from ._http import GeminiHttp
 from ._wire import FileList, UploadedFile, to_int
 
 __all__ = ["JSONL_MIME_TYPE", "Uploader"]
@@ -88,7 +88,7 @@ class Uploader:
                 code="upload_failed",
                 retryable=True,
             )
-        name = decode_reply(reply.body, UploadedFile, "upload reply").file.name
+        name = self._http.decode(reply.body, UploadedFile, "upload reply").file.name
         _log.info("gemini.file.uploaded", file=name, bytes=size)
         return name
 
@@ -100,7 +100,7 @@ class Uploader:
             params = {"pageSize": "100"}
             if token:
                 params["pageToken"] = token
-            page = decode_reply(await self._http.get(path, params), FileList, "file list")
+            page = self._http.decode(await self._http.get(path, params), FileList, "file list")
             for file in page.files:
                 if (
                     file.display_name == display_name

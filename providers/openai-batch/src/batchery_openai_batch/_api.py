@@ -76,14 +76,6 @@ class BatchApi:
     def http(self) -> ProviderHttp[Any]:
         return self._http
 
-    def decode(self, body: bytes, kind: type[_S], what: str) -> _S:
-        """`body` as `kind`; an unreadable one is a retryable `bad_response`."""
-        try:
-            return msgspec.json.decode(body, type=kind)
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            message = f"{self._http.title} returned an unreadable {what}"
-            raise ProviderError(message, code="bad_response", retryable=True) from exc
-
     async def upload(self, file: IO[bytes], filename: str) -> str:
         """The id of `file`, uploaded as a multipart form under `filename`."""
         form = aiohttp.FormData(quote_fields=False)
@@ -94,7 +86,7 @@ class BatchApi:
         body = await self._http.post(
             self._paths.upload, data=form, timeout_s=self._upload_timeout_s
         )
-        return self.decode(body, FileView, "file").id
+        return self._http.decode(body, FileView, "file").id
 
     async def upload_input(self, file: IO[bytes], tag: str, size: int, *, resume: bool) -> str:
         """The id of the batch input in `file` (`size` bytes), uploaded under the name `tag`
@@ -136,7 +128,7 @@ class BatchApi:
         while self._paths.max_pages is None or pages < self._paths.max_pages:
             pages += 1
             query = params if after is None else {**params, "after": after}
-            page = self.decode(await self._http.get(path, query), kind, what)
+            page = self._http.decode(await self._http.get(path, query), kind, what)
             yield page
             cursor = page.last_id or (page.data[-1].id if page.data else None)
             if not page.has_more or cursor is None or cursor == after:
@@ -156,7 +148,7 @@ class BatchApi:
             if exc.status == 404:
                 raise self.not_found(batch_id) from exc
             raise
-        return self.decode(body, BatchView, "batch")
+        return self._http.decode(body, BatchView, "batch")
 
     async def cancel(self, batch_id: str, *, settled: Callable[[BatchView], bool]) -> BatchView:
         """Cancel; a refusal (400 or 409) for a batch `settled` accepts returns it as it is."""
@@ -171,7 +163,7 @@ class BatchApi:
             if settled(view):
                 return view
             raise
-        return self.decode(body, BatchView, "batch")
+        return self._http.decode(body, BatchView, "batch")
 
     async def result_lines(
         self, view: BatchView, *, max_line_bytes: int = MAX_LINE_BYTES

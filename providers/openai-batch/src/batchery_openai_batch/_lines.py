@@ -52,7 +52,7 @@ def read_line(raw: RawLine, *, source: str, reader: ResultReader) -> CollectedLi
     try:
         line = _OUTPUT.decode(raw.data)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        return unreadable(raw, source, exc)
+        return unreadable(raw, f"{source} file", exc)
     if line.response is None:
         if line.error is not None:
             return reader.line_error(line.custom_id, line.error)

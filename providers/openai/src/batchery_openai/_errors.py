@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import msgspec
 from batchery.http import retry_after_s
 from batchery.model import ErrorInfo
+from batchery.provider_kit import key_redactor
 from batchery.secrets import Secret
 
 __all__ = ["ErrorBody", "classify", "redact", "retry_after_s", "should_retry_header"]
@@ -38,11 +39,8 @@ class ErrorBody(msgspec.Struct, frozen=True):
 _ERROR_BODY = msgspec.json.Decoder(ErrorBody)
 
 
-def redact(text: str, secret: Secret | None) -> str:
-    """Text with the configured key and anything shaped like a key or bearer token removed."""
-    if secret is not None:
-        text = text.replace(secret.reveal(), "[redacted]")
-    return _KEY_PATTERNS.sub("[redacted]", text)
+redact = key_redactor(_KEY_PATTERNS)
+"""Text with the configured key and anything shaped like a key or bearer token removed."""
 
 
 def decode_error_body(body: bytes) -> ErrorDetail | None:

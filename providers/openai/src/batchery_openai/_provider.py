@@ -22,7 +22,7 @@ from batchery.model import (
     RequestKind,
 )
 from batchery.pricing import load_prices
-from batchery.provider_kit import call_once, spool
+from batchery.provider_kit import ProviderBase, call_once, spool
 from batchery.spi import (
     CollectedLine,
     MalformedLine,
@@ -64,7 +64,7 @@ _MAX_CUSTOM_ID = 64
 _REALTIME_PATHS = {kind: path.removeprefix("/v1") for kind, path in ENDPOINTS.items()}
 
 
-class OpenAIProvider:
+class OpenAIProvider(ProviderBase[OpenAIOptions]):
     """OpenAI's Batch API and realtime chat and embeddings, through one aiohttp session.
 
     The session is borrowed, not owned: whoever created it (see `create_session`) closes it.
@@ -87,7 +87,7 @@ class OpenAIProvider:
     statuses: ClassVar[Mapping[str, BatchStatus]] = OPENAI_STATUSES
     """How the server spells batch statuses; OpenAI's are Batchery's own."""
 
-    __slots__ = ("_api", "_http", "_info", "_options", "_rate_observers")
+    __slots__ = ("_api", "_http", "_info", "_rate_observers")
 
     def __init__(
         self,
@@ -97,7 +97,7 @@ class OpenAIProvider:
         info: ProviderInfo | None = None,
     ) -> None:
         """`info` replaces the class's own when a server's capabilities are configured."""
-        self._options = options
+        super().__init__(options)
         self._info = info or self.INFO
         self._http = OpenAIHttp(options, session)
         self._api = BatchApi(
@@ -111,9 +111,6 @@ class OpenAIProvider:
     def observe_rate_limits(self, observer: RateLimitObserver) -> None:
         """Tell `observer` what every realtime response's `x-ratelimit-*` headers say."""
         self._rate_observers.append(observer)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(options={self._options!r})"
 
     @property
     def info(self) -> ProviderInfo:
@@ -174,7 +171,7 @@ class OpenAIProvider:
 
     def _created(self, body: bytes) -> BatchView:
         """The batch a create answered with."""
-        return self._api.decode(body, BatchView, "batch")
+        return self._api.http.decode(body, BatchView, "batch")
 
     def _state(self, view: BatchView) -> BatchState:
         return batch_state(view, self._options.api_key, self.statuses)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Unpack
 
 from batchery.model import (
+    AnswerPayload,
     BatchState,
     BatchStatus,
     ErrorInfo,
@@ -98,6 +100,18 @@ def _usage(view: UsageView | None) -> Usage:
     return Usage(view.prompt_tokens or 0, view.completion_tokens or 0, cached or 0)
 
 
+def _answer(
+    custom_id: str,
+    view: ChatCompletionView | EmbeddingView,
+    mode: Mode,
+    **payload: Unpack[AnswerPayload],
+) -> LlmResult:
+    model, usage = view.model, _usage(view.usage)
+    return LlmResult.success(
+        custom_id, provider=PROVIDER, mode=mode, model=model, usage=usage, **payload
+    )
+
+
 def chat_result(custom_id: str, view: ChatCompletionView, mode: Mode) -> LlmResult | None:
     """The result of a 200 chat answer; None when it holds no choice to read."""
     if not view.choices:
@@ -111,15 +125,7 @@ def chat_result(custom_id: str, view: ChatCompletionView, mode: Mode) -> LlmResu
         text = message.refusal or "the model returned no content"
         error = ErrorInfo(code=code, message=text[:300], status=200)
         return LlmResult.failure(custom_id, error, provider=PROVIDER, mode=mode)
-    return LlmResult(
-        custom_id=custom_id,
-        ok=True,
-        provider=PROVIDER,
-        mode=mode,
-        model=view.model,
-        text=message.content,
-        usage=_usage(view.usage),
-    )
+    return _answer(custom_id, view, mode, text=message.content)
 
 
 def embedding_result(custom_id: str, view: EmbeddingView, mode: Mode) -> LlmResult | None:
@@ -127,15 +133,7 @@ def embedding_result(custom_id: str, view: EmbeddingView, mode: Mode) -> LlmResu
     if not view.data:
         return None
     item = min(view.data, key=lambda entry: entry.index)
-    return LlmResult(
-        custom_id=custom_id,
-        ok=True,
-        provider=PROVIDER,
-        mode=mode,
-        model=view.model,
-        vector=tuple(item.embedding),
-        usage=_usage(view.usage),
-    )
+    return _answer(custom_id, view, mode, vector=tuple(item.embedding))
 
 
 def batch_state(

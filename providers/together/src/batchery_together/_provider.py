@@ -66,7 +66,7 @@ class TogetherProvider(OpenAIProvider):
         return body
 
     def _created(self, body: bytes) -> BatchView:
-        return self._api.decode(body, _Created, "batch").job
+        return self._api.http.decode(body, _Created, "batch").job
 
     async def find_batch(
         self, tag: str, *, created_after: float, request_count: int = 0
@@ -76,7 +76,7 @@ class TogetherProvider(OpenAIProvider):
         if file_id is None:
             return None
         body = await self._api.http.get("/batches")
-        for view in self._api.decode(body, list[BatchView], "batch list"):
+        for view in self._api.http.decode(body, list[BatchView], "batch list"):
             created = parse_time(view.created_at) or 0.0
             if view.input_file_id == file_id and created >= created_after:
                 return msgspec.structs.replace(self._state(view), tag=tag)

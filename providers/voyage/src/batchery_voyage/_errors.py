@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from batchery.http import retry_after_s
 from batchery.model import ErrorInfo
+from batchery.provider_kit import key_redactor, status_category
 from batchery.secrets import Secret
 
 __all__ = [
@@ -62,11 +63,8 @@ class ErrorBody(msgspec.Struct, frozen=True):
 _ERROR_BODY = msgspec.json.Decoder(ErrorBody)
 
 
-def redact(text: str, secret: Secret | None) -> str:
-    """Text with the configured key and anything shaped like a key or bearer token removed."""
-    if secret is not None:
-        text = text.replace(secret.reveal(), "[redacted]")
-    return _KEY_PATTERNS.sub("[redacted]", text)
+redact = key_redactor(_KEY_PATTERNS)
+"""Text with the configured key and anything shaped like a key or bearer token removed."""
 
 
 def describe_detail(detail: Any) -> str | None:
@@ -97,18 +95,6 @@ def _bounded(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
 
 
-def _category(status: int | None) -> tuple[str, bool]:
-    if status is None:
-        return "provider_error", False
-    if status in _CATEGORIES:
-        return _CATEGORIES[status]
-    if status >= 500:
-        return "server_error", True
-    if status >= 400:
-        return "invalid_request", False
-    return "provider_error", False
-
-
 def classify(
     status: int | None,
     message: str | None,
@@ -117,7 +103,7 @@ def classify(
     secret: Secret | None = None,
 ) -> ErrorInfo:
     """A neutral error from an HTTP status, Voyage's message and the response headers."""
-    code, retryable = _category(status)
+    code, retryable = status_category(status, _CATEGORIES)
     wait = retry_after_s(headers) if headers is not None and retryable else None
     text = f"HTTP {status}" if status is not None else "Voyage error"
     if message:

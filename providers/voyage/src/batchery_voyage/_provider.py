@@ -18,7 +18,7 @@ import msgspec
 import structlog
 from batchery.model import BatchState, BatchStatus, ErrorInfo, LlmRequest, LlmResult, Mode
 from batchery.pricing import load_prices
-from batchery.provider_kit import spool
+from batchery.provider_kit import ProviderBase, spool
 from batchery.spi import CollectedLine, ProviderError, ProviderInfo, ProviderLimits
 from batchery_openai_batch import BatchApi, BatchPaths, BatchView, collect_lines
 
@@ -47,7 +47,7 @@ _PATHS = BatchPaths(max_pages=50)
 """A search reads 50 list pages at most; 5,000 batches back is far past any intent."""
 
 
-class VoyageProvider:
+class VoyageProvider(ProviderBase[VoyageOptions]):
     """Voyage's Batch API and realtime embeddings, contextual embeddings and rerank.
 
     The session is borrowed, not owned: whoever created it (see `create_session`) closes it.
@@ -69,21 +69,14 @@ class VoyageProvider:
         base_url_env="VOYAGE_BASE_URL",
     )
 
-    __slots__ = ("_api", "_http", "_options")
+    __slots__ = ("_api", "_http")
 
     def __init__(self, options: VoyageOptions, session: aiohttp.ClientSession) -> None:
-        self._options = options
+        super().__init__(options)
         self._http = VoyageHttp(options, session)
         self._api = BatchApi(
             self._http, title="Voyage", upload_timeout_s=options.upload_timeout_s, paths=_PATHS
         )
-
-    def __repr__(self) -> str:
-        return f"VoyageProvider(options={self._options!r})"
-
-    @property
-    def info(self) -> ProviderInfo:
-        return self.INFO
 
     def batch_size_of(self, request: LlmRequest) -> int:
         return len(encode_line(request))
@@ -115,7 +108,7 @@ class VoyageProvider:
             metadata=metadata,
         )
         body = await self._api.create(_ENCODER.encode(create))
-        state = self._state(self._api.decode(body, BatchView, "batch"))
+        state = self._state(self._api.http.decode(body, BatchView, "batch"))
         _log.info("voyage.batch.created", batch_id=state.batch_id, tag=tag, requests=params.count)
         return state
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 import struct
+from typing import Unpack
 
-from batchery.model import LlmResult, Mode, Usage
+from batchery.model import AnswerPayload, LlmResult, Mode, Usage
 
 from ._translate import PROVIDER
 from ._wire import ContextualView, EmbeddingItem, EmbeddingView, RerankView, UsageView
@@ -47,6 +48,18 @@ def _usage(view: UsageView | None) -> Usage:
     return Usage(input_tokens=view.total_tokens or 0) if view is not None else Usage()
 
 
+def _answer(
+    custom_id: str,
+    view: EmbeddingView | ContextualView | RerankView,
+    mode: Mode,
+    **payload: Unpack[AnswerPayload],
+) -> LlmResult:
+    model, usage = view.model, _usage(view.usage)
+    return LlmResult.success(
+        custom_id, provider=PROVIDER, mode=mode, model=model, usage=usage, **payload
+    )
+
+
 def _ordered(items: list[EmbeddingItem]) -> list[EmbeddingItem]:
     """Items by their `index` when every item has a distinct one, else as listed."""
     indexes = [item.index for item in items]
@@ -63,15 +76,7 @@ def embedding_result(custom_id: str, view: EmbeddingView, mode: Mode) -> LlmResu
         vector = decode_vector(_ordered(view.data)[0].embedding)
     except ValueError:
         return None
-    return LlmResult(
-        custom_id=custom_id,
-        ok=True,
-        provider=PROVIDER,
-        mode=mode,
-        model=view.model,
-        vector=vector,
-        usage=_usage(view.usage),
-    )
+    return _answer(custom_id, view, mode, vector=vector)
 
 
 def contextual_result(
@@ -91,15 +96,7 @@ def contextual_result(
         vectors = tuple(decode_vector(item.embedding) for item in items)
     except ValueError:
         return None
-    return LlmResult(
-        custom_id=custom_id,
-        ok=True,
-        provider=PROVIDER,
-        mode=mode,
-        model=view.model,
-        vectors=vectors,
-        usage=_usage(view.usage),
-    )
+    return _answer(custom_id, view, mode, vectors=vectors)
 
 
 def rerank_scores(
@@ -140,12 +137,4 @@ def rerank_result(
     scores = rerank_scores(view, documents=documents, top_k=top_k)
     if scores is None or not scores:
         return None
-    return LlmResult(
-        custom_id=custom_id,
-        ok=True,
-        provider=PROVIDER,
-        mode=mode,
-        model=view.model,
-        scores=scores,
-        usage=_usage(view.usage),
-    )
+    return _answer(custom_id, view, mode, scores=scores)

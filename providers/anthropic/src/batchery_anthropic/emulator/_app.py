@@ -20,6 +20,12 @@ MAX_BATCH_BYTES = 256 * 1024 * 1024
 """Largest create body; a larger one is a 413 `request_too_large`, as Cloudflare answers."""
 MAX_MESSAGES_BYTES = 32 * 1024 * 1024
 """Largest realtime Messages body."""
+_SERVER_ERRORS = {
+    500: ("Internal server error", "api_error"),
+    503: ("Service unavailable", "api_error"),
+    529: ("Overloaded", "overloaded_error"),
+}
+"""The message and error `type` of each injected server failure."""
 
 
 def _origin(request: web.Request) -> str:
@@ -111,7 +117,8 @@ class _Api:
         body = await decode_json(request, dict[str, Any])
         call = next(self.calls)
         async with taking(self.latency_s):
-            if self.plan.hit("http_429", call):
+            fault = self.plan.http_fault(call, (429, 500, 503, 529))
+            if fault == 429:
                 wait = self.plan.value("retry_after")
                 raise ApiError(
                     429,
@@ -119,12 +126,9 @@ class _Api:
                     type="rate_limit_error",
                     headers={"retry-after": f"{wait:g}"},
                 )
-            if self.plan.hit("http_500", call):
-                raise ApiError(500, "Internal server error", type="api_error")
-            if self.plan.hit("http_503", call):
-                raise ApiError(503, "Service unavailable", type="api_error")
-            if self.plan.hit("http_529", call):
-                raise ApiError(529, "Overloaded", type="overloaded_error")
+            if fault is not None:
+                message, kind = _SERVER_ERRORS[fault]
+                raise ApiError(fault, message, type=kind)
             sent = self.limits.input.take(max(1, (request.content_length or 0) // 4))
             if not sent.allowed:
                 raise ApiError(

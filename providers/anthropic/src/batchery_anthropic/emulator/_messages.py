@@ -15,7 +15,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
-from batchery.emulator import estimate_tokens, request_seed, schema_answer, text_answer
+from batchery.emulator import (
+    content_text,
+    estimate_tokens,
+    request_seed,
+    schema_answer,
+    text_answer,
+)
 
 from batchery_anthropic.emulator._http import ApiError, derived_id
 
@@ -25,14 +31,6 @@ CACHE_MIN_TOKENS = 1024
 
 _ROLES = ("user", "assistant")
 _CHOICES = ("auto", "any", "tool", "none")
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(b.get("text", "")) for b in content if isinstance(b, Mapping))
-    return ""
 
 
 def _invalid(message: str) -> ApiError:
@@ -72,7 +70,7 @@ def _system(params: Mapping[str, Any]) -> str:
         return ""
     if not isinstance(system, str | list):
         raise _invalid("system: Input should be a string or a list of text blocks")
-    return _text_of(system)
+    return content_text(system)
 
 
 def _check_sampling(params: Mapping[str, Any], *, batch: bool) -> None:
@@ -174,7 +172,7 @@ def respond(params: Any, *, message_id: str, service_tier: str, batch: bool) -> 
         output, stop = estimate_tokens(text), "end_turn"
     else:
         prompt = next(
-            (_text_of(m["content"]) for m in reversed(messages) if m["role"] == "user"), ""
+            (content_text(m["content"]) for m in reversed(messages) if m["role"] == "user"), ""
         )
         text, stop = text_answer(prompt, seed), "end_turn"
         if estimate_tokens(text) > limit:
@@ -185,7 +183,7 @@ def respond(params: Any, *, message_id: str, service_tier: str, batch: bool) -> 
     prompt_tokens = (
         3
         + system_tokens
-        + sum(4 + estimate_tokens(_text_of(m["content"])) for m in messages)
+        + sum(4 + estimate_tokens(content_text(m["content"])) for m in messages)
         + (estimate_tokens(msgspec.json.encode(params["tools"]).decode()) if tool else 0)
     )
     cached = (system_tokens // 128) * 128 if system_tokens >= CACHE_MIN_TOKENS else 0

@@ -131,11 +131,11 @@ class _Api:
         """A realtime call: latency, injected faults, rate limits, then the answer."""
         call = next(self.calls)
         async with taking(self.latency_s):
-            if self.plan.hit("http_429", call):
+            fault = self.plan.http_fault(call)
+            if fault == 429:
                 raise _rate_limited(self.plan.value("retry_after"))
-            for status in (500, 503):
-                if self.plan.hit(f"http_{status}", call):
-                    raise _server_error(status)
+            if fault is not None:
+                raise _server_error(fault)
             decision = self.rate.take(max(1, (request.content_length or 0) // 4))
             if not decision.allowed:
                 raise _rate_limited(decision.retry_after_s)

@@ -78,7 +78,8 @@ class _Realtime:
         self, request: web.Request, url: str, body: dict[str, Any], call: int
     ) -> web.StreamResponse:
         """Injected faults, then the rate limit, then the answer."""
-        if self.plan.hit("http_429", call):
+        fault = self.plan.http_fault(call)
+        if fault == 429:
             retry_after = self.plan.value("retry_after")
             raise ApiError(
                 429,
@@ -87,9 +88,8 @@ class _Realtime:
                 code="rate_limit_exceeded",
                 headers={"retry-after": f"{retry_after:g}"},
             )
-        for status in (500, 503):
-            if self.plan.hit(f"http_{status}", call):
-                raise _server_error(status)
+        if fault is not None:
+            raise _server_error(fault)
         decision = self.rate.take(max(1, (request.content_length or 0) // 4))
         allowed, headers = decision.allowed, rate_headers(decision)
         if not allowed:

@@ -20,11 +20,10 @@ from batchery.emulator import (
     BatchError,
     FaultPlan,
     Outcome,
-    ResultFiles,
+    Render,
     Validation,
     derived_id,
     input_lines,
-    write_result_files,
 )
 from batchery_openai_batch.emulator import UNRUN, decoded_lines, drawn, too_large
 
@@ -32,7 +31,7 @@ from batchery_openai.emulator._http import ApiError
 from batchery_openai.emulator._responses import check_request, respond
 from batchery_openai.emulator._wire import BatchUsage, InputLine
 
-__all__ = ["MAX_INPUT_BYTES", "MAX_REQUESTS", "validate_input", "write_results"]
+__all__ = ["MAX_INPUT_BYTES", "MAX_REQUESTS", "line_renderer", "validate_input"]
 
 MAX_REQUESTS = 50_000
 MAX_INPUT_BYTES = 200 * 1024 * 1024
@@ -93,23 +92,17 @@ def validate_input(path: Path, endpoint: str, batch_id: str, plan: FaultPlan) ->
     return drawn(result, plan, batch_id)
 
 
-def write_results(
+def line_renderer(
     *,
-    input_path: Path,
-    output_path: Path,
-    error_path: Path,
     batch_id: str,
     validation: Validation,
-    processed: int,
     unrun: str,
     created: int,
     plan: FaultPlan,
-) -> tuple[ResultFiles, BatchUsage]:
-    """Write the result files for the first `processed` requests, and their summed usage.
-
-    `unrun` says why the others never ran: `expired` or `cancelled`.
-    """
-    usage = BatchUsage()
+    usage: BatchUsage,
+) -> Render:
+    """How each request's result line is written, adding every answer's tokens to `usage`;
+    `unrun` says why a request never ran (`expired` or `cancelled`)."""
     decoder = msgspec.json.Decoder(InputLine)
     refused = set(validation.refused)
 
@@ -133,18 +126,7 @@ def write_results(
             _add_usage(usage, body)
         return line, status == 200
 
-    results = write_result_files(
-        input_path=input_path,
-        output_path=output_path,
-        error_path=error_path,
-        batch_id=batch_id,
-        validation=validation,
-        processed=processed,
-        plan=plan,
-        render=render,
-    )
-    usage.total_tokens = usage.input_tokens + usage.output_tokens
-    return results, usage
+    return render
 
 
 def _answer(
@@ -167,5 +149,6 @@ def _add_usage(usage: BatchUsage, body: Any) -> None:
     tokens = body.get("usage") or {}
     usage.input_tokens += int(tokens.get("prompt_tokens", 0))
     usage.output_tokens += int(tokens.get("completion_tokens", 0))
+    usage.total_tokens = usage.input_tokens + usage.output_tokens
     details = tokens.get("prompt_tokens_details") or {}
     usage.input_tokens_details.cached_tokens += int(details.get("cached_tokens", 0))

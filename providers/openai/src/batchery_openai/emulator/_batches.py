@@ -36,7 +36,7 @@ from batchery.emulator import (
     Validation,
 )
 
-from batchery_openai.emulator._batch_io import validate_input, write_results
+from batchery_openai.emulator._batch_io import line_renderer, validate_input
 from batchery_openai.emulator._files import MAX_BATCH_FILE_BYTES, FileStore
 from batchery_openai.emulator._http import ApiError, Ids
 from batchery_openai.emulator._wire import BatchObject, BatchUsage, CreateBatchBody
@@ -137,17 +137,17 @@ class BatchStore(BatchEngine[_Job]):
     def write_results(
         self, batch: Batch[_Job], output_path: Path, error_path: Path, at: float
     ) -> ResultFiles:
-        results, batch.job.usage = write_results(
-            input_path=batch.input_path,
-            output_path=output_path,
-            error_path=error_path,
+        usage = BatchUsage()
+        render = line_renderer(
             batch_id=batch.id,
             validation=batch.validation.result(),
-            processed=batch.processed,
             unrun=batch.unrun,
             created=int(at),
             plan=self._plan,
+            usage=usage,
         )
+        results = self.write_lines(batch, output_path, error_path, render)
+        batch.job.usage = usage
         return results
 
     def keep_result(self, batch: Batch[_Job], path: Path, kind: str, at: float) -> str:

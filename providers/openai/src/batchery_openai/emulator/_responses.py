@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 from batchery.emulator import (
     FaultPlan,
+    content_text,
     embedding_vector,
     estimate_tokens,
     request_seed,
@@ -74,14 +75,6 @@ def check_request(url: str, body: Mapping[str, Any]) -> None:
         _dimensions_of(model, body.get("dimensions"))
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, Mapping))
-    return ""
-
-
 def _model_of(body: Mapping[str, Any]) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
@@ -127,8 +120,8 @@ def _chat_completion(
     limit = _limit_of(body)
     schema = _schema_of(body.get("response_format"))
     prompt = next(
-        (_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"),
-        _text_of(messages[-1].get("content")),
+        (content_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"),
+        content_text(messages[-1].get("content")),
     )
     seed = request_seed("chat", model, messages, body.get("response_format"))
     choices: list[dict[str, Any]] = []
@@ -152,9 +145,9 @@ def _chat_completion(
                 "finish_reason": finish,
             }
         )
-    prompt_tokens = 3 + sum(4 + estimate_tokens(_text_of(m.get("content"))) for m in messages)
+    prompt_tokens = 3 + sum(4 + estimate_tokens(content_text(m.get("content"))) for m in messages)
     system = sum(
-        estimate_tokens(_text_of(m.get("content")))
+        estimate_tokens(content_text(m.get("content")))
         for m in messages
         if m.get("role") in ("system", "developer")
     )

@@ -35,6 +35,7 @@ REQUESTS_PER_MIN = 2_000
 TOKENS_PER_MIN = 8_000_000
 MAX_IN_FLIGHT = 100
 IN_FLIGHT_WAIT_S = 30 * 60.0
+_SERVER_ERRORS = {500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 class _Refusals:
@@ -98,17 +99,16 @@ class _Realtime:
         body = await decode_json(request, dict[str, Any])
         call = next(self.calls)
         async with taking(self.latency_s):
-            if self.plan.hit("http_429", call):
+            fault = self.plan.http_fault(call)
+            if fault == 429:
                 wait = self.plan.value("retry_after")
                 raise ApiError(
                     429,
                     "Rate limit exceeded. Please wait and retry.",
                     headers={"retry-after": f"{wait:g}"},
                 )
-            if self.plan.hit("http_500", call):
-                raise ApiError(500, "Internal Server Error")
-            if self.plan.hit("http_503", call):
-                raise ApiError(503, "Service Unavailable")
+            if fault is not None:
+                raise ApiError(fault, _SERVER_ERRORS[fault])
             decision = self.rate.take(max(1, (request.content_length or 0) // 4))
             if not decision.allowed:
                 wait_s = max(1, math.ceil(decision.retry_after_s))

@@ -24,10 +24,9 @@ from batchery.emulator import (
     BatchError,
     FaultPlan,
     Outcome,
-    ResultFiles,
+    Render,
     Validation,
     input_lines,
-    write_result_files,
 )
 from batchery_openai_batch.emulator import UNRUN, decoded_lines, drawn, too_large
 
@@ -36,7 +35,7 @@ from batchery_voyage.emulator._http import ApiError
 from batchery_voyage.emulator._responses import DATA_KEYS, check_data, inputs_of_line, respond
 from batchery_voyage.emulator._wire import InputLine
 
-__all__ = ["MAX_INPUTS", "validate_input", "write_results"]
+__all__ = ["MAX_INPUTS", "line_renderer", "validate_input"]
 
 MAX_INPUTS = 100_000
 
@@ -93,23 +92,17 @@ def validate_input(path: Path, endpoint: str, batch_id: str, plan: FaultPlan) ->
     return drawn(result, plan, batch_id)
 
 
-def write_results(
+def line_renderer(
     *,
-    input_path: Path,
-    output_path: Path,
-    error_path: Path,
     batch_id: str,
     endpoint: str,
     params: Mapping[str, Any],
     validation: Validation,
-    processed: int,
     unrun: str,
     plan: FaultPlan,
-) -> ResultFiles:
-    """Write the result files for the first `processed` requests; the rest are unrun.
-
-    `unrun` says why the others never ran: `expired` or `cancelled`.
-    """
+) -> Render:
+    """How each request's result line is written; `unrun` says why a request never ran
+    (`expired` or `cancelled`)."""
     decoder = msgspec.json.Decoder(InputLine)
     refused = set(validation.refused)
 
@@ -126,16 +119,7 @@ def write_results(
             status, payload = _answer(endpoint, {**params, **item.body})
         return line | {"response": payload, "error": None}, status == 200
 
-    return write_result_files(
-        input_path=input_path,
-        output_path=output_path,
-        error_path=error_path,
-        batch_id=batch_id,
-        validation=validation,
-        processed=processed,
-        plan=plan,
-        render=render,
-    )
+    return render
 
 
 def _answer(endpoint: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:

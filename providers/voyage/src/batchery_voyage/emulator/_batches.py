@@ -40,7 +40,7 @@ from batchery.emulator import (
     Validation,
 )
 
-from batchery_voyage.emulator._batch_io import validate_input, write_results
+from batchery_voyage.emulator._batch_io import line_renderer, validate_input
 from batchery_voyage.emulator._files import OUTPUT_PURPOSE, FileStore
 from batchery_voyage.emulator._http import ApiError, Ids, rfc3339
 from batchery_voyage.emulator._responses import check_params
@@ -115,18 +115,15 @@ class BatchStore(BatchEngine[CreateBatchBody]):
     def write_results(
         self, batch: Batch[CreateBatchBody], output_path: Path, error_path: Path, at: float
     ) -> ResultFiles:
-        return write_results(
-            input_path=batch.input_path,
-            output_path=output_path,
-            error_path=error_path,
+        render = line_renderer(
             batch_id=batch.id,
             endpoint=batch.job.endpoint,
             params=batch.job.request_params,
             validation=batch.validation.result(),
-            processed=batch.processed,
             unrun=batch.unrun,
             plan=self._plan,
         )
+        return self.write_lines(batch, output_path, error_path, render)
 
     def keep_result(self, batch: Batch[CreateBatchBody], path: Path, kind: str, at: float) -> str:
         name = f"batch_{batch.id}_{kind}"
