@@ -88,11 +88,14 @@ class Queue:
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
-    def start_worker(self, tag: str, *args: str) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, tag: str, *args: str, unset: tuple[str, ...] = ()
+    ) -> subprocess.Popen[bytes]:
+        env = {k: v for k, v in self.env().items() if k not in unset}
         with (self.root / f"worker-{tag}.err").open("wb") as err:
             worker = subprocess.Popen(
                 batchery("worker", "--base-url", self.base_url, *args),
-                env=self.env(),
+                env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
             )

@@ -87,3 +87,19 @@ def test_a_killed_workers_run_is_finished_by_another_with_no_batch_twice(queue: 
     assert queue.claimed("b") == [run_id]
     assert queue.result_ids(run_id) == IDS
     assert queue.batches_created() == CHUNKS
+
+
+def test_a_worker_that_cannot_drive_a_run_says_why_in_one_line_and_queues_it_again(
+    queue: Queue,
+) -> None:
+    run_id = queue.submitted()
+    queue.start_worker("a", "--store", queue.store, unset=("OPENAI_API_KEY",))
+
+    assert queue.wait_for(lambda: "retrying" in queue.said("a"), within_s=20)
+    said = queue.said("a")
+    assert f"{run_id}: OPENAI_API_KEY is not set" in said
+    assert said.splitlines()[-1].endswith("; retrying in 60s")
+    assert "Traceback" not in said
+    assert queue.wait_for(lambda: queue.queued() == [(run_id, "queued")], within_s=10)
+    assert queue.status(run_id) == "pending"
+    assert queue.batches_created() == 0

@@ -19,7 +19,9 @@ import msgspec
 from batchery.cli._common import open_app, settings_from
 from batchery.cli._errors import CliError
 from batchery.cli._exit import EXIT_CODES_HELP, ExitCode
+from batchery.cli._explain import explain
 from batchery.cli._loop import run_async
+from batchery.logging import redact_text
 from batchery.service import BatchLlmService
 from batchery.settings import LoadedSettings
 from batchery.store import JobHeldError, LeaseLostError
@@ -53,13 +55,23 @@ class _Services:
             return self._opened[provider]
 
 
+_UNDRIVABLE_RETRY = timedelta(seconds=60)
+"""How long a run this worker could not drive (no key for its provider, the provider or store
+unreachable) waits in the queue before a worker tries it again."""
+
+
 async def _drive(services: _Services, job: Job, *, retry_after: timedelta) -> None:
-    """Drive the entry's run; when another live process holds it, ask the queue to retry."""
+    """Drive the entry's run; when it cannot be driven now, say why and ask the queue to retry.
+
+    Another live process holding the job is retried a heartbeat later; a known failure (one
+    `explain` names) in one line, a minute later, for this or another worker. Anything else is
+    a bug: pgqueuer logs it with its traceback and keeps the entry as failed.
+    """
     assert job.payload is not None
     run = msgspec.json.decode(job.payload, type=QueuedRun)
-    service = await services.service(run.provider)
     click.echo(f"claimed {run.run_id}", err=True)
     try:
+        service = await services.service(run.provider)
         outcome = await service.resume(run.run_id)
     except JobHeldError as held:
         click.echo(f"{held}; retrying in {retry_after.total_seconds():g}s", err=True)
@@ -67,10 +79,16 @@ async def _drive(services: _Services, job: Job, *, retry_after: timedelta) -> No
     except LeaseLostError as lost:
         click.echo(f"{lost}; stopped and sent nothing more; queued again", err=True)
         raise RetryRequested(retry_after, reason="lease lost") from None
-    counts = outcome.job, outcome.counts
+    except Exception as exc:
+        found = explain(exc)
+        if found is None:
+            raise
+        wait = _UNDRIVABLE_RETRY.total_seconds()
+        click.echo(f"{run.run_id}: {redact_text(found[1])}; retrying in {wait:g}s", err=True)
+        raise RetryRequested(_UNDRIVABLE_RETRY, reason="cannot drive it now") from None
+    job_record, counts = outcome.job, outcome.counts
     click.echo(
-        f"{run.run_id} {counts[0].status}: {counts[1].succeeded} succeeded,"
-        f" {counts[1].failed} failed",
+        f"{run.run_id} {job_record.status}: {counts.succeeded} succeeded, {counts.failed} failed",
         err=True,
     )
 
