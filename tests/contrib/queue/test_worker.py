@@ -84,9 +84,10 @@ def test_a_killed_workers_run_is_finished_by_another_with_no_batch_twice(queue: 
     queue.start_worker("b", "--store", queue.store, "--stall-after", "2")
 
     assert queue.wait_for(lambda: queue.status(run_id) == "completed", within_s=40), queue.said("b")
-    assert queue.claimed("b") == [run_id]
+    assert queue.claimed("b") == [run_id], queue.said("b")
     assert queue.result_ids(run_id) == IDS
     assert queue.batches_created() == CHUNKS
+    print(queue.said("b"))
 
 
 def test_a_worker_that_cannot_drive_a_run_says_why_in_one_line_and_queues_it_again(

@@ -125,7 +125,8 @@ async def _stop_on_sigterm(manager: QueueManager) -> AsyncIterator[None]:
     type=click.FloatRange(min=1.0),
     default=30.0,
     show_default=True,
-    help="Seconds without a worker's heartbeat after which its runs go to another worker.",
+    help="Seconds without a worker's heartbeat after which its runs go to another worker;"
+    " an idle worker looks for such runs every half of this.",
 )
 @click.option("--base-url", help="Provider base URL, the one the runs were submitted with.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML settings.")
@@ -158,6 +159,7 @@ def worker_command(
             async with _stop_on_sigterm(manager):
                 click.echo(f"worker {manager.queue_manager_id} ready", err=True)
                 await manager.run(
+                    dequeue_timeout=timedelta(seconds=stall_after / 2),
                     batch_size=1,
                     max_concurrent_tasks=concurrency,
                     heartbeat_timeout=timedelta(seconds=stall_after),
