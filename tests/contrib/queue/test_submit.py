@@ -4,13 +4,15 @@ queued, and one idempotency key always names one run."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+import sys
+from datetime import UTC, datetime
 
 import pytest
-from batchery.cli import COMMANDS, cli
+from batchery import work_queue
+from batchery.cli import cli
+from batchery.cli._errors import run_cli
 from batchery.cli._exit import ExitCode
-from batchery_queue.submit import not_before_delay
-from click.testing import CliRunner
+from batchery.cli.submit import not_before_delay
 
 from .conftest import Queue
 
@@ -53,28 +55,30 @@ def test_submit_refuses_a_sqlite_store_in_one_line(queue: Queue) -> None:
 
     assert done.returncode == ExitCode.USAGE
     assert done.stderr.strip() == (
-        "error: batchery submit needs a PostgreSQL store: pass --store postgresql://…"
+        "error: batchery submit: the work queue needs a PostgreSQL store: pass --store postgresql://…"
     )
 
 
 def test_not_before_is_a_duration_or_a_time() -> None:
     now = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
 
-    assert not_before_delay("30m", now=now) == timedelta(minutes=30)
-    assert not_before_delay("2026-12-03T16:30:00", now=now) == timedelta(hours=2, minutes=30)
-    assert not_before_delay("2026-12-03T16:30:00+02:00", now=now) == timedelta(minutes=30)
-    assert not_before_delay("2026-12-03T13:00:00Z", now=now) == timedelta(0)
+    assert not_before_delay("30m", now=now) == 1800
+    assert not_before_delay("2026-12-03T16:30:00", now=now) == 9000
+    assert not_before_delay("2026-12-03T16:30:00+02:00", now=now) == 1800
+    assert not_before_delay("2026-12-03T13:00:00Z", now=now) == 0
 
 
 def test_a_queue_command_without_its_package_names_the_package(
-    monkeypatch: pytest.MonkeyPatch,
+    queue: Queue, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    missing = COMMANDS["submit"]._replace(target="batchery_not_installed.submit:submit_command")
-    monkeypatch.setitem(COMMANDS, "submit", missing)
+    monkeypatch.setattr(work_queue.metadata, "entry_points", lambda **_: [])
+    argv = ["batchery", "submit", str(queue.workload), "--store", queue.store]
+    monkeypatch.setattr(sys, "argv", argv)
 
-    done = CliRunner().invoke(cli, ["submit", "x.jsonl"])
+    code = run_cli(cli)
 
-    assert done.exit_code == ExitCode.USAGE
-    assert "batchery submit needs the batchery-queue package: uv add batchery-queue" in (
-        done.output
+    assert code == ExitCode.USAGE
+    assert capsys.readouterr().err == (
+        "error: batchery submit: the work queue needs the batchery-queue package:"
+        " uv add batchery-queue\n"
     )

@@ -24,8 +24,6 @@ class _Lazy(NamedTuple):
     """`module:attribute` of the click command."""
     help: str
     """The line `batchery --help` shows; a test holds it equal to the command's own."""
-    package: str | None = None
-    """The distribution the command ships in, when it is not Batchery itself."""
 
 
 COMMANDS: Final = {
@@ -66,18 +64,16 @@ COMMANDS: Final = {
         "Serve run progress: REST snapshots, a WebSocket feed per run and a live page.",
     ),
     "submit": _Lazy(
-        "batchery_queue.submit:submit_command",
+        "batchery.cli.submit:submit_command",
         "Queue every request of INPUT.jsonl as one run and print its id; a worker runs it.",
-        package="batchery-queue",
     ),
     "watch": _Lazy(
         "batchery.cli.watch:watch_command",
         "Follow RUN_ID on a Batchery server until it finishes.",
     ),
     "worker": _Lazy(
-        "batchery_queue.worker:worker_command",
+        "batchery.cli.worker:worker_command",
         "Run queued work from the PostgreSQL store until SIGTERM, which drains and exits 0.",
-        package="batchery-queue",
     ),
 }
 """Every subcommand: where it lives and its one-line help, in the order `--help` lists them."""
@@ -92,14 +88,7 @@ class _LazyGroup(click.Group):
         if lazy is None:
             return None
         module, _, attribute = lazy.target.partition(":")
-        try:
-            command = getattr(importlib.import_module(module), attribute)
-        except ModuleNotFoundError as exc:
-            if lazy.package is None or exc.name != module.partition(".")[0]:
-                raise
-            raise click.UsageError(
-                f"batchery {cmd_name} needs the {lazy.package} package: uv add {lazy.package}"
-            ) from None
+        command = getattr(importlib.import_module(module), attribute)
         assert isinstance(command, click.Command)
         return command
 

@@ -1,36 +1,37 @@
 """`batchery submit`: check a workload as `batchery run` would, store it as a job, queue it.
 
 Nothing is sent to the provider here; a `batchery worker` claims the queued run and drives it.
+The queue comes from a contrib package (`batchery-queue`), found through `batchery.work_queue`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from batchery.cli._common import open_app, parse_duration, settings_from
-from batchery.cli._errors import CliError
-from batchery.cli._exit import EXIT_CODES_HELP, ExitCode
+
+from batchery.cli._common import open_app, parse_duration
+from batchery.cli._exit import EXIT_CODES_HELP
 from batchery.cli._loop import run_async
+from batchery.cli._queueing import queue_settings
 from batchery.cli._running import _parsed, _validated
 from batchery.model import Mode
-
-from batchery_queue._queue import QueuedRun, enqueue, queue_driver
+from batchery.work_queue import QueuedRun
 
 __all__ = ["not_before_delay", "submit_command"]
 
 
-def not_before_delay(text: str, *, now: datetime | None = None) -> timedelta:
-    """How long from now a run waits: a duration (`30m`) or an ISO 8601 time (UTC if no zone)."""
+def not_before_delay(text: str, *, now: datetime | None = None) -> float:
+    """Seconds from now a run waits: a duration (`30m`) or an ISO 8601 time (UTC if no zone)."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        return timedelta(seconds=parse_duration(text))
+        return parse_duration(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return max(moment - (now or datetime.now(UTC)), timedelta(0))
+    return max((moment - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
 def _fingerprint(idempotency_key: str) -> str:
@@ -85,13 +86,7 @@ def submit_command(
     config_file: str | None,
 ) -> None:
     """Queue every request of INPUT.jsonl as one run and print its id; a worker runs it."""
-    loaded = settings_from(config_file, {"store": store})
-    store_url = loaded.settings.store_url()
-    if not store_url.startswith(("postgresql://", "postgres://")):
-        raise CliError(
-            "batchery submit needs a PostgreSQL store: pass --store postgresql://…",
-            ExitCode.USAGE,
-        )
+    loaded, store_url, open_queue = queue_settings("submit", config_file, store)
     name = provider or loaded.settings.default_provider
     deadline_s = parse_duration(deadline) if deadline else None
     delay = not_before_delay(not_before) if not_before else None
@@ -109,9 +104,9 @@ def submit_command(
                 )
                 job, _ = await service._create(plan, fingerprint, deadline_s, None, input_path.name)
             if not job.status.terminal:
-                async with queue_driver(store_url) as driver:
+                async with open_queue(store_url) as queue:
                     run = QueuedRun(run_id=job.id, provider=job.provider)
-                    await enqueue(driver, run, priority=priority, not_before=delay)
+                    await queue.enqueue(run, priority=priority, not_before_s=delay)
             return job.id
 
     click.echo(run_async(main()))
