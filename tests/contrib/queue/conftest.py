@@ -30,6 +30,18 @@ def batchery(*args: str) -> list[str]:
     return [sys.executable, "-m", "batchery", *args]
 
 
+class _Submit:
+    """A `batchery submit` process under way."""
+
+    def __init__(self, proc: subprocess.Popen[str], command: list[str]) -> None:
+        self._proc = proc
+        self._command = command
+
+    def wait(self) -> subprocess.CompletedProcess[str]:
+        out, err = self._proc.communicate(timeout=60)
+        return subprocess.CompletedProcess(self._command, self._proc.returncode, out, err)
+
+
 class Queue:
     """Submit runs and start workers against one emulator and one PostgreSQL schema."""
 
@@ -37,8 +49,12 @@ class Queue:
         self.root = root
         self.base_url = base_url
         self.store = store
-        self.workload = root / "requests.jsonl"
+        self.workload = self.write_workload("requests.jsonl", REQUESTS)
+        self.small = self.write_workload("small.jsonl", 10)
+        """Ten requests in one batch: for tests about which run goes first, not how it runs."""
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
+
+    def write_workload(self, name: str, count: int) -> Path:
         lines = (
             {
                 "custom_id": f"item-{i}",
@@ -49,9 +65,11 @@ class Queue:
                     "messages": [{"role": "user", "content": f"Say {i}"}],
                 },
             }
-            for i in range(REQUESTS)
+            for i in range(count)
         )
-        self.workload.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        path = self.root / name
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        return path
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHERY_")}
@@ -67,6 +85,9 @@ class Queue:
         }
 
     def submit(self, *args: str, workload: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return self._submitting(*args, workload=workload).wait()
+
+    def _submitting(self, *args: str, workload: Path | None = None) -> _Submit:
         command = batchery(
             "submit",
             str(workload or self.workload),
@@ -78,15 +99,32 @@ class Queue:
             self.base_url,
             *args,
         )
-        return subprocess.run(
-            command, env=self.env(), capture_output=True, text=True, timeout=60, check=False
+        return _Submit(
+            subprocess.Popen(
+                command,
+                env=self.env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
+            command,
         )
 
-    def submitted(self, *args: str) -> str:
+    def submitted(self, *args: str, workload: Path | None = None) -> str:
         """Submit and return the run id it printed; a refused submit fails the test."""
-        done = self.submit(*args)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
+        return self.all_submitted([args], workload=workload)[0]
+
+    def all_submitted(
+        self, arg_lists: list[tuple[str, ...]], *, workload: Path | None = None
+    ) -> list[str]:
+        """Submit several runs at once (each its own process); their ids, in the same order."""
+        started = [self._submitting(*args, workload=workload) for args in arg_lists]
+        ids = []
+        for submit in started:
+            done = submit.wait()
+            assert done.returncode == 0, done.stderr
+            ids.append(done.stdout.strip())
+        return ids
 
     def start_worker(
         self, tag: str, *args: str, unset: tuple[str, ...] = ()

@@ -18,9 +18,13 @@ from .conftest import Queue
 
 
 def test_one_idempotency_key_makes_one_run_and_one_queue_entry(queue: Queue) -> None:
-    first = queue.submitted("--idempotency-key", "nightly-2026-12-03")
-    again = queue.submitted("--idempotency-key", "nightly-2026-12-03", "--priority", "9")
-    other = queue.submitted("--idempotency-key", "nightly-2026-12-04")
+    first, again, other = queue.all_submitted(
+        [
+            ("--idempotency-key", "nightly-2026-12-03"),
+            ("--idempotency-key", "nightly-2026-12-03", "--priority", "9"),
+            ("--idempotency-key", "nightly-2026-12-04"),
+        ]
+    )
 
     assert again == first
     assert other != first

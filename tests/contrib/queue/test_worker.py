@@ -28,9 +28,9 @@ def test_a_submitted_run_is_driven_by_a_worker_to_one_result_per_request(queue: 
 
 
 def test_a_worker_takes_the_highest_priority_first(queue: Queue) -> None:
-    low = queue.submitted("--priority", "1")
-    high = queue.submitted("--priority", "10")
-    middle = queue.submitted("--priority", "5")
+    low, high, middle = queue.all_submitted(
+        [("--priority", "1"), ("--priority", "10"), ("--priority", "5")], workload=queue.small
+    )
 
     queue.start_worker("a", "--store", queue.store, "--concurrency", "2")
 
@@ -41,8 +41,7 @@ def test_a_worker_takes_the_highest_priority_first(queue: Queue) -> None:
 def test_a_run_is_held_until_its_not_before_time(queue: Queue) -> None:
     queue.start_worker("a", "--store", queue.store)
     opens = datetime.now(UTC) + timedelta(seconds=10)
-    held = queue.submitted("--not-before", opens.isoformat())
-    now = queue.submitted()
+    held, now = queue.all_submitted([("--not-before", opens.isoformat()), ()], workload=queue.small)
 
     assert queue.wait_for(lambda: queue.claimed("a") == [now], within_s=10)
     waiting = (opens - datetime.now(UTC)).total_seconds() - 0.5
