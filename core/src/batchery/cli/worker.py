@@ -112,7 +112,7 @@ def _stop_on_sigterm(stop: asyncio.Event) -> Iterator[None]:
     type=click.IntRange(min=2),
     default=4,
     show_default=True,
-    help="Runs this worker drives at once (pgqueuer's per-worker cap is at least 2).",
+    help="Runs this worker drives at once (at least 2).",
 )
 @click.option(
     "--stall-after",
