@@ -63,9 +63,17 @@ COMMANDS: Final = {
         "batchery.cli.serve:serve_command",
         "Serve run progress: REST snapshots, a WebSocket feed per run and a live page.",
     ),
+    "submit": _Lazy(
+        "batchery.cli.submit:submit_command",
+        "Queue every request of INPUT.jsonl as one run and print its id; a worker runs it.",
+    ),
     "watch": _Lazy(
         "batchery.cli.watch:watch_command",
         "Follow RUN_ID on a Batchery server until it finishes.",
+    ),
+    "worker": _Lazy(
+        "batchery.cli.worker:worker_command",
+        "Run queued work from the PostgreSQL store until SIGTERM, which drains and exits 0.",
     ),
 }
 """Every subcommand: where it lives and its one-line help, in the order `--help` lists them."""
