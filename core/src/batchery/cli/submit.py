@@ -102,7 +102,9 @@ def submit_command(
                 plan = await service.plan(
                     parsed.items, provider=name, model=model, mode=Mode(mode), deadline_s=deadline_s
                 )
-                job, _ = await service._create(plan, fingerprint, deadline_s, None, input_path.name)
+                job = await service.create(
+                    plan, fingerprint=fingerprint, deadline_s=deadline_s, input_name=input_path.name
+                )
             if not job.status.terminal:
                 async with open_queue(store_url) as queue:
                     run = QueuedRun(run_id=job.id, provider=job.provider)

@@ -289,6 +289,19 @@ class BatchLlmService:
             await self._batch_runner(job, keeper).submit_all(keeper.lease, job)
         return await self._job(job.id)
 
+    async def create(
+        self,
+        plan: RunPlan,
+        *,
+        fingerprint: str | None = None,
+        deadline_s: float | None = None,
+        input_name: str | None = None,
+    ) -> Job:
+        """Store the planned job without driving it, for a worker to drive later with `resume`;
+        with a fingerprint another process got to first, that process's job."""
+        job, _ = await self._create(plan, fingerprint, deadline_s, None, input_name)
+        return job
+
     async def get_batch_status(self, job_id: str, *, refresh: bool = True) -> JobReport:
         """The job as stored; with `refresh`, first poll the provider once and collect (unless
         another process drives the job: then it is reported as that process left it)."""
