@@ -20,6 +20,9 @@ import pytest
 # wide as on any pipe, however the suite is run.
 os.environ.pop("COLUMNS", None)
 os.environ.pop("LINES", None)
+# The hundreds of `batchery` processes the suite starts load cached bytecode, as an installed
+# command does, rather than each compiling the workspace's modules again.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 _opened: weakref.WeakKeyDictionary[aiosqlite.Connection, str] = weakref.WeakKeyDictionary()
 _init = aiosqlite.Connection.__init__
