@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import traceback
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import aiosqlite
 import pytest
+import structlog
 
 # pytest-xdist sets COLUMNS=80 in its workers; the commands tests start print their tables as
 # wide as on any pipe, however the suite is run.
@@ -38,6 +40,15 @@ aiosqlite.Connection.__init__ = _recording_init  # type: ignore[method-assign]
 
 def _still_open() -> list[tuple[aiosqlite.Connection, str]]:
     return [(c, where) for c, where in list(_opened.items()) if c._thread.is_alive()]
+
+
+@pytest.fixture(autouse=True)
+def _structlog_as_it_was() -> Iterator[None]:
+    """A test that configures logging (the CLI's level, say) leaves the next test's as it was,
+    whichever worker runs which test after which."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.hookimpl(trylast=True)

@@ -67,7 +67,10 @@ class PgResults:
         now = time.time()
         async with self._db.tx() as conn:
             await fenced(conn, lease)
-            for page in _pages(results):
+            for given in _pages(results):
+                # Rows in key order, so two writers of the same results wait on each other
+                # instead of deadlocking.
+                page = sorted(given, key=lambda r: r.custom_id)
                 params = {
                     "job": lease.job_id,
                     "chunk": chunk_id,
@@ -84,7 +87,8 @@ class PgResults:
                 stored += cur.rowcount
                 if cur.rowcount < len(page):
                     cur = await conn.execute(_UNKNOWN, params)
-                    unknown.extend(row[0] for row in await cur.fetchall())
+                    missing = {row[0] for row in await cur.fetchall()}
+                    unknown.extend(r.custom_id for r in given if r.custom_id in missing)
         return stored, unknown
 
     async def drop_errors(self, conn: Conn, job_id: str, *, permanent: bool) -> int:
