@@ -12,23 +12,14 @@ from typing import Any
 import click
 
 from batchery.cli._exit import EXIT_CODES_HELP
+from batchery.cli._workload import workload_options
 from batchery.formats import FORMATS
-from batchery.model import Mode
 
 __all__ = ["run_command"]
 
 
 @click.command("run", epilog=EXIT_CODES_HELP)
-@click.argument(
-    "input_path",
-    metavar="INPUT.jsonl",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-)
-@click.option("--provider", help="Provider to run on (default: the default_provider setting).")
-@click.option("--model", help="Model for requests that name none.")
-@click.option(
-    "--mode", type=click.Choice([m.value for m in Mode]), default=Mode.AUTO.value, show_default=True
-)
+@workload_options
 @click.option(
     "--deadline",
     help="How long you can wait, e.g. 90s, 30m, 6h; auto mode and"

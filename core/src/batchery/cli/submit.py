@@ -17,6 +17,7 @@ from batchery.cli._exit import EXIT_CODES_HELP
 from batchery.cli._loop import run_async
 from batchery.cli._queueing import queue_settings
 from batchery.cli._running import _parsed, _validated
+from batchery.cli._workload import workload_options
 from batchery.model import Mode
 from batchery.work_queue import QueuedRun
 
@@ -40,16 +41,7 @@ def _fingerprint(idempotency_key: str) -> str:
 
 
 @click.command("submit", epilog=EXIT_CODES_HELP)
-@click.argument(
-    "input_path",
-    metavar="INPUT.jsonl",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-)
-@click.option("--provider", help="Provider to run on (default: the default_provider setting).")
-@click.option("--model", help="Model for requests that name none.")
-@click.option(
-    "--mode", type=click.Choice([m.value for m in Mode]), default=Mode.AUTO.value, show_default=True
-)
+@workload_options
 @click.option(
     "--priority",
     type=click.IntRange(1, 10),
