@@ -53,11 +53,13 @@ class LeaseKeeper:
         """Renew every heartbeat until cancelled; raises `LeaseLostError` once it is gone.
 
         A heartbeat that comes late (a busy machine) still renews a lease the store says is
-        live; only the store's answer, not this process's lateness, ends the drive.
+        live; one that comes after the lease's expiry (the process was paused past it) knows it
+        lost the job without asking the store.
         """
         while True:
             await asyncio.sleep(self._heartbeat_s)
-            if self.lost:
+            if self.lost or time.time() >= self.lease.expires_at:
+                self.lost = True
                 raise LeaseLostError(self.job_id)
             try:
                 self.lease = await self._store.renew(self.lease, lease_s=self._lease_s)
