@@ -8,7 +8,6 @@ within it reports the store busy (`StoreBusyError`), as SQLite's busy timeout do
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
@@ -179,11 +178,7 @@ async def fenced(conn: Conn, lease: Lease, *, exclusive: bool = False) -> None:
     lock the job row until the transaction ends, so no claim can slip in before it commits.
 
     `exclusive` (a write to the job row itself) takes the row lock that write needs at once.
-    A lease this process knows has expired (its own clock runs out first) is refused before
-    waiting on any lock.
     """
-    if lease.expires_at <= time.time():
-        raise LeaseLostError(lease.job_id)
     lock = "FOR NO KEY UPDATE" if exclusive else "FOR SHARE"
     cur = await conn.execute(
         f"SELECT 1 FROM jobs WHERE id = %s AND epoch = %s AND lease_expires_at > {NOW} {lock}",

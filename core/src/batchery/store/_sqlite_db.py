@@ -249,15 +249,8 @@ class SqliteDb:
                 yield self.conn
 
     @asynccontextmanager
-    async def write(self, lease: Lease | None = None) -> AsyncIterator[aiosqlite.Connection]:
-        """One `BEGIN IMMEDIATE` transaction at a time; rolled back on any error.
-
-        With a `lease` this process knows has expired (by its own clock, which runs out before
-        the store's), the write is refused before waiting on the store's lock: a driver paused
-        past its lease learns it lost the job, not that the store is busy with its successor.
-        """
-        if lease is not None and lease.expires_at <= time.time():
-            raise LeaseLostError(lease.job_id)
+    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One `BEGIN IMMEDIATE` transaction at a time; rolled back on any error."""
         async with self._write_lock:
             db = self.conn
             with self._busy():

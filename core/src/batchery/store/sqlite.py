@@ -158,7 +158,7 @@ class SqliteJobStore:
         await self._leases.request_cancel(job_id)
 
     async def set_endpoint(self, lease: Lease, endpoint: Endpoint) -> Job:
-        async with self._db.write(lease) as db:
+        async with self._db.write() as db:
             await self._db.fenced(db, lease)
             job = await self._job_in(db, lease.job_id)
             job.endpoint = endpoint
@@ -166,7 +166,7 @@ class SqliteJobStore:
         return job
 
     async def reopen(self, lease: Lease, *, permanent: bool) -> int:
-        async with self._db.write(lease) as db:
+        async with self._db.write() as db:
             await self._db.fenced(db, lease)
             job = await self._job_in(db, lease.job_id)
             if job.status not in (JobStatus.COMPLETED, JobStatus.FAILED):
@@ -202,7 +202,7 @@ class SqliteJobStore:
         reason: str | None = None,
         error: str | None = None,
     ) -> Job:
-        async with self._db.write(lease) as db:
+        async with self._db.write() as db:
             await self._db.fenced(db, lease)
             job = await self._job_in(db, lease.job_id)
             if status != job.status and not job.status.can_become(status):
@@ -247,7 +247,7 @@ class SqliteJobStore:
         attempts: int | None = None,
         error: str | None = None,
     ) -> ChunkRecord:
-        async with self._db.write(lease) as db:
+        async with self._db.write() as db:
             await self._db.fenced(db, lease)
             async with db.execute("SELECT body FROM chunks WHERE id = ?", (chunk_id,)) as cur:
                 row = await cur.fetchone()
@@ -330,7 +330,7 @@ class SqliteJobStore:
         now = time.time()
         stored = 0
         unknown: list[str] = []
-        async with self._db.write(lease) as db:
+        async with self._db.write() as db:
             await self._db.fenced(db, lease)
             for page in _pages_of(results, _WRITE_BATCH):
                 rows = [
@@ -378,7 +378,7 @@ class SqliteJobStore:
         return known
 
     async def quarantine(self, lease: Lease, chunk_id: str, lines: Iterable[MalformedLine]) -> None:
-        async with self._db.write(lease) as db:
+        async with self._db.write() as db:
             await self._db.fenced(db, lease)
             await db.executemany(
                 "INSERT INTO quarantine (job_id, chunk_id, body) VALUES (?,?,?)",
