@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from batchery.testing import emulator_process
 from openai import OpenAI
 
 REQUESTS = 120
@@ -29,21 +30,8 @@ def _cli(*args: str) -> list[str]:
 
 @pytest.fixture
 def emulator() -> Iterator[str]:
-    proc = subprocess.Popen(
-        _cli("emulate", "openai", "--time-scale", "40"),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline().strip()
-        assert first.startswith("listening on http://127.0.0.1:"), first
-        yield first.removeprefix("listening on ") + "/v1"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with emulator_process("openai", "--time-scale", "40") as base_url:
+        yield base_url
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from batchery.testing import emulator_process
 from openai import OpenAI
 
 KEY = "sk-test-postgres-run"
@@ -28,19 +28,8 @@ def _batchery(*args: str) -> list[str]:
 
 @pytest.fixture
 def emulator_url() -> Iterator[str]:
-    proc = subprocess.Popen(
-        _batchery("emulate", "openai", "--time-scale", "200"), stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline().strip()
-        assert first.startswith("listening on http://127.0.0.1:"), first
-        yield first.removeprefix("listening on ") + "/v1"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with emulator_process("openai", "--time-scale", "200") as base_url:
+        yield base_url
 
 
 def _asked(base_url: str) -> tuple[int, int]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from batchery.testing import emulator_process
 from openai import OpenAI
 
 KEY = "sk-test-queue"
@@ -209,19 +209,8 @@ def time_scale() -> str:
 
 @pytest.fixture
 def emulator_url(time_scale: str) -> Iterator[str]:
-    proc = subprocess.Popen(
-        batchery("emulate", "openai", "--time-scale", time_scale), stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline().strip()
-        assert first.startswith("listening on http://127.0.0.1:"), first
-        yield first.removeprefix("listening on ") + "/v1"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with emulator_process("openai", "--time-scale", time_scale) as base_url:
+        yield base_url
 
 
 @pytest.fixture

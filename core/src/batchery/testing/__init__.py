@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from batchery.testing._convention import ConventionError
+from batchery.testing._emulator_process import emulator_process
 from batchery.testing._kit import (
     ConformanceFailure,
     Kit,
@@ -42,6 +43,7 @@ __all__ = [
     "Support",
     "Unsupported",
     "detect_support",
+    "emulator_process",
     "probe_request",
     "validate",
 ]
