@@ -9,6 +9,7 @@ import pytest
 from batchery.events import (
     BatchSubmitted,
     FallbackStarted,
+    ItemRetried,
     ModeChosen,
     RunEvent,
     RunFinished,
@@ -92,9 +93,18 @@ async def test_realtime_retries_rate_limits_and_still_answers_every_request(
     harness: HarnessFactory,
 ) -> None:
     async with harness(faults="http_429=0.3,retry_after=0.01", max_attempts=8) as h:
-        outcome = await h.service.run(chats(30), mode=Mode.REALTIME)
+        async with h.service.bus.subscribe() as queue:
+            outcome = await h.service.run(chats(30), mode=Mode.REALTIME)
+            events: list[RunEvent] = []
+            while not queue.empty():
+                events.append(queue.get_nowait())
+        results = await results_of(h.service, outcome.job.id)
 
+    retried = [e for e in events if isinstance(e, ItemRetried)]
+    assert retried, "the emulator answered no 429, so nothing was retried"
+    assert all("rate" in e.reason for e in retried)
     assert outcome.counts.succeeded == 30
+    assert sorted(r.custom_id for r in results) == sorted(f"q-{i}" for i in range(30))
 
 
 async def test_rejected_items_end_as_explicit_errors_and_the_rest_runs(

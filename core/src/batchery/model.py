@@ -12,6 +12,7 @@ from typing import Any, TypedDict, Unpack
 import msgspec
 
 __all__ = [
+    "RATE_LIMITED",
     "AnswerPayload",
     "BatchState",
     "BatchStatus",
@@ -107,6 +108,11 @@ class Usage(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
             self.output_tokens + other.output_tokens,
             self.cached_tokens + other.cached_tokens,
         )
+
+
+RATE_LIMITED = "rate_limited"
+"""The neutral `ErrorInfo.code` of a refusal for going too fast (HTTP 429, Anthropic's
+`rate_limit_error`, Gemini's `RESOURCE_EXHAUSTED`): realtime calls slow down and retry it."""
 
 
 class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):

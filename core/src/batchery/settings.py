@@ -97,6 +97,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     reconcile_grace_s: _NonNegativeSeconds = 5.0
     """After a crash mid-submit, how long to wait before looking for the batch by
     tag a second time, before submitting it again."""
+    not_found_grace_s: _NonNegativeSeconds = 600.0
+    """How long after its own create a 404 for a batch still counts as the provider catching
+    up rather than the batch being gone."""
     lease_s: _Seconds = 30.0
     """How long a driver's claim on a job lasts unless renewed."""
     heartbeat_s: _Seconds = 5.0
@@ -145,6 +148,7 @@ _RULES: Final = {
     "realtime_concurrency": "must be an integer >= 1",
     "max_attempts": "must be an integer >= 1",
     "reconcile_grace_s": "must be a number of seconds >= 0",
+    "not_found_grace_s": "must be a number of seconds >= 0",
     "lease_s": "must be a number of seconds > 0",
     "heartbeat_s": "must be a number of seconds > 0",
     "store_busy_timeout_s": "must be a number of seconds > 0",

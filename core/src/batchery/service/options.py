@@ -2,46 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import msgspec
 
 __all__ = ["ServiceOptions"]
 
-
-class _SettingsLike(Protocol):
-    @property
-    def default_provider(self) -> str: ...
-    @property
-    def default_model(self) -> str | None: ...
-    @property
-    def batch_threshold(self) -> int: ...
-    @property
-    def poll_interval_s(self) -> float: ...
-    @property
-    def poll_backoff(self) -> float: ...
-    @property
-    def poll_max_interval_s(self) -> float: ...
-    @property
-    def max_requests_per_batch(self) -> int | None: ...
-    @property
-    def max_bytes_per_batch(self) -> int | None: ...
-    @property
-    def realtime_concurrency(self) -> int: ...
-    @property
-    def max_attempts(self) -> int: ...
-    @property
-    def reconcile_grace_s(self) -> float: ...
-    @property
-    def lease_s(self) -> float: ...
-    @property
-    def heartbeat_s(self) -> float: ...
-    @property
-    def fallback(self) -> bool: ...
-    @property
-    def use_cache(self) -> bool: ...
-    @property
-    def strict(self) -> bool: ...
+if TYPE_CHECKING:
+    from batchery.settings import Settings
 
 
 class ServiceOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,22 +39,6 @@ class ServiceOptions(msgspec.Struct, frozen=True, kw_only=True):
     that overrides the run's."""
 
     @classmethod
-    def from_settings(cls, settings: _SettingsLike) -> ServiceOptions:
-        return cls(
-            default_provider=settings.default_provider,
-            default_model=settings.default_model,
-            batch_threshold=settings.batch_threshold,
-            poll_interval_s=settings.poll_interval_s,
-            poll_backoff=settings.poll_backoff,
-            poll_max_interval_s=settings.poll_max_interval_s,
-            max_requests_per_batch=settings.max_requests_per_batch,
-            max_bytes_per_batch=settings.max_bytes_per_batch,
-            realtime_concurrency=settings.realtime_concurrency,
-            max_attempts=settings.max_attempts,
-            reconcile_grace_s=settings.reconcile_grace_s,
-            lease_s=settings.lease_s,
-            heartbeat_s=settings.heartbeat_s,
-            fallback=settings.fallback,
-            use_cache=settings.use_cache,
-            strict=settings.strict,
-        )
+    def from_settings(cls, settings: Settings) -> ServiceOptions:
+        """Every option from the setting of its name, so none can be left behind."""
+        return msgspec.convert(settings, cls, from_attributes=True)

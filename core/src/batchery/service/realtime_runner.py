@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from batchery.events import ItemRetried
-from batchery.model import ErrorInfo, Job, LlmRequest, LlmResult
+from batchery.model import RATE_LIMITED, ErrorInfo, Job, LlmRequest, LlmResult
 from batchery.pricing import CostBook
 from batchery.progress import ProgressBus
 from batchery.service._tasks import task_group
@@ -43,9 +43,6 @@ _FLUSH_INTERVAL_S = 0.25
 """At most this often a realtime `Progress` event, so a fast run does not flood the feed."""
 _BASE_DELAY_S = 0.5
 _MAX_DELAY_S = 30.0
-_THROTTLE_CODES = frozenset(
-    {"rate_limited", "rate_limit_exceeded", "rate_limit_error", "RESOURCE_EXHAUSTED"}
-)
 
 
 def retry_delay(attempt: int, retry_after_s: float | None) -> float:
@@ -57,8 +54,8 @@ def retry_delay(attempt: int, retry_after_s: float | None) -> float:
 
 
 def is_throttled(error: ErrorInfo) -> bool:
-    """A refusal for going too fast, whatever the provider calls it."""
-    return error.status == 429 or error.code in _THROTTLE_CODES
+    """A refusal for going too fast: each provider maps its own words to the neutral code."""
+    return error.code == RATE_LIMITED
 
 
 class RealtimeRunner:
