@@ -10,15 +10,11 @@ from batchery.model import BatchStatus, JobStatus, LlmRequest, LlmResult, Messag
 @pytest.mark.parametrize(
     ("start", "allowed"),
     [
-        (
-            JobStatus.PENDING,
-            {JobStatus.RUNNING, JobStatus.CANCELLING, JobStatus.CANCELLED, JobStatus.FAILED},
-        ),
-        (JobStatus.RUNNING, {JobStatus.COMPLETED, JobStatus.CANCELLING, JobStatus.FAILED}),
-        (JobStatus.CANCELLING, {JobStatus.CANCELLED, JobStatus.FAILED}),
+        (JobStatus.PENDING, {JobStatus.RUNNING, JobStatus.CANCELLING, JobStatus.CANCELLED}),
+        (JobStatus.RUNNING, {JobStatus.COMPLETED, JobStatus.CANCELLING}),
+        (JobStatus.CANCELLING, {JobStatus.CANCELLED}),
         (JobStatus.COMPLETED, set()),
         (JobStatus.CANCELLED, set()),
-        (JobStatus.FAILED, set()),
     ],
 )
 def test_job_status_transitions(start: JobStatus, allowed: set[JobStatus]) -> None:

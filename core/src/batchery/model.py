@@ -240,14 +240,16 @@ class ChunkState(enum.StrEnum):
 
 class JobStatus(enum.StrEnum):
     """A job's state. Only `JobStore.reopen` takes a finished job back to `running`, when a
-    re-run sends its failed requests again."""
+    re-run sends its failed requests again.
+
+    A job never fails as a whole: each request ends with its own answer or error, and a job
+    that a provider or the environment stopped stays `running`, for a re-run to resume."""
 
     PENDING = "pending"
     RUNNING = "running"
     CANCELLING = "cancelling"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
-    FAILED = "failed"
 
     @property
     def terminal(self) -> bool:
@@ -257,17 +259,14 @@ class JobStatus(enum.StrEnum):
         return other in _JOB_TRANSITIONS[self]
 
 
-_TERMINAL_JOB = frozenset({JobStatus.COMPLETED, JobStatus.CANCELLED, JobStatus.FAILED})
+_TERMINAL_JOB = frozenset({JobStatus.COMPLETED, JobStatus.CANCELLED})
 
 _JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.PENDING: frozenset(
-        {JobStatus.RUNNING, JobStatus.CANCELLING, JobStatus.CANCELLED, JobStatus.FAILED}
-    ),
-    JobStatus.RUNNING: frozenset({JobStatus.COMPLETED, JobStatus.CANCELLING, JobStatus.FAILED}),
-    JobStatus.CANCELLING: frozenset({JobStatus.CANCELLED, JobStatus.FAILED}),
+    JobStatus.PENDING: frozenset({JobStatus.RUNNING, JobStatus.CANCELLING, JobStatus.CANCELLED}),
+    JobStatus.RUNNING: frozenset({JobStatus.COMPLETED, JobStatus.CANCELLING}),
+    JobStatus.CANCELLING: frozenset({JobStatus.CANCELLED}),
     JobStatus.COMPLETED: frozenset(),
     JobStatus.CANCELLED: frozenset(),
-    JobStatus.FAILED: frozenset(),
 }
 
 
@@ -309,7 +308,6 @@ class Job(msgspec.Struct, kw_only=True):
     updated_at: float
     fingerprint: str | None = None
     reason: str | None = None
-    error: str | None = None
     deadline_at: float | None = None
     tenant: str | None = None
     endpoint: Endpoint | None = None

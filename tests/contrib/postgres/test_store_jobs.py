@@ -158,7 +158,7 @@ async def test_reopen_drops_the_errors_to_retry_and_keeps_answers(
         lease, [ok("r0"), failed("r1", retryable=True), failed("r2", retryable=False)]
     )
     await store.set_job_status(lease, JobStatus.RUNNING)
-    await store.set_job_status(lease, JobStatus.FAILED)
+    await store.set_job_status(lease, JobStatus.COMPLETED)
 
     assert await store.reopen(lease, permanent=permanent) == len(pending)
 

@@ -192,7 +192,7 @@ class PostgresJobStore:
         async with self._db.tx() as conn:
             await fenced(conn, lease, exclusive=True)
             job = await _job_in(conn, lease.job_id)
-            if job.status not in (JobStatus.COMPLETED, JobStatus.FAILED):
+            if job.status is not JobStatus.COMPLETED:
                 return 0
             pending = await self._results.drop_errors(conn, job.id, permanent=permanent)
             if pending:
@@ -207,7 +207,6 @@ class PostgresJobStore:
         status: JobStatus,
         *,
         reason: str | None = None,
-        error: str | None = None,
     ) -> Job:
         async with self._db.tx() as conn:
             await fenced(conn, lease, exclusive=True)
@@ -217,7 +216,6 @@ class PostgresJobStore:
             job.status = status
             job.updated_at = time.time()
             job.reason = reason if reason is not None else job.reason
-            job.error = error if error is not None else job.error
             await _put_job(conn, job)
         return job
 

@@ -85,7 +85,7 @@ class Tally:
             return ExitCode.CANCELLED
         if self.nothing_sent(batches_submitted) and self.unreachable:
             return ExitCode.PROVIDER_UNAVAILABLE
-        if self.failed or status == "failed":
+        if self.failed:
             return ExitCode.SOME_FAILED
         return ExitCode.OK
 

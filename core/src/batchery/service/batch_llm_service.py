@@ -239,7 +239,7 @@ class BatchLlmService:
         """Resume the job, or, when it finished, send its retryable failures again (every
         failure with `retry_failed`); a cancelled job stays as it is."""
         job = await self._job(job_id)
-        if job.status in (JobStatus.COMPLETED, JobStatus.FAILED):
+        if job.status is JobStatus.COMPLETED:
             self._check_endpoint(job)
             async with self._leases.held(job.id) as keeper:
                 reopened = await self._store.reopen(keeper.lease, permanent=retry_failed)

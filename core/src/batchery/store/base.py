@@ -309,7 +309,6 @@ class JobStore(Protocol):
         status: JobStatus,
         *,
         reason: str | None = None,
-        error: str | None = None,
     ) -> Job: ...
 
     async def chunks(self, job_id: str) -> list[ChunkRecord]: ...

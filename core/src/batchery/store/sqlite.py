@@ -169,7 +169,7 @@ class SqliteJobStore:
         async with self._db.write() as db:
             await self._db.fenced(db, lease)
             job = await self._job_in(db, lease.job_id)
-            if job.status not in (JobStatus.COMPLETED, JobStatus.FAILED):
+            if job.status is not JobStatus.COMPLETED:
                 return 0
             cur = await db.execute(
                 "DELETE FROM results WHERE job_id = ? AND ok = 0"
@@ -200,7 +200,6 @@ class SqliteJobStore:
         status: JobStatus,
         *,
         reason: str | None = None,
-        error: str | None = None,
     ) -> Job:
         async with self._db.write() as db:
             await self._db.fenced(db, lease)
@@ -210,7 +209,6 @@ class SqliteJobStore:
             job.status = status
             job.updated_at = time.time()
             job.reason = reason if reason is not None else job.reason
-            job.error = error if error is not None else job.error
             await db.execute(
                 "UPDATE jobs SET status = ?, body = ? WHERE id = ?", (status, encode(job), job.id)
             )
