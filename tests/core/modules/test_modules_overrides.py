@@ -6,7 +6,7 @@ import itertools
 from collections.abc import AsyncIterator, Mapping
 
 import pytest
-from batchery.modules import Application, Module, UnknownProviderError
+from batchery.modules import Application, Module, UnknownPathError
 from dependency_injector import containers, providers
 
 opened = itertools.count()
@@ -74,9 +74,9 @@ async def test_overrides_are_undone_when_the_app_closes() -> None:
 
 
 async def test_an_override_of_an_unknown_path_is_refused() -> None:
-    with pytest.raises(UnknownProviderError, match="module 'api' has no provider 'nope'"):
+    with pytest.raises(UnknownPathError, match="module 'api' has no provider 'nope'"):
         await Application.create(UserModule, overrides={"api.nope": 1})
-    with pytest.raises(UnknownProviderError, match="no module 'ghost'"):
+    with pytest.raises(UnknownPathError, match="no module 'ghost'"):
         await Application.create(UserModule, overrides={"ghost.x": 1})
 
 

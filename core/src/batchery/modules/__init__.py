@@ -12,7 +12,7 @@ from batchery.modules._module import (
     ModuleError,
     ModuleInitError,
     ModuleRef,
-    UnknownProviderError,
+    UnknownPathError,
 )
 from batchery.modules.application import Application
 from batchery.modules.lifecycle import (
@@ -36,5 +36,5 @@ __all__ = [
     "OnApplicationShutdown",
     "OnModuleDestroy",
     "OnModuleInit",
-    "UnknownProviderError",
+    "UnknownPathError",
 ]

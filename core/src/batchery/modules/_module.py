@@ -23,7 +23,7 @@ __all__ = [
     "ModuleError",
     "ModuleInitError",
     "ModuleRef",
-    "UnknownProviderError",
+    "UnknownPathError",
 ]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -48,8 +48,9 @@ class ModuleInitError(ModuleError):
         self.provider = provider
 
 
-class UnknownProviderError(ModuleError, LookupError):
-    """A dotted path `module.provider` names no module or no provider of this application."""
+class UnknownPathError(ModuleError, LookupError):
+    """A dotted path `module.provider` names no module of this application, or no provider
+    (a dependency-injector provider, not an LLM provider) of that module."""
 
 
 class Module:

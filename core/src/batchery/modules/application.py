@@ -20,7 +20,7 @@ import structlog
 from dependency_injector import containers, providers
 
 from batchery.modules._compiler import AnyProvider, CompiledModule, compile_modules
-from batchery.modules._module import ModuleInitError, ModuleRef, UnknownProviderError
+from batchery.modules._module import ModuleInitError, ModuleRef, UnknownPathError
 from batchery.modules.lifecycle import find_hook
 
 __all__ = ["Application", "settle"]
@@ -95,7 +95,7 @@ class Application:
 
         Raises:
             ModuleCompileError: the module graph is invalid.
-            UnknownProviderError: an override names no provider of this application.
+            UnknownPathError: an override names no provider of this application.
             ModuleInitError: a Resource, Singleton or hook failed; everything already started
                 has been shut down again.
         """
@@ -115,14 +115,14 @@ class Application:
         try:
             return self._modules[module].container
         except KeyError:
-            raise UnknownProviderError(f"no module {module!r} in this application") from None
+            raise UnknownPathError(f"no module {module!r} in this application") from None
 
     def provider(self, path: str) -> AnyProvider:
         """The provider object at dotted `path` ("openai.provider") that this application holds."""
         module, _, name = path.partition(".")
         found = self.container(module).providers.get(name)
         if found is None:
-            raise UnknownProviderError(f"module {module!r} has no provider {name!r} ({path!r})")
+            raise UnknownPathError(f"module {module!r} has no provider {name!r} ({path!r})")
         return found
 
     @overload
