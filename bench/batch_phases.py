@@ -32,7 +32,7 @@ from batchery.cli import cli
 from batchery.cli._errors import run_cli
 from batchery.service import batch_llm_service, batch_runner
 
-_SPANS: list[tuple[str, float, float]] = []
+_SPANS: list[tuple[str, float, float, float, float]] = []
 _START = time.perf_counter()
 
 
@@ -41,7 +41,8 @@ def _timed(owner: Any, name: str, phase: str) -> None:
     original: Callable[..., Any] = getattr(owner, name)
 
     def record(started: float) -> None:
-        _SPANS.append((phase, started - _START, time.perf_counter() - _START))
+        ended = time.perf_counter() - _START
+        _SPANS.append((phase, started - _START, ended, rss_mb(), peak_rss_mb()))
 
     if original.__code__.co_flags & inspect.CO_COROUTINE:
 
@@ -103,10 +104,20 @@ def main() -> None:
         total = time.perf_counter() - started
         if code != 0:
             raise SystemExit(f"batchery run exited {code}")
-    print(f"{args.requests} requests, batch mode, phases of one run (wall seconds)")
-    for phase, began, ended in _SPANS:
-        print(f"  {phase:8} {began:6.2f} -> {ended:6.2f}  ({ended - began:5.2f} s)")
+    print(f"{args.requests} requests, batch mode, phases of one run (wall seconds; RSS at")
+    print("  the phase's end and the process's peak RSS so far)")
+    for phase, began, ended, rss, peak in _SPANS:
+        print(
+            f"  {phase:8} {began:6.2f} -> {ended:6.2f}  ({ended - began:5.2f} s)"
+            f"  RSS {rss:5.0f} MB, peak {peak:5.0f} MB"
+        )
     print(f"  total    {total:6.2f} s; peak RSS {peak_rss_mb():.0f} MB")
+
+
+def rss_mb() -> float:
+    """The process's resident memory now, from /proc (Linux)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def peak_rss_mb() -> float:
