@@ -6,7 +6,7 @@ The queue comes from a contrib package (`batchery-queue`), found through `batche
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -18,6 +18,7 @@ from batchery.cli._loop import run_async
 from batchery.cli._queueing import queue_settings
 from batchery.cli._running import _Findings, _parsed
 from batchery.cli._workload import workload_options
+from batchery.durations import delay_s
 from batchery.model import Mode
 from batchery.service import InvalidInputError
 from batchery.submission import IdempotencyConflictError, Submission, submit
@@ -29,12 +30,9 @@ __all__ = ["not_before_delay", "parse_window", "submit_command"]
 def not_before_delay(text: str, *, now: datetime | None = None) -> float:
     """Seconds from now a run waits: a duration (`30m`) or an ISO 8601 time (UTC if no zone)."""
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return parse_duration(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max((moment - (now or datetime.now(UTC))).total_seconds(), 0.0)
+        return delay_s(text, now=now)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--not-before'") from None
 
 
 def parse_window(text: str) -> Window:
