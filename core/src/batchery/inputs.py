@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import msgspec
 from batchery.model import LlmRequest, Message, RequestKind
 from batchery.service.validation import MAX_NESTING, check_custom_id, nesting_problem
 
-__all__ = ["InputFile", "InputProblem", "read_input"]
+__all__ = ["InputFile", "InputProblem", "parse_input", "read_input"]
 
 _JSON = msgspec.json.Decoder()
 _URL_KINDS = {
@@ -60,35 +60,41 @@ class InputFile(msgspec.Struct):
 
 def read_input(path: Path) -> InputFile:
     """Parse `path` line by line; blank lines are skipped."""
+    with path.open("rb") as handle:
+        return parse_input(handle, str(path))
+
+
+def parse_input(raw_lines: Iterable[bytes], source: str) -> InputFile:
+    """Parse a workload's lines (a file's, or a request body's split at newlines), each with
+    its newline; `source` names it when it holds no request at all."""
     items: list[LlmRequest] = []
     lines: list[int] = []
     problems: list[InputProblem] = []
     first_line: dict[str, int] = {}
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            digest.update(raw)
-            if number == 1:
-                raw = raw.removeprefix(codecs.BOM_UTF8)
-            if not raw.strip():
-                continue
-            parsed = _parse_line(raw, number)
-            if isinstance(parsed, InputProblem):
-                problems.append(parsed)
-                continue
-            earlier = first_line.get(parsed.custom_id)
-            if earlier is not None:
-                problems.append(
-                    InputProblem(
-                        number, f"custom_id {parsed.custom_id!r} is a duplicate of line {earlier}"
-                    )
+    for number, raw in enumerate(raw_lines, start=1):
+        digest.update(raw)
+        if number == 1:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+        if not raw.strip():
+            continue
+        parsed = _parse_line(raw, number)
+        if isinstance(parsed, InputProblem):
+            problems.append(parsed)
+            continue
+        earlier = first_line.get(parsed.custom_id)
+        if earlier is not None:
+            problems.append(
+                InputProblem(
+                    number, f"custom_id {parsed.custom_id!r} is a duplicate of line {earlier}"
                 )
-                continue
-            first_line[parsed.custom_id] = number
-            items.append(parsed)
-            lines.append(number)
+            )
+            continue
+        first_line[parsed.custom_id] = number
+        items.append(parsed)
+        lines.append(number)
     if not items and not problems:
-        problems.append(InputProblem(0, f"{path} holds no requests"))
+        problems.append(InputProblem(0, f"{source} holds no requests"))
     return InputFile(items, lines, problems, digest.hexdigest())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from batchery import work_queue
@@ -86,3 +86,56 @@ def test_a_queue_command_without_its_package_names_the_package(
         "error: batchery submit: the work queue needs the batchery-queue package:"
         " uv add batchery-queue\n"
     )
+
+
+def test_a_key_used_again_for_another_workload_is_refused(queue: Queue) -> None:
+    first = queue.submitted("--idempotency-key", "weekly")
+    other = queue.write_workload("other.jsonl", 11)
+
+    done = queue.submit("--idempotency-key", "weekly", workload=other)
+
+    assert done.returncode == ExitCode.USAGE
+    assert done.stderr.strip() == (
+        f"error: batchery submit: the idempotency key 'weekly' already names run {first},"
+        " made from a different workload"
+    )
+    assert queue.rows("SELECT count(*) FROM jobs") == [(1,)]
+
+
+def _window_opening_in(hours: int) -> str:
+    opens = datetime.now(UTC) + timedelta(hours=hours)
+    return f"{opens:%H}:00-{(opens + timedelta(hours=1)):%H}:00"
+
+
+def _held_for_s(queue: Queue, run_id: str) -> float:
+    (held,) = queue.rows(
+        "SELECT extract(epoch FROM execute_after - now()) FROM pgqueuer WHERE dedupe_key = %s",
+        run_id,
+    )[0]
+    return float(str(held))
+
+
+def test_a_window_holds_the_run_until_it_opens(queue: Queue) -> None:
+    done = queue.submit("--window", _window_opening_in(3), workload=queue.small)
+
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip()
+    assert f"{run_id}: held for the window" in done.stderr
+    assert 2 * 3600 <= _held_for_s(queue, run_id) <= 3 * 3600
+
+
+def test_a_window_that_would_miss_the_deadline_starts_now_and_says_so(queue: Queue) -> None:
+    done = queue.submit("--window", _window_opening_in(3), "--deadline", "2h", workload=queue.small)
+
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip()
+    assert f"{run_id}: starting now, outside the window" in done.stderr
+    assert "would miss the deadline" in done.stderr
+    assert _held_for_s(queue, run_id) <= 1
+
+
+def test_a_malformed_window_is_a_usage_error(queue: Queue) -> None:
+    done = queue.submit("--window", "1am-5am")
+
+    assert done.returncode == ExitCode.USAGE
+    assert "'1am-5am' is not a window like 01:00-05:00 (UTC)" in done.stderr

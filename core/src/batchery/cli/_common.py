@@ -17,6 +17,7 @@ from batchery.cli._context import LOGGING_META
 from batchery.cli._errors import CliError, store_hint
 from batchery.cli._exit import ExitCode
 from batchery.cli._explain import explain
+from batchery.durations import duration_s
 from batchery.logging import configure_logging
 from batchery.modules import Application, Module, ModuleError
 from batchery.service import BatchLlmService
@@ -119,21 +120,12 @@ def table_console() -> Console:
     return Console(width=shutil.get_terminal_size((160, 24)).columns)
 
 
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
 def parse_duration(text: str) -> float:
     """Seconds in `90`, `90s`, `30m`, `6h` or `1d`; anything else is a usage error."""
-    value = text.strip().lower()
-    unit = _UNITS.get(value[-1:])
-    number = value[:-1] if unit is not None else value
     try:
-        seconds = float(number) * (unit or 1.0)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a duration like 90s, 30m, 6h or 1d") from None
-    if seconds <= 0:
-        raise click.BadParameter(f"{text!r} must be longer than zero")
-    return seconds
+        return duration_s(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _module(name: str) -> type[Module]:

@@ -104,6 +104,7 @@ def serve_command(
             allowed_origins=origins,
             redis_url=redis_url,
             owners_path=owners_path or _owners_path(loaded.settings.store_url()),
+            store_url=loaded.settings.store_url(),
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

@@ -1,10 +1,11 @@
 """`create_app`: the Litestar server around a Batchery application.
 
-Routes: REST under `/api` (bearer token), the run feed at `/api/runs/{run_id}/events`
-(WebSocket), the live page at `/`, `/health`, Prometheus at `/metrics` and the OpenAPI schema
-at `/schema` (`/schema/openapi.json`). Events fan out through Litestar's channels plugin: in
-memory for one instance, through Redis when `redis_url` is set so every instance reaches its
-own subscribers. Debug stays off, so no error ever carries a traceback to a client.
+Routes: REST under `/api` (bearer token; `POST /api/runs` queues a workload), the run feed at
+`/api/runs/{run_id}/events` (WebSocket), the live page at `/`, `/health`, Prometheus at
+`/metrics` and the OpenAPI schema at `/schema` (`/schema/openapi.json`). Events fan out through
+Litestar's channels plugin: in memory for one instance, through Redis when `redis_url` is set so
+every instance reaches its own subscribers. Debug stays off, so no error ever carries a
+traceback to a client.
 """
 
 from __future__ import annotations

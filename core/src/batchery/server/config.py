@@ -53,6 +53,8 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
         redis_url: fan events out through Redis so several instances serve every subscriber;
             None keeps them in memory.
         owners_path: SQLite file recording which tenant owns which run.
+        store_url: the job store's URL, whose work queue `POST /api/runs` queues runs in (a
+            PostgreSQL store with `batchery-queue` installed; without one the route says so).
         ticket_ttl_s: how long a WebSocket ticket stays redeemable.
         max_connections / max_per_tenant / max_per_ip: WebSocket caps on this instance.
         ring_size: events kept per followed run; a socket further behind is told to resync.
@@ -73,6 +75,7 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
     allowed_origins: tuple[str, ...] = ()
     redis_url: str | None = None
     owners_path: str | None = None
+    store_url: str | None = None
     ticket_ttl_s: _Seconds = 30.0
     max_connections: _Positive = 10_000
     max_per_tenant: _Positive = 2_000

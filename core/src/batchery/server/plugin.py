@@ -32,6 +32,7 @@ from batchery.server.ops import HealthCheck
 from batchery.server.owners import RunOwners
 from batchery.server.publisher import ChannelsPublisher
 from batchery.server.snapshots import Snapshots
+from batchery.server.submissions import RunSubmissions
 from batchery.server.tickets import MemoryTickets, RedisTickets, Tickets
 from batchery.server.websocket import FeedGate
 from batchery.service import BatchLlmService
@@ -50,6 +51,7 @@ class _Running(msgspec.Struct):
     feeds: FeedRegistry
     gate: FeedGate
     health: HealthCheck
+    submissions: RunSubmissions
 
 
 class BatcheryPlugin(InitPlugin):
@@ -87,6 +89,7 @@ class BatcheryPlugin(InitPlugin):
             "tickets": lambda: self.running.tickets,
             "feed_gate": lambda: self.running.gate,
             "health_check": lambda: self.running.health,
+            "submissions": lambda: self.running.submissions,
         }
         for name, getter in getters.items():
             app_config.dependencies[name] = Provide(getter, sync_to_thread=False)
@@ -102,6 +105,7 @@ class BatcheryPlugin(InitPlugin):
             FeedGate=FeedGate,
             HealthCheck=HealthCheck,
             Caller=Caller,
+            RunSubmissions=RunSubmissions,
         )
         return app_config
 
@@ -179,4 +183,5 @@ class BatcheryPlugin(InitPlugin):
             feeds=feeds,
             gate=gate,
             health=HealthCheck(probe_store, probe_channels),
+            submissions=RunSubmissions(config.store_url),
         )

@@ -20,6 +20,7 @@ from batchery.server.auth import Caller, authenticated
 from batchery.server.node_runs import is_run
 from batchery.server.owners import RunOwners
 from batchery.server.snapshots import Snapshots
+from batchery.server.submissions import submit_run
 from batchery.server.tickets import Tickets
 from batchery.server.wire import ResultsPage, RunList, RunSnapshot, Ticket, TicketRequest
 from batchery.service import BatchLlmService, EndpointMismatchError, UnknownProviderError
@@ -42,6 +43,8 @@ class RunsController(Controller):
     guards = [authenticated]
     security = [{"bearer": []}]
     tags = ["runs"]
+
+    submit_run = submit_run
 
     @get("/runs", summary="List the caller's runs, newest first")
     async def list_runs(
