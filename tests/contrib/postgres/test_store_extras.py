@@ -9,7 +9,7 @@ import time
 
 import msgspec
 from batchery.model import Endpoint, LlmResult, Mode
-from batchery.store import CostRow, JobStore
+from batchery.store import CostRow, JobStore, RunSpend
 
 from .records import chunk, failed, job, ok, planned
 
@@ -133,3 +133,25 @@ async def test_the_cost_report_groups_spend_by_endpoint_and_leaves_emulators_out
     assert sorted(real, key=repr) == sorted([unrecorded, public], key=repr)
     assert sorted(everything, key=repr) == sorted([unrecorded, public, emulator], key=repr)
     assert await store.history.cost_report(since=time.time() + 60) == []
+
+
+async def test_spend_by_run_sums_each_run_under_the_chosen_key_in_the_store(
+    store: JobStore,
+) -> None:
+    await _spend(store, "run_a", REAL, 1.0)
+    await _spend(store, "run_b", EMULATED, 0.5)
+    day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+
+    by_day = await store.history.spend_by_run("day")
+    by_model = await store.history.spend_by_run("model")
+    by_mode = await store.history.spend_by_run("mode")
+
+    row = {"requests": 2, "cached": 1}
+    assert by_day == [
+        RunSpend(run_id="run_a", key=day, cost_usd=1.0, realtime_cost_usd=3.0, **row),
+        RunSpend(run_id="run_b", key=day, cost_usd=0.5, realtime_cost_usd=1.5, **row),
+    ]
+    assert [(s.run_id, s.key) for s in by_model] == [("run_a", "m"), ("run_b", "m")]
+    assert {s.key for s in by_mode} == {"batch"}
+    assert [s.key for s in await store.history.spend_by_run("provider")] == ["openai"] * 2
+    assert await store.history.spend_by_run("day", since=time.time() + 60) == []

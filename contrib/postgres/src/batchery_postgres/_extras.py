@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 from batchery.model import Endpoint, LlmResult, Mode
-from batchery.store import CostRow
+from batchery.store import CostRow, RunSpend, SpendKey
 
 from batchery_postgres._db import PgDb, decode, encode
 
@@ -28,6 +28,13 @@ WHERE %s OR NOT coalesce((j.doc->'endpoint'->>'emulated')::boolean, false)
 GROUP BY 1, 2, 3, 4, 5, 6, 7
 ORDER BY 4, 1 NULLS FIRST, 5 NULLS FIRST, 6, 2 NULLS FIRST, 3 NULLS FIRST
 """
+
+_SPEND_KEYS: dict[str, str] = {
+    "day": "to_char(to_timestamp(r.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+    "provider": "j.provider",
+    "model": "convert_from(r.body, 'UTF8')::jsonb->>'model'",
+    "mode": "r.mode",
+}
 
 
 class PgResultCache:
@@ -148,6 +155,28 @@ class PgHistory:
                 cost_usd=round(float(row[8]), 8),
                 realtime_cost_usd=round(float(row[9]), 8),
                 cached=int(row[10]),
+            )
+            for row in rows
+        ]
+
+    async def spend_by_run(self, by: SpendKey, *, since: float | None = None) -> list[RunSpend]:
+        key = _SPEND_KEYS[by]
+        rows = await self._db.all(
+            f"SELECT r.job_id, coalesce({key}, ''), count(*), coalesce(sum(r.cost_usd), 0),"
+            " coalesce(sum(r.realtime_cost_usd), 0), count(*) FILTER (WHERE r.cached)"
+            " FROM results r JOIN (SELECT id, convert_from(body, 'UTF8')::jsonb->>'provider'"
+            " AS provider FROM jobs) j ON j.id = r.job_id WHERE r.created_at >= %s"
+            " GROUP BY 1, 2 ORDER BY 2, 1",
+            since or 0.0,
+        )
+        return [
+            RunSpend(
+                run_id=row[0],
+                key=str(row[1]),
+                requests=int(row[2]),
+                cost_usd=round(float(row[3]), 8),
+                realtime_cost_usd=round(float(row[4]), 8),
+                cached=int(row[5]),
             )
             for row in rows
         ]

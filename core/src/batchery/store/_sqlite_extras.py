@@ -7,9 +7,16 @@ from collections.abc import Iterable, Sequence
 
 from batchery.model import Endpoint, LlmResult, Mode
 from batchery.store._sqlite_db import SqliteDb, decode, encode
-from batchery.store.base import CostRow
+from batchery.store.base import CostRow, RunSpend, SpendKey
 
 __all__ = ["SqliteHistory", "SqliteResultCache"]
+
+_SPEND_KEYS: dict[str, str] = {
+    "day": "date(r.created_at, 'unixepoch')",
+    "provider": "json_extract(j.body, '$.provider')",
+    "model": "json_extract(r.body, '$.model')",
+    "mode": "r.mode",
+}
 
 _LOOKUP_BATCH = 500
 _REMEMBER_PAGE = 20_000
@@ -139,6 +146,27 @@ class SqliteHistory:
                     cost_usd=round(float(row[8]), 8),
                     realtime_cost_usd=round(float(row[9]), 8),
                     cached=int(row[10]),
+                )
+                async for row in cur
+            ]
+
+    async def spend_by_run(self, by: SpendKey, *, since: float | None = None) -> list[RunSpend]:
+        key = _SPEND_KEYS[by]
+        async with self._db.conn.execute(
+            f"SELECT r.job_id, coalesce({key}, ''), count(*), coalesce(sum(r.cost_usd), 0),"
+            " coalesce(sum(r.realtime_cost_usd), 0), coalesce(sum(r.cached), 0)"
+            " FROM results r JOIN jobs j ON j.id = r.job_id WHERE r.created_at >= ?"
+            " GROUP BY 1, 2 ORDER BY 2, 1",
+            (since or 0.0,),
+        ) as cur:
+            return [
+                RunSpend(
+                    run_id=row[0],
+                    key=str(row[1]),
+                    requests=int(row[2]),
+                    cost_usd=round(float(row[3]), 8),
+                    realtime_cost_usd=round(float(row[4]), 8),
+                    cached=int(row[5]),
                 )
                 async for row in cur
             ]

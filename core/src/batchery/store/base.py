@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from typing import Protocol
+from typing import Literal, Protocol
 
 import msgspec
 
@@ -41,6 +41,8 @@ __all__ = [
     "PlannedRequest",
     "ResultCache",
     "RunHistory",
+    "RunSpend",
+    "SpendKey",
     "StoreBusyError",
     "StoreError",
     "StoreUnavailableError",
@@ -174,6 +176,23 @@ class CostRow(msgspec.Struct, frozen=True, kw_only=True):
         return round(self.realtime_cost_usd - self.cost_usd, 8)
 
 
+SpendKey = Literal["day", "provider", "model", "mode"]
+"""What spend is grouped by: the UTC day an answer was stored, the run's provider, the
+answer's model, or the mode it was answered in."""
+
+
+class RunSpend(msgspec.Struct, frozen=True, kw_only=True):
+    """Spend of one run under one grouping key (`""` where the key is unknown), summed in
+    the store, so a caller that may see only some runs adds up just the rows of those."""
+
+    run_id: str
+    key: str
+    requests: int
+    cost_usd: float
+    realtime_cost_usd: float
+    cached: int = 0
+
+
 class ResultCache(Protocol):
     """Answers by (endpoint, model, canonical request body), so repeated work costs nothing."""
 
@@ -224,6 +243,11 @@ class RunHistory(Protocol):
         self, *, since: float | None = None, emulated: bool = False
     ) -> list[CostRow]:
         """Spend by day, endpoint, model and mode; real endpoints only unless `emulated`."""
+        ...
+
+    async def spend_by_run(self, by: SpendKey, *, since: float | None = None) -> list[RunSpend]:
+        """Spend of every run (emulated ones too) grouped by run and `by`, answers stored
+        since `since` only when given."""
         ...
 
 
