@@ -10,7 +10,7 @@ contrib package (`batchery-queue`, on PostgreSQL) registers one under the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from importlib import metadata
 from typing import Protocol
@@ -49,9 +49,16 @@ class WorkQueue(Protocol):
         ...
 
     async def work(
-        self, drive: Drive, *, concurrency: int, stall_after_s: float, stop: asyncio.Event
+        self,
+        drive: Drive,
+        *,
+        providers: Sequence[str],
+        concurrency: int,
+        stall_after_s: float,
+        stop: asyncio.Event,
     ) -> None:
-        """Drive queued runs, at most `concurrency` at once, until `stop` is set; then finish
+        """Drive queued runs of `providers` only (a run of another provider stays queued for
+        another worker), at most `concurrency` at once, until `stop` is set; then finish
         the runs in hand and return. A run whose worker sent no heartbeat for `stall_after_s`
         goes to another worker."""
         ...

@@ -103,3 +103,17 @@ def test_a_worker_that_cannot_drive_a_run_says_why_in_one_line_and_queues_it_aga
     assert queue.wait_for(lambda: queue.queued() == [(run_id, "queued")], within_s=10)
     assert queue.status(run_id) == "pending"
     assert queue.batches_created() == 0
+
+
+def test_a_worker_takes_only_runs_of_the_providers_it_serves(queue: Queue) -> None:
+    run_id = queue.submitted(workload=queue.small)
+    queue.start_worker("voyage", "--store", queue.store, "--providers", "voyage")
+    assert "ready for voyage" in queue.said("voyage")
+
+    assert not queue.wait_for(lambda: queue.claimed("voyage") != [], within_s=4)
+    assert (run_id, "queued") in queue.queued()
+
+    queue.start_worker("openai", "--store", queue.store, "--providers", "openai,voyage")
+    assert queue.wait_for(lambda: queue.status(run_id) == "completed", within_s=30)
+    assert queue.claimed("openai") == [run_id]
+    assert queue.claimed("voyage") == []

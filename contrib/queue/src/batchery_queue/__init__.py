@@ -6,6 +6,6 @@ submit stores a checked run and queues it; workers take queued runs, highest pri
 and none before its time, and drive each one.
 """
 
-from batchery_queue._queue import ENTRYPOINT, PgWorkQueue, open_pg_work_queue
+from batchery_queue._queue import PgWorkQueue, entrypoint, open_pg_work_queue
 
-__all__ = ["ENTRYPOINT", "PgWorkQueue", "open_pg_work_queue"]
+__all__ = ["PgWorkQueue", "entrypoint", "open_pg_work_queue"]

@@ -9,7 +9,7 @@ may drive the job.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -24,10 +24,14 @@ from pgqueuer.models import Job
 from pgqueuer.qm import QueueManager
 from pgqueuer.queries import Queries
 
-__all__ = ["ENTRYPOINT", "PgWorkQueue", "open_pg_work_queue"]
+__all__ = ["PgWorkQueue", "entrypoint", "open_pg_work_queue"]
 
-ENTRYPOINT = "batchery.run"
-"""The one kind of entry: drive the stored job `run_id` to its end."""
+
+def entrypoint(provider: str) -> str:
+    """The kind of entry a run of `provider` is queued as: a worker registers only the kinds
+    of the providers it serves, so pgqueuer never hands it a run of another provider."""
+    return f"batchery.run.{provider}"
+
 
 _INSTALL_LOCK = 0x6261746368_7175
 """Held while pgqueuer's tables are created, so processes starting at once make them once."""
@@ -42,7 +46,7 @@ class PgWorkQueue:
     async def enqueue(self, run: QueuedRun, *, priority: int, not_before_s: float | None) -> bool:
         """The run id is the entry's dedupe key, so submitting one run twice queues it once."""
         ids = await Queries(self._driver).enqueue(
-            ENTRYPOINT,
+            entrypoint(run.provider),
             msgspec.json.encode(run),
             priority=priority,
             execute_after=None if not_before_s is None else timedelta(seconds=not_before_s),
@@ -52,18 +56,26 @@ class PgWorkQueue:
         return ids[0] is not None
 
     async def work(
-        self, drive: Drive, *, concurrency: int, stall_after_s: float, stop: asyncio.Event
+        self,
+        drive: Drive,
+        *,
+        providers: Sequence[str],
+        concurrency: int,
+        stall_after_s: float,
+        stop: asyncio.Event,
     ) -> None:
-        """Dequeue one entry at a time; an idle worker looks for stalled entries every half
-        of `stall_after_s` (new entries wake it at once through `LISTEN`)."""
+        """Dequeue one entry at a time, of `providers` only; an idle worker looks for stalled
+        entries every half of `stall_after_s` (new entries wake it at once through `LISTEN`)."""
         manager = QueueManager(Queries(self._driver))
 
-        @manager.entrypoint(ENTRYPOINT, on_failure="hold")
         async def run_entry(job: Job) -> None:
             assert job.payload is not None
             retry_s = await drive(msgspec.json.decode(job.payload, type=QueuedRun))
             if retry_s is not None:
                 raise RetryRequested(timedelta(seconds=retry_s))
+
+        for provider in providers:
+            manager.entrypoint(entrypoint(provider), on_failure="hold")(run_entry)
 
         async def stop_when_asked() -> None:
             await stop.wait()

@@ -12,6 +12,7 @@ import asyncio
 import signal
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
+from importlib import metadata
 
 import click
 
@@ -21,6 +22,7 @@ from batchery.cli._explain import explain
 from batchery.cli._loop import run_async
 from batchery.cli._queueing import queue_settings
 from batchery.logging import redact_text
+from batchery.plugins import PROVIDERS_GROUP
 from batchery.service import BatchLlmService
 from batchery.settings import LoadedSettings
 from batchery.store import JobHeldError, LeaseLostError
@@ -87,6 +89,13 @@ async def _drive(services: _Services, run: QueuedRun, *, retry_s: float) -> floa
     return None
 
 
+def _served(providers: str | None) -> list[str]:
+    """The providers named by `--providers`, or every installed one."""
+    if providers is None:
+        return sorted({ep.name for ep in metadata.entry_points(group=PROVIDERS_GROUP)})
+    return sorted({name.strip() for name in providers.split(",") if name.strip()})
+
+
 @contextmanager
 def _stop_on_sigterm(stop: asyncio.Event) -> Iterator[None]:
     """SIGTERM (or SIGINT) stops claiming; the runs in hand are finished before exiting."""
@@ -122,18 +131,27 @@ def _stop_on_sigterm(stop: asyncio.Event) -> Iterator[None]:
     help="Seconds without a worker's heartbeat after which its runs go to another worker;"
     " an idle worker looks for such runs every half of this.",
 )
+@click.option(
+    "--providers",
+    help="Comma-separated providers whose runs this worker takes, e.g. openai,voyage; runs of"
+    " others stay queued for other workers (default: every installed provider).",
+)
 @click.option("--base-url", help="Provider base URL, the one the runs were submitted with.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML settings.")
 def worker_command(
     store: str | None,
     concurrency: int,
     stall_after: float,
+    providers: str | None,
     base_url: str | None,
     config_file: str | None,
 ) -> None:
     """Run queued work from the PostgreSQL store until SIGTERM, which drains and exits 0."""
     loaded, store_url, open_queue = queue_settings("worker", config_file, store)
     retry_s = loaded.settings.heartbeat_s
+    served = _served(providers)
+    if not served:
+        raise click.UsageError("--providers names no provider")
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -144,9 +162,13 @@ def worker_command(
                 return await _drive(services, run, retry_s=retry_s)
 
             with _stop_on_sigterm(stop):
-                click.echo("worker ready", err=True)
+                click.echo(f"worker ready for {','.join(served)}", err=True)
                 await queue.work(
-                    drive, concurrency=concurrency, stall_after_s=stall_after, stop=stop
+                    drive,
+                    providers=served,
+                    concurrency=concurrency,
+                    stall_after_s=stall_after,
+                    stop=stop,
                 )
 
     run_async(main())
