@@ -1,5 +1,4 @@
-"""Queue a workload as one stored run, for `batchery submit`, `batchery schedule` and
-`POST /api/runs` alike.
+"""Queue a workload as one stored run, for `batchery submit` and `POST /api/runs` alike.
 
 The workload is checked by the same rules as `batchery run` before anything is stored; the run
 is planned and stored as a job, then queued for a `batchery worker`. An idempotency key names
@@ -86,7 +85,6 @@ async def submit(
     breaks a rule, and nothing is stored then."""
     now = now or datetime.now(UTC)
     s = submission
-    warnings = service.validate(items, provider=s.provider, model=s.model)
     key = s.idempotency_key
     fingerprint = None if key is None else fingerprint_of(key, s.tenant)
     job = None if fingerprint is None else await service.store.find_job(fingerprint)
@@ -108,7 +106,9 @@ async def submit(
             queued = await queue.enqueue(
                 run, priority=s.priority, not_before_s=hold.delay_s or None
             )
-    return Submitted(run_id=job.id, created=created, queued=queued, hold=hold, warnings=warnings)
+    return Submitted(
+        run_id=job.id, created=created, queued=queued, hold=hold, warnings=plan.warnings
+    )
 
 
 def _hold(s: Submission, plan: RunPlan, now: datetime) -> Hold:

@@ -91,7 +91,7 @@ async def drive(
         runner = RealtimeRunner(
             store=store,
             keeper=keeper,
-            provider=counted or service.provider("openai"),  # type: ignore[arg-type]
+            provider=counted or service.provider("openai"),
             bus=bus,
             options=ServiceOptions(max_attempts=max_attempts, realtime_concurrency=4),
             limiters=LimiterRegistry(),

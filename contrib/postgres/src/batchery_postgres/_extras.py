@@ -169,14 +169,4 @@ class PgHistory:
             " GROUP BY 1, 2 ORDER BY 2, 1",
             since or 0.0,
         )
-        return [
-            RunSpend(
-                run_id=row[0],
-                key=str(row[1]),
-                requests=int(row[2]),
-                cost_usd=round(float(row[3]), 8),
-                realtime_cost_usd=round(float(row[4]), 8),
-                cached=int(row[5]),
-            )
-            for row in rows
-        ]
+        return [RunSpend.from_row(row) for row in rows]

@@ -159,14 +159,4 @@ class SqliteHistory:
             " GROUP BY 1, 2 ORDER BY 2, 1",
             (since or 0.0,),
         ) as cur:
-            return [
-                RunSpend(
-                    run_id=row[0],
-                    key=str(row[1]),
-                    requests=int(row[2]),
-                    cost_usd=round(float(row[3]), 8),
-                    realtime_cost_usd=round(float(row[4]), 8),
-                    cached=int(row[5]),
-                )
-                async for row in cur
-            ]
+            return [RunSpend.from_row(row) async for row in cur]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import msgspec
 
@@ -191,6 +191,19 @@ class RunSpend(msgspec.Struct, frozen=True, kw_only=True):
     cost_usd: float
     realtime_cost_usd: float
     cached: int = 0
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> RunSpend:
+        """From a `spend_by_run` query's row: run id, key, requests, cost, realtime cost,
+        cached, in that order, whichever database summed them."""
+        return cls(
+            run_id=row[0],
+            key=str(row[1]),
+            requests=int(row[2]),
+            cost_usd=round(float(row[3]), 8),
+            realtime_cost_usd=round(float(row[4]), 8),
+            cached=int(row[5]),
+        )
 
 
 class ResultCache(Protocol):
